@@ -1,0 +1,122 @@
+// Package data reads the text-classification datasets the lab trains on -- Kaggle's disaster
+// tweets, IMDB reviews (Maas et al. 2011), AG News (Zhang et al. 2015) and any CSV, TSV, JSON
+// Lines or Parquet file -- into one plain in-memory form, and splits, trims and summarizes them.
+//
+// A Dataset holds named splits of Examples. Labels are names (strings); a Dataset's Labels
+// fixes their order, and the label id the models see is the index in that list (see
+// Dataset.LabelID and Dataset.LabelIDs).
+//
+// Readers never drop input silently: a malformed row, a missing column, an empty text, an
+// unknown label or invalid UTF-8 is an error naming the file and line (or archive entry) and
+// what was expected. Rows skipped on request (Options.SkipEmpty) are counted in the Dataset's
+// Notes.
+//
+// Loader finds the official layouts in a data directory, downloads missing ones from their
+// official sources (verified against pinned checksums, written atomically), and can read
+// Hugging Face Hub datasets.
+package data
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+)
+
+// Example is one text with its label.
+type Example struct {
+	// ID identifies the example within its dataset: the Kaggle id for tweets, the path
+	// "train/pos/123_9" for IMDB, the file and line ("test.csv:12") otherwise.
+	ID string
+	// Text is the input text.
+	Text string
+	// Label is the label name; "" for unlabelled examples (Kaggle's test.csv).
+	Label string
+	// Rating is IMDB's 1-10 star rating; 0 where the dataset has none.
+	Rating int
+}
+
+// Split names used by the loaders. Datasets may hold other names too (e.g. from a Hub dataset).
+const (
+	Train      = "train"
+	Validation = "validation"
+	Test       = "test"
+)
+
+// Dataset is a labelled text-classification dataset.
+type Dataset struct {
+	// Name says what it is, e.g. "imdb".
+	Name string
+	// Labels are the label names; a label's id is its index here.
+	Labels []string
+	// Splits maps a split name (Train, Validation, Test, ...) to its examples.
+	Splits map[string][]Example
+	// Notes say how the dataset was obtained or changed (derived splits, skipped rows):
+	// things a user should read before trusting numbers computed on it.
+	Notes []string
+}
+
+// Notef appends a note.
+func (d *Dataset) Notef(format string, args ...any) {
+	d.Notes = append(d.Notes, fmt.Sprintf(format, args...))
+}
+
+// SplitNames returns the names of the splits present: train, validation, test first, then
+// the others in alphabetical order.
+func (d *Dataset) SplitNames() []string {
+	var names []string
+	for _, name := range []string{Train, Validation, Test} {
+		if _, ok := d.Splits[name]; ok {
+			names = append(names, name)
+		}
+	}
+	var others []string
+	for name := range d.Splits {
+		if name != Train && name != Validation && name != Test {
+			others = append(others, name)
+		}
+	}
+	sort.Strings(others)
+	return append(names, others...)
+}
+
+// LabelID returns the id (index in Labels) of the label name, or -1 if it is not one of them.
+func (d *Dataset) LabelID(name string) int {
+	return slices.Index(d.Labels, name)
+}
+
+// LabelIDs returns the label id of each example, shape [len(examples)]. It fails on an
+// unlabelled example or an unknown label, naming the example.
+func (d *Dataset) LabelIDs(examples []Example) ([]int, error) {
+	ids := make([]int, len(examples))
+	for i, ex := range examples {
+		ids[i] = d.LabelID(ex.Label)
+		if ids[i] < 0 {
+			if ex.Label == "" {
+				return nil, fmt.Errorf("%s: example %s has no label", d.Name, ex.ID)
+			}
+			return nil, fmt.Errorf("%s: example %s has label %q, want one of %q", d.Name, ex.ID, ex.Label, d.Labels)
+		}
+	}
+	return ids, nil
+}
+
+// Texts returns the texts of the examples, in order.
+func Texts(examples []Example) []string {
+	texts := make([]string, len(examples))
+	for i, ex := range examples {
+		texts[i] = ex.Text
+	}
+	return texts
+}
+
+// Validate checks that every labelled example of every split has one of the Labels.
+func (d *Dataset) Validate() error {
+	for _, name := range d.SplitNames() {
+		for _, ex := range d.Splits[name] {
+			if ex.Label != "" && d.LabelID(ex.Label) < 0 {
+				return fmt.Errorf("%s: %s example %s has label %q, want one of %q", d.Name, name, ex.ID, ex.Label, d.Labels)
+			}
+		}
+	}
+	return nil
+}
