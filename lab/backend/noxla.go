@@ -1,0 +1,13 @@
+//go:build noxla
+
+package backend
+
+import (
+	"fmt"
+
+	"github.com/gomlx/compute"
+)
+
+func newXLA(config string) (compute.Backend, error) {
+	return nil, fmt.Errorf("backend %q is not available: this tunelab binary was built with -tags noxla; rebuild without it or use %q", config, DefaultConfig)
+}

@@ -1,0 +1,169 @@
+// Package encoder builds BERT-family text classifiers as GoMLX graphs: the encoder of GoMLX's
+// ml/zoo/transformer, configured from a Hugging Face config.json, topped with the
+// sequence-classification head each family defines in transformers:
+//
+//   - BERT (MiniLM, bge, e5):  pooler (dense + tanh on [CLS]) -> dropout -> classifier
+//   - RoBERTa:                 dropout -> dense -> tanh -> dropout -> out_proj, on <s>
+//   - DistilBERT:              pre_classifier -> ReLU -> dropout -> classifier, on [CLS]
+//
+// Shapes use b = batch, s = sequence (padded), h = hidden size, c = number of classes.
+// Padding: mask[i, j] is 1 for a real token and 0 for padding; padded keys are never attended to,
+// and padded positions' outputs are never read.
+package encoder
+
+import (
+	"fmt"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/layers"
+	"github.com/gomlx/gomlx/ml/layers/activation"
+	"github.com/gomlx/gomlx/ml/layers/attention/pos"
+	"github.com/gomlx/gomlx/ml/layers/norm"
+	"github.com/gomlx/gomlx/ml/model"
+	mltransformer "github.com/gomlx/gomlx/ml/zoo/transformer"
+
+	"github.com/tunelab/tunelab/lab/checkpoint"
+)
+
+// Model is the graph-building configuration of a classifier. Create it with New and adjust it
+// with the With* methods before building graphs.
+type Model struct {
+	cfg       *checkpoint.Config
+	numLabels int
+
+	hiddenDropout, attentionDropout, classifierDropout float64
+}
+
+// New returns the classifier described by cfg with numLabels classes, with the dropout rates of
+// config.json.
+func New(cfg *checkpoint.Config, numLabels int) *Model {
+	return &Model{cfg: cfg, numLabels: numLabels,
+		hiddenDropout: cfg.HiddenDropout, attentionDropout: cfg.AttentionDropout, classifierDropout: cfg.ClassifierDropout}
+}
+
+// WithDropout overrides every dropout rate (hidden, attention and classifier) with rate.
+func (m *Model) WithDropout(rate float64) *Model {
+	m.hiddenDropout, m.attentionDropout, m.classifierDropout = rate, rate, rate
+	return m
+}
+
+// Config returns the checkpoint configuration the model was built from.
+func (m *Model) Config() *checkpoint.Config { return m.cfg }
+
+// NumLabels is the number of classes c.
+func (m *Model) NumLabels() int { return m.numLabels }
+
+// activationType maps config.json's hidden_act to GoMLX: "gelu" is the exact erf GELU in
+// transformers, "gelu_new" and "gelu_pytorch_tanh" the tanh approximation.
+func activationType(name string) activation.Type {
+	switch name {
+	case "gelu":
+		return activation.TypeGelu
+	case "gelu_new", "gelu_pytorch_tanh":
+		return activation.TypeGeluApprox
+	case "relu":
+		return activation.TypeRelu
+	case "silu", "swish":
+		return activation.TypeSilu
+	}
+	panic(fmt.Sprintf("unsupported activation %q", name)) // checkpoint.ParseConfig rejects others
+}
+
+// transformer configures GoMLX's transformer as the post-LayerNorm BERT encoder.
+func (m *Model) transformer(scope *model.Scope) *mltransformer.Model {
+	c := m.cfg
+	tm := mltransformer.New(scope).
+		WithVocabSize(c.VocabSize).
+		WithEmbedDim(c.HiddenSize).
+		WithNumLayers(c.NumLayers).
+		WithNumHeads(c.NumHeads).
+		WithHeadDim(c.HeadDim()).
+		WithFFNDim(c.IntermediateSize).
+		WithMaxPosEmbed(c.MaxPositionEmbeddings).
+		WithTransposedWeights(true). // PyTorch nn.Linear layout [out, in]: checkpoints load untouched.
+		WithArchitecture(mltransformer.ArchitectureStandard).
+		WithNormalization(layers.NormalizationLayerNorm).
+		WithNormEpsilon(c.LayerNormEps).
+		WithBias(true).
+		WithCausalMask(false).
+		WithActivation(activationType(c.HiddenAct)).
+		// GoMLX's layer drops out attention probabilities and the feed-forward activations where
+		// transformers drops attention probabilities and each sublayer's output: same rate.
+		WithDropout(m.hiddenDropout)
+	if c.TypeVocabSize > 0 {
+		tm.WithTokenTypeEmbedding(c.TypeVocabSize)
+	}
+	return tm
+}
+
+// Encode returns the last hidden state [b, s, h] for tokens [b, s] (int32), mask [b, s] (int32,
+// 1 = token, 0 = padding) and typeIDs [b, s] (int32 token type ids, the segment of each token;
+// nil means all 0, as for a single text).
+//
+// The embedding stage is built here rather than by the transformer's AllLayers, which takes one
+// token type for the whole batch: BERT adds a per-token type embedding (text pairs) and drops out
+// the normalised embeddings. The layers are GoMLX's own.
+func (m *Model) Encode(scope *model.Scope, tokens, mask, typeIDs *Node) *Node {
+	tm := m.transformer(scope)
+	realToken := ConvertDType(mask, dtypes.Bool)
+	positions := ConvertDType(IotaLike(tokens, 1), dtypes.Int32)
+	if m.cfg.Family == checkpoint.RoBERTa {
+		// RoBERTa numbers real tokens from padding_idx+1 and gives padding position padding_idx.
+		pad := BroadcastLike(Scalar(tokens.Graph(), dtypes.Int32, m.cfg.PadTokenID), positions)
+		positions = Where(realToken, AddScalar(positions, m.cfg.PadTokenID+1), pad)
+	}
+	if typeIDs == nil && m.cfg.TypeVocabSize > 0 {
+		typeIDs = ZerosLike(tokens)
+	}
+	x := tm.EmbedTokensWithType(tokens, typeIDs)
+	x = pos.NewLearned(scope, m.cfg.MaxPositionEmbeddings, m.cfg.HiddenSize).PreEncode(x, positions, 1)
+	x = norm.LayerNorm(scope.In("embed_norm"), x, -1).Epsilon(m.cfg.LayerNormEps).Done()
+	x = m.dropout(scope.In("embed_dropout"), x, m.hiddenDropout)
+	opts := mltransformer.CallOptions{AttentionMask: realToken}
+	start := ScalarZero(tokens.Graph(), dtypes.Int32)
+	for i := range m.cfg.NumLayers {
+		x = tm.ForwardLayer(scope.In("layer_%d", i), i, x, start, nil, nil, nil, opts)
+	}
+	return x
+}
+
+func (m *Model) dropout(scope *model.Scope, x *Node, rate float64) *Node {
+	if rate <= 0 {
+		return x
+	}
+	return layers.Dropout(scope, x, Scalar(x.Graph(), x.DType(), rate))
+}
+
+// Logits returns the classification logits [b, c] for tokens and mask (see Encode).
+func (m *Model) Logits(scope *model.Scope, tokens, mask, typeIDs *Node) *Node {
+	logits, _ := m.Forward(scope, tokens, mask, typeIDs)
+	return logits
+}
+
+// Forward returns both the classification logits [b, c] and the last hidden state [b, s, h].
+func (m *Model) Forward(scope *model.Scope, tokens, mask, typeIDs *Node) (logits, hidden *Node) {
+	hidden = m.Encode(scope, tokens, mask, typeIDs)
+	first := Squeeze(Slice(hidden, AxisRange(), AxisElem(0)), 1) // [b, h]: [CLS] or <s>
+	drop := func(name string, x *Node) *Node { return m.dropout(scope.In("%s", name), x, m.classifierDropout) }
+	h := m.cfg.HiddenSize
+	switch m.cfg.Family {
+	case checkpoint.BERT:
+		pooled := Tanh(linear(scope.In("pooler"), first, h))
+		logits = linear(scope.In("classifier"), drop("classifier_dropout", pooled), m.numLabels)
+	case checkpoint.RoBERTa:
+		head := scope.In("classifier")
+		x := Tanh(linear(head.In("dense"), drop("features_dropout", first), h))
+		logits = linear(head.In("out_proj"), drop("classifier_dropout", x), m.numLabels)
+	default: // DistilBERT
+		x := activation.Relu(linear(scope.In("pre_classifier"), first, h))
+		logits = linear(scope.In("classifier"), drop("classifier_dropout", x), m.numLabels)
+	}
+	return logits, hidden
+}
+
+// linear is nn.Linear with PyTorch's weight layout [out, in].
+func linear(scope *model.Scope, x *Node, out int) *Node {
+	return layers.DenseWithLayout(scope, x, compute.DenseLayoutOutputsInput, true, out)
+}

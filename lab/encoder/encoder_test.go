@@ -1,0 +1,144 @@
+package encoder_test
+
+import (
+	"math"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/go-huggingface/hub"
+	"github.com/gomlx/go-huggingface/models/safetensors"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/tunelab/tunelab/internal/testenv"
+	"github.com/tunelab/tunelab/lab/backend"
+	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/lab/encoder"
+)
+
+var testBackend = sync.OnceValue(func() compute.Backend {
+	b, err := backend.New("")
+	if err != nil {
+		panic(err)
+	}
+	return b
+})
+
+// golden reads a tensor written by testdata/make_goldens.py, with go-huggingface's reader (an
+// implementation independent of lab/checkpoint's).
+func golden(t *testing.T, file, name string) *tensors.Tensor {
+	t.Helper()
+	st := safetensors.NewEmpty(hub.NewLocal(filepath.Dir(file)))
+	r, err := st.NewTensorReader(filepath.Base(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	tensor, err := r.ReadTensor(nil, name)
+	if err != nil {
+		t.Fatalf("%s: %s: %v", file, name, err)
+	}
+	return tensor
+}
+
+// forward runs the classifier on the golden batch and returns logits [b, c] and the last hidden
+// state [b, s, h].
+func forward(t *testing.T, dir string, ck *checkpoint.Checkpoint, goldenFile string) (logits, hidden []float32) {
+	t.Helper()
+	m := encoder.New(ck.Config, len(ck.Labels))
+	store := model.NewStore()
+	if err := m.LoadVariables(store, ck, 0); err != nil {
+		t.Fatal(err)
+	}
+	exec, err := model.NewExec(testBackend(), store, func(scope *model.Scope, tokens, mask, typeIDs *Node) []*Node {
+		logits, hidden := m.Forward(scope, tokens, mask, typeIDs)
+		return []*Node{logits, hidden}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	typeIDs := tensors.FromFlatDataAndDimensions(make([]int32, golden(t, goldenFile, "input_ids").Shape().Size()), golden(t, goldenFile, "input_ids").Shape().Dimensions...)
+	if ck.Config.TypeVocabSize > 1 {
+		typeIDs = golden(t, goldenFile, "token_type_ids")
+	}
+	out, err := exec.Exec(golden(t, goldenFile, "input_ids"), golden(t, goldenFile, "attention_mask"), typeIDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tensors.MustCopyFlatData[float32](out[0]), tensors.MustCopyFlatData[float32](out[1])
+}
+
+// maxAbsDiff compares got with want at the positions where keep is true (nil: everywhere).
+func maxAbsDiff(t *testing.T, got, want []float32, keep func(i int) bool) float64 {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d values, want %d", len(got), len(want))
+	}
+	worst := 0.0
+	for i := range got {
+		if keep != nil && !keep(i) {
+			continue
+		}
+		worst = math.Max(worst, math.Abs(float64(got[i])-float64(want[i])))
+	}
+	return worst
+}
+
+// realTokens returns a predicate over a flattened [b, s, h] tensor selecting non-padding positions.
+func realTokens(mask []int32, hidden int) func(int) bool {
+	return func(i int) bool { return mask[i/hidden] == 1 }
+}
+
+func TestLogitsMatchTransformers(t *testing.T) {
+	for _, fixture := range []string{"bert-tiny-cls", "roberta-tiny-cls", "distilbert-tiny-cls",
+		"bert-tiny-cls-f16", "bert-tiny-cls-bf16", "bert-tiny-cls-sharded", "bert-tiny-cls-noprefix", "bert-tiny-legacy-names"} {
+		t.Run(fixture, func(t *testing.T) {
+			dir := filepath.Join("testdata", fixture)
+			ck, err := checkpoint.Load(dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ck.Fresh) > 0 {
+				t.Fatalf("fixture has a full head, but Load reports fresh parameters %v", ck.Fresh)
+			}
+			goldenFile := filepath.Join(dir, "golden.safetensors")
+			logits, hidden := forward(t, dir, ck, goldenFile)
+			if d := maxAbsDiff(t, logits, tensors.MustCopyFlatData[float32](golden(t, goldenFile, "logits")), nil); d > 1e-4 {
+				t.Errorf("logits differ from transformers by %g (max abs), want <= 1e-4", d)
+			}
+			mask := tensors.MustCopyFlatData[int32](golden(t, goldenFile, "attention_mask"))
+			want := tensors.MustCopyFlatData[float32](golden(t, goldenFile, "last_hidden_state"))
+			if d := maxAbsDiff(t, hidden, want, realTokens(mask, ck.Config.HiddenSize)); d > 1e-4 {
+				t.Errorf("last hidden state (real tokens) differs from transformers by %g, want <= 1e-4", d)
+			}
+		})
+	}
+}
+
+// TestMiniLMMatchesTransformers runs the real all-MiniLM-L6-v2 with the classifier head that
+// transformers initialised (testdata/minilm/head.safetensors) on real tweets.
+func TestMiniLMMatchesTransformers(t *testing.T) {
+	dir := testenv.ModelDir(t, "all-MiniLM-L6-v2")
+	ck, err := checkpoint.Load(dir, []string{"LABEL_0", "LABEL_1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	headFile := filepath.Join("testdata", "minilm", "head.safetensors")
+	for name, path := range map[string]string{"classifier.weight": "/classifier/dense/weights", "classifier.bias": "/classifier/dense/biases"} {
+		head := golden(t, headFile, name)
+		ck.Tensors[path] = checkpoint.Tensor{Shape: head.Shape().Dimensions, Data: tensors.MustCopyFlatData[float32](head)}
+	}
+	goldenFile := filepath.Join("testdata", "minilm", "golden.safetensors")
+	logits, hidden := forward(t, dir, ck, goldenFile)
+	if d := maxAbsDiff(t, logits, tensors.MustCopyFlatData[float32](golden(t, goldenFile, "logits")), nil); d > 1e-4 {
+		t.Errorf("logits differ from transformers by %g (max abs), want <= 1e-4", d)
+	}
+	mask := tensors.MustCopyFlatData[int32](golden(t, goldenFile, "attention_mask"))
+	want := tensors.MustCopyFlatData[float32](golden(t, goldenFile, "last_hidden_state"))
+	if d := maxAbsDiff(t, hidden, want, realTokens(mask, ck.Config.HiddenSize)); d > 1e-4 {
+		t.Errorf("last hidden state (real tokens) differs from transformers by %g, want <= 1e-4", d)
+	}
+}
