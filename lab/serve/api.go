@@ -1,0 +1,315 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /{$}", s.handlePage)
+	m.Handle("GET /static/", staticHandler())
+	m.HandleFunc("POST /api/predict", s.handlePredict)
+	m.HandleFunc("POST /api/flag", s.handleFlag)
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	m.HandleFunc("GET /readyz", s.handleReady)
+	m.HandleFunc("GET /openapi.json", s.handleOpenAPI)
+	s.gradioRoutes(m)
+	s.mux = m
+}
+
+// apiError is the body of every 4xx/5xx answer: {"error": "..."}.
+type apiError struct {
+	Error string `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, apiError{Error: msg})
+}
+
+// httpError is a request failure with the status it answers.
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return &httpError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+}
+
+// writeErr answers err: its own status for an *httpError, 503 with Retry-After when the queue is
+// full or the server is stopping, 500 otherwise.
+func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, err error) {
+	var he *httpError
+	switch {
+	case errors.As(err, &he):
+		writeError(w, he.status, he.msg)
+	case errors.Is(err, errQueueFull), errors.Is(err, errClosed):
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		// The client has gone; nobody reads this answer.
+		writeError(w, http.StatusServiceUnavailable, "request cancelled")
+	default:
+		s.opts.Logger.Printf("%s %s: %v", r.Method, r.URL.Path, err)
+		writeError(w, http.StatusInternalServerError, err.Error())
+	}
+}
+
+// decodeBody reads the whole body (bounded by MaxBodyBytes) and decodes one JSON value into v,
+// rejecting trailing data, bytes that are not UTF-8 and, when strict, unknown fields.
+func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any, strict bool) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", s.opts.MaxBodyBytes)}
+		}
+		return badRequest("reading request body: %v", err)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return badRequest("empty request body: expected a JSON object")
+	}
+	if !utf8.Valid(body) {
+		// encoding/json would silently replace the bad bytes with U+FFFD.
+		return badRequest("request body is not valid UTF-8 (at byte %d): texts must be UTF-8 text, not binary data", invalidUTF8Offset(body))
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(v); err != nil {
+		return badRequest("invalid JSON request: %s", describeJSONError(err, body))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return badRequest("invalid JSON request: unexpected data after the JSON object")
+	}
+	return nil
+}
+
+func invalidUTF8Offset(b []byte) int {
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			return i
+		}
+		i += size
+	}
+	return -1
+}
+
+// describeJSONError turns encoding/json errors into messages naming the field and line.
+func describeJSONError(err error, body []byte) string {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			field = "the request"
+		}
+		return fmt.Sprintf("%s must be %s, got a JSON %s (line %d)", field, jsonKind(typeErr.Type.String()), typeErr.Value, lineOf(body, typeErr.Offset))
+	case errors.As(err, &syntaxErr):
+		return fmt.Sprintf("%v (line %d)", syntaxErr, lineOf(body, syntaxErr.Offset))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the JSON ends early"
+	}
+	return err.Error()
+}
+
+func jsonKind(goType string) string {
+	switch goType {
+	case "string":
+		return "a string"
+	case "[]string":
+		return "an array of strings"
+	case "float32", "float64", "int":
+		return "a number"
+	}
+	if strings.HasPrefix(goType, "map[") || strings.HasPrefix(goType, "serve.") {
+		return "an object"
+	}
+	return goType
+}
+
+func lineOf(body []byte, offset int64) int {
+	if offset > int64(len(body)) {
+		offset = int64(len(body))
+	}
+	return 1 + bytes.Count(body[:offset], []byte("\n"))
+}
+
+// checkText validates one input text and truncates it to MaxChars runes. where names it in
+// error messages ("texts[3]").
+func (s *Server) checkText(text, where string) (string, bool, error) {
+	if strings.TrimSpace(text) == "" {
+		return "", false, badRequest("%s is empty: expected some text to classify", where)
+	}
+	if i := strings.IndexByte(text, 0); i >= 0 {
+		return "", false, badRequest("%s contains a NUL character at byte %d: expected text, not binary data", where, i)
+	}
+	if utf8.RuneCountInString(text) <= s.opts.MaxChars {
+		return text, false, nil
+	}
+	n := 0
+	for i := range text {
+		if n == s.opts.MaxChars {
+			return text[:i], true, nil
+		}
+		n++
+	}
+	return text, false, nil
+}
+
+// PredictRequest is the body of POST /api/predict.
+type PredictRequest struct {
+	Texts []string `json:"texts"`
+}
+
+// Prediction is the classification of one text.
+type Prediction struct {
+	// Label is the most probable class.
+	Label string `json:"label"`
+	// Scores maps every label to its probability.
+	Scores map[string]float32 `json:"scores"`
+	// Truncated reports that the text was cut to Options.MaxChars characters before classifying.
+	Truncated bool `json:"truncated,omitempty"`
+}
+
+// PredictResponse is the answer of POST /api/predict: one prediction per text, in order.
+type PredictResponse struct {
+	Predictions []Prediction `json:"predictions"`
+	// Labels lists the class names in id order.
+	Labels []string `json:"labels"`
+	// LatencyMS is the server-side time spent on the request, queueing included.
+	LatencyMS float64 `json:"latency_ms"`
+}
+
+func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	var req PredictRequest
+	if err := s.decodeBody(w, r, &req, true); err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	if req.Texts == nil {
+		s.writeErr(w, r, badRequest(`missing "texts": expected {"texts": ["some text", ...]}`))
+		return
+	}
+	if len(req.Texts) == 0 {
+		s.writeErr(w, r, badRequest(`"texts" is empty: expected at least one text`))
+		return
+	}
+	if len(req.Texts) > s.opts.MaxTexts {
+		s.writeErr(w, r, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf(`too many texts: %d, the limit is %d per request`, len(req.Texts), s.opts.MaxTexts)})
+		return
+	}
+	texts := make([]string, len(req.Texts))
+	truncated := make([]bool, len(req.Texts))
+	for i, t := range req.Texts {
+		var err error
+		if texts[i], truncated[i], err = s.checkText(t, fmt.Sprintf("texts[%d]", i)); err != nil {
+			s.writeErr(w, r, err)
+			return
+		}
+	}
+	probs, err := s.batcher.classify(r.Context(), texts)
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	resp := PredictResponse{Predictions: make([]Prediction, len(texts)), Labels: s.labels}
+	for i, row := range probs {
+		p := Prediction{Label: s.labels[argmax(row)], Scores: make(map[string]float32, len(row)), Truncated: truncated[i]}
+		for k, v := range row {
+			p.Scores[s.labels[k]] = v
+		}
+		resp.Predictions[i] = p
+	}
+	resp.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func argmax(row []float32) int {
+	best := 0
+	for i, v := range row {
+		if v > row[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// labelScore is one class and its probability.
+type labelScore struct {
+	Label      string  `json:"label"`
+	Confidence float32 `json:"confidence"`
+}
+
+// ranked returns the classes of row sorted by decreasing probability (ties in label order).
+func (s *Server) ranked(row []float32) []labelScore {
+	out := make([]labelScore, len(row))
+	for i, v := range row {
+		out[i] = labelScore{s.labels[i], v}
+	}
+	sort.SliceStable(out, func(a, b int) bool { return out[a].Confidence > out[b].Confidence })
+	return out
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "shutting down")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "labels": s.labels})
+}
+
+// cors applies the CORS policy; it returns false when it has answered the request (preflight).
+func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
+	if origin == "" {
+		return true
+	}
+	allowed := slices.Contains(s.opts.AllowedOrigins, "*") || slices.Contains(s.opts.AllowedOrigins, origin)
+	w.Header().Add("Vary", "Origin")
+	if !allowed {
+		if preflight {
+			writeError(w, http.StatusForbidden, fmt.Sprintf("origin %q is not allowed", origin))
+			return false
+		}
+		return true // the browser withholds the answer from the page
+	}
+	w.Header().Set("Access-Control-Allow-Origin", origin)
+	if !preflight {
+		return true
+	}
+	w.Header().Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+	w.Header().Set("Access-Control-Allow-Headers", "Content-Type")
+	w.Header().Set("Access-Control-Max-Age", strconv.Itoa(600))
+	w.WriteHeader(http.StatusNoContent)
+	return false
+}

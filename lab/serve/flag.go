@@ -1,0 +1,107 @@
+package serve
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// FlagFile is the name of the flag log inside Options.FlagDir. Its columns are FlagHeader.
+const FlagFile = "flagged.csv"
+
+// FlagHeader is the header row of the flag log.
+var FlagHeader = []string{"time", "text", "label", "scores"}
+
+// flagLog appends flagged predictions to FlagDir/flagged.csv.
+type flagLog struct {
+	mu   sync.Mutex
+	path string
+}
+
+func newFlagLog(dir string) (*flagLog, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("flag folder: %w", err)
+	}
+	return &flagLog{path: filepath.Join(dir, FlagFile)}, nil
+}
+
+// append writes one record. The whole record (with the header when the file is new) goes out
+// in a single O_APPEND write under the mutex and is synced, so a crash never leaves half a row
+// and concurrent flags never interleave.
+func (f *flagLog) append(record []string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	file, err := os.OpenFile(f.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	info, err := file.Stat()
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	if info.Size() == 0 {
+		_ = w.Write(FlagHeader)
+	}
+	_ = w.Write(record)
+	w.Flush()
+	if _, err := file.Write(buf.Bytes()); err != nil {
+		return fmt.Errorf("appending to %s: %w", f.path, err)
+	}
+	return file.Sync()
+}
+
+// FlagRequest is the body of POST /api/flag: the text and the prediction the user saw.
+type FlagRequest struct {
+	Text   string             `json:"text"`
+	Label  string             `json:"label"`
+	Scores map[string]float32 `json:"scores"`
+}
+
+func (s *Server) handleFlag(w http.ResponseWriter, r *http.Request) {
+	if s.flags == nil {
+		writeError(w, http.StatusNotFound, "flagging is disabled on this server")
+		return
+	}
+	var req FlagRequest
+	if err := s.decodeBody(w, r, &req, true); err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	text, _, err := s.checkText(req.Text, "text")
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	known := map[string]bool{}
+	for _, l := range s.labels {
+		known[l] = true
+	}
+	if !known[req.Label] {
+		s.writeErr(w, r, badRequest("label %q is not one of the model's labels %q", req.Label, s.labels))
+		return
+	}
+	for l, p := range req.Scores {
+		if !known[l] || math.IsNaN(float64(p)) || p < 0 || p > 1 {
+			s.writeErr(w, r, badRequest("scores: %q: %v is not a probability of one of the model's labels", l, p))
+			return
+		}
+	}
+	scores, _ := json.Marshal(req.Scores) // map keys sorted: stable rows
+	now := time.Now().UTC()
+	if err := s.flags.append([]string{now.Format(time.RFC3339Nano), text, req.Label, string(scores)}); err != nil {
+		s.opts.Logger.Printf("flag: %v", err)
+		writeError(w, http.StatusInternalServerError, "could not save the flag")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "flagged", "time": now.Format(time.RFC3339Nano)})
+}

@@ -1,0 +1,120 @@
+"use strict";
+// Demo page logic: submit the text to /api/predict, draw the top-k bars, flag to /api/flag.
+(() => {
+  const app = document.getElementById("app");
+  const topK = Number(app.dataset.topk);
+  const $ = (id) => document.getElementById(id);
+  const text = $("text"), form = $("form"), submit = $("submit"), flag = $("flag");
+  const labelEl = $("label"), bars = $("bars"), latency = $("latency"), error = $("error");
+  let last = null; // {text, label, scores} of the prediction on screen
+
+  function showError(msg) {
+    error.textContent = msg;
+    error.hidden = !msg;
+  }
+
+  function render(pred, ms, serverMs) {
+    labelEl.textContent = pred.label;
+    labelEl.className = "";
+    bars.replaceChildren();
+    const ranked = Object.entries(pred.scores).sort((a, b) => b[1] - a[1]).slice(0, topK);
+    for (const [name, p] of ranked) {
+      const pct = (100 * p).toFixed(1) + "%";
+      const li = document.createElement("li");
+      li.className = "bar";
+      li.dataset.label = name;
+      const row = document.createElement("div");
+      row.className = "bar-text";
+      const n = document.createElement("span");
+      n.textContent = name;
+      const v = document.createElement("span");
+      v.textContent = pct;
+      row.append(n, v);
+      const track = document.createElement("div");
+      track.className = "bar-track";
+      track.setAttribute("role", "meter");
+      track.setAttribute("aria-label", name);
+      track.setAttribute("aria-valuemin", "0");
+      track.setAttribute("aria-valuemax", "1");
+      track.setAttribute("aria-valuenow", String(p));
+      const fill = document.createElement("div");
+      fill.className = "bar-fill";
+      fill.style.width = pct;
+      track.append(fill);
+      li.append(row, track);
+      bars.append(li);
+    }
+    latency.textContent = `Latency: ${ms.toFixed(0)} ms (server ${serverMs.toFixed(1)} ms)` +
+      (pred.truncated ? " · the text was truncated" : "");
+  }
+
+  async function predict() {
+    const value = text.value;
+    if (!value.trim()) {
+      showError("Type a text first.");
+      text.focus();
+      return;
+    }
+    showError("");
+    submit.disabled = true;
+    const t0 = performance.now();
+    try {
+      const resp = await fetch("/api/predict", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ texts: [value] }),
+      });
+      const body = await resp.json();
+      if (!resp.ok) throw new Error(body.error || resp.statusText);
+      const pred = body.predictions[0];
+      render(pred, performance.now() - t0, body.latency_ms);
+      last = { text: value, label: pred.label, scores: pred.scores };
+      if (flag) flag.disabled = false;
+      if ($("flag-status")) $("flag-status").textContent = "";
+    } catch (e) {
+      showError(`Prediction failed: ${e.message}`);
+    } finally {
+      submit.disabled = false;
+    }
+  }
+
+  function clear() {
+    text.value = "";
+    last = null;
+    labelEl.textContent = "No prediction yet.";
+    labelEl.className = "label-empty";
+    bars.replaceChildren();
+    latency.textContent = "";
+    showError("");
+    if (flag) flag.disabled = true;
+    text.focus();
+  }
+
+  async function flagIt() {
+    if (!last) return;
+    flag.disabled = true;
+    try {
+      const resp = await fetch("/api/flag", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(last),
+      });
+      const body = await resp.json();
+      if (!resp.ok) throw new Error(body.error || resp.statusText);
+      $("flag-status").textContent = "Flagged. Thank you!";
+    } catch (e) {
+      showError(`Flagging failed: ${e.message}`);
+      flag.disabled = false;
+    }
+  }
+
+  form.addEventListener("submit", (e) => { e.preventDefault(); predict(); });
+  text.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); predict(); }
+  });
+  $("clear").addEventListener("click", clear);
+  if (flag) flag.addEventListener("click", flagIt);
+  for (const b of document.querySelectorAll("button.example")) {
+    b.addEventListener("click", () => { text.value = b.textContent; predict(); });
+  }
+})();
