@@ -60,15 +60,20 @@ func forward(t *testing.T, dir string, ck *checkpoint.Checkpoint, goldenFile str
 	if err != nil {
 		t.Fatal(err)
 	}
-	typeIDs := tensors.FromFlatDataAndDimensions(make([]int32, golden(t, goldenFile, "input_ids").Shape().Size()), golden(t, goldenFile, "input_ids").Shape().Dimensions...)
-	if ck.Config.TypeVocabSize > 1 {
-		typeIDs = golden(t, goldenFile, "token_type_ids")
-	}
-	out, err := exec.Exec(golden(t, goldenFile, "input_ids"), golden(t, goldenFile, "attention_mask"), typeIDs)
+	out, err := exec.Exec(golden(t, goldenFile, "input_ids"), golden(t, goldenFile, "attention_mask"), tokenTypes(t, ck, goldenFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return tensors.MustCopyFlatData[float32](out[0]), tensors.MustCopyFlatData[float32](out[1])
+}
+
+// tokenTypes returns the golden token type ids, or zeros for a family without them.
+func tokenTypes(t *testing.T, ck *checkpoint.Checkpoint, goldenFile string) *tensors.Tensor {
+	if ck.Config.TypeVocabSize > 1 {
+		return golden(t, goldenFile, "token_type_ids")
+	}
+	ids := golden(t, goldenFile, "input_ids")
+	return tensors.FromFlatDataAndDimensions(make([]int32, ids.Shape().Size()), ids.Shape().Dimensions...)
 }
 
 // maxAbsDiff compares got with want at the positions where keep is true (nil: everywhere).
