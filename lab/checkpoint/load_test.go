@@ -1,0 +1,187 @@
+package checkpoint
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const fixtures = "../encoder/testdata"
+
+func TestLoadReportsFreshHeadLikeTransformers(t *testing.T) {
+	ck, err := Load(filepath.Join(fixtures, "bert-tiny-bare"), []string{"a", "b", "c", "d", "e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stats struct {
+		Bare struct {
+			Fresh []string `json:"newly_initialised"`
+		} `json:"from_pretrained_bert_tiny_bare_num_labels_5"`
+	}
+	data, err := os.ReadFile(filepath.Join(fixtures, "hf_init_stats.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &stats); err != nil {
+		t.Fatal(err)
+	}
+	fresh := slices.Sorted(slices.Values(ck.Fresh))
+	if !slices.Equal(fresh, stats.Bare.Fresh) {
+		t.Errorf("fresh parameters %v, transformers initialised %v", fresh, stats.Bare.Fresh)
+	}
+	if got := ck.Config.Raw["label2id"].(map[string]any)["c"]; got != 2 {
+		t.Errorf("label2id[c] = %v, want 2", got)
+	}
+}
+
+func TestSaveThenLoadRoundTrips(t *testing.T) {
+	src, err := Load(filepath.Join(fixtures, "roberta-tiny-cls"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := Save(dir, src.Config, []string{"no", "yes"}, src.Tensors); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Load(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(back.Labels, []string{"no", "yes"}) {
+		t.Errorf("labels after save = %v", back.Labels)
+	}
+	if back.Config.Raw["architectures"].([]any)[0] != "RobertaForSequenceClassification" {
+		t.Errorf("architectures = %v", back.Config.Raw["architectures"])
+	}
+	for path, want := range src.Tensors {
+		if got := back.Tensors[path]; !slices.Equal(got.Data, want.Data) || !slices.Equal(got.Shape, want.Shape) {
+			t.Errorf("%s differs after a save and load", path)
+		}
+	}
+	// The names must be the ones transformers writes: compare with the fixture it saved.
+	orig, err := readSafetensors(filepath.Join(fixtures, "roberta-tiny-cls", "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved, err := readSafetensors(filepath.Join(dir, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range orig.headers {
+		if _, ok := saved.headers[name]; !ok && !ignoredName(RoBERTa, canonicalName(RoBERTa, name)) {
+			t.Errorf("saved checkpoint lacks %q, which transformers wrote", name)
+		}
+	}
+}
+
+// brokenCopy copies the bert-tiny-cls fixture into a temp dir, letting edit change its tensors
+// (by Hugging Face name) before they are written.
+func brokenCopy(t *testing.T, edit func(named map[string]Tensor)) string {
+	t.Helper()
+	src := filepath.Join(fixtures, "bert-tiny-cls")
+	st, err := readSafetensors(filepath.Join(src, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := map[string]Tensor{}
+	for name := range st.headers {
+		if named[name], err = st.tensor(name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	edit(named)
+	dir := t.TempDir()
+	if err := writeSafetensors(filepath.Join(dir, "model.safetensors"), named, nil); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, filepath.Join(src, "config.json"), filepath.Join(dir, "config.json"))
+	return dir
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoadErrorsNameFileAndTensor(t *testing.T) {
+	truncated := func() string {
+		dir := t.TempDir()
+		data, err := os.ReadFile(filepath.Join(fixtures, "bert-tiny-cls", "model.safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, "model.safetensors"), data[:len(data)*2/3], 0o644)
+		copyFile(t, filepath.Join(fixtures, "bert-tiny-cls", "config.json"), filepath.Join(dir, "config.json"))
+		return dir
+	}
+	withConfig := func(config string, files ...string) string {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "config.json"), []byte(config), 0o644)
+		for _, f := range files {
+			os.WriteFile(filepath.Join(dir, f), []byte("not really"), 0o644)
+		}
+		return dir
+	}
+	cases := []struct {
+		name   string
+		dir    func() string
+		labels []string
+		want   []string
+	}{
+		{"missing tensor", func() string {
+			return brokenCopy(t, func(n map[string]Tensor) { delete(n, "bert.encoder.layer.1.output.dense.weight") })
+		}, nil, []string{`tensor "encoder.layer.1.output.dense.weight" (or "bert.encoder.layer.1.output.dense.weight") is missing`}},
+		{"mis-shaped tensor", func() string {
+			return brokenCopy(t, func(n map[string]Tensor) {
+				n["bert.encoder.layer.0.intermediate.dense.bias"] = Tensor{Shape: []int{63}, Data: make([]float32, 63)}
+			})
+		}, nil, []string{"model.safetensors", `tensor "bert.encoder.layer.0.intermediate.dense.bias" has shape [63], config.json implies [64]`}},
+		{"head for other labels", func() string { return filepath.Join(fixtures, "bert-tiny-cls") }, []string{"a", "b"},
+			[]string{`tensor "classifier.weight" has shape [3 32] but 2 labels need [2 32]`}},
+		{"truncated file", truncated, nil, []string{"model.safetensors", "past the end of the file", "truncated"}},
+		{"pickle only", func() string { return withConfig(`{"model_type": "bert", "vocab_size": 10}`, "pytorch_model.bin") }, []string{"a", "b"},
+			[]string{"has pytorch_model.bin but no model.safetensors", "save_pretrained(DIR, safe_serialization=True)"}},
+		{"unknown model_type", func() string { return withConfig(`{"model_type": "gpt2"}`) }, nil,
+			[]string{"config.json", `model_type "gpt2" is not supported`}},
+		{"no labels", func() string { return filepath.Join(fixtures, "bert-tiny-bare") }, nil, []string{"no id2label and no labels were given"}},
+		{"bad JSON", func() string { return withConfig(`{"model_type": "bert",`) }, nil, []string{"config.json: invalid JSON"}},
+		{"wrong field type", func() string { return withConfig(`{"model_type": "bert", "vocab_size": "big"}`) }, nil,
+			[]string{"vocab_size: expected a number"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Load(c.dir(), c.labels)
+			if err == nil {
+				t.Fatal("Load succeeded")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestParseConfigFoldsDistilBERTNames(t *testing.T) {
+	cfg, err := ReadConfig(filepath.Join(fixtures, "distilbert-tiny-cls"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Values set by make_goldens.py: dim 32, n_layers 2, n_heads 4, hidden_dim 64.
+	if cfg.HiddenSize != 32 || cfg.NumLayers != 2 || cfg.NumHeads != 4 || cfg.IntermediateSize != 64 || cfg.TypeVocabSize != 0 {
+		t.Errorf("config = %+v", cfg)
+	}
+	if len(cfg.Labels) != 4 {
+		t.Errorf("labels = %v, want 4", cfg.Labels)
+	}
+}
