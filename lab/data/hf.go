@@ -47,6 +47,7 @@ func (l *Loader) loadHub(ctx context.Context, id string) (*Dataset, error) {
 	if len(names) == 0 {
 		return nil, fmt.Errorf("hub dataset %s: no .parquet files in the repository", id)
 	}
+	slices.Sort(names) // Shards in order.
 	d := &Dataset{Name: id, Labels: HubLabels[id], Splits: map[string][]Example{}}
 	var wanted []string
 	for _, name := range names {
