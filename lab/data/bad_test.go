@@ -48,9 +48,11 @@ func TestBadTweets(t *testing.T) {
 		{"unknown label", header + "1,,,ok,1\r\n8,,,fire,2\r\n", []string{"train.csv:3", `target "2"`, "want 0 or 1"}},
 		{"invalid UTF-8", header + "1,,,ok,1\r\n\r\n9,,,bad \xff byte,1\r\n", []string{"train.csv:4", "not valid UTF-8"}},
 		{"empty file", "", []string{"train.csv", "empty file", "want header"}},
+		{"invalid UTF-8 location", header + "1,,Paris \xe9,ok,1\r\n", []string{"train.csv:2", "location is not valid UTF-8"}},
+		{"bad keyword encoding", header + "1,fire%2,,ok,1\r\n", []string{"train.csv:2", `keyword "fire%2"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := ReadTweets(write(t, "train.csv", tc.content), Options{})
+			_, _, err := ReadTweets(write(t, "train.csv", tc.content), Options{KeywordLocation: true})
 			wantErr(t, err, tc.want...)
 		})
 	}

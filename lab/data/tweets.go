@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // TweetLabels are the disaster tweets' label names: Kaggle's target 0 is "not disaster",
@@ -80,6 +81,9 @@ func ReadTweets(path string, opts Options) ([]Example, []string, error) {
 }
 
 func foldKeywordLocation(loc, keyword, location, text string) (string, error) {
+	if !utf8.ValidString(keyword + location) {
+		return "", fmt.Errorf("%s: keyword or location is not valid UTF-8", loc)
+	}
 	var b strings.Builder
 	if keyword != "" {
 		k, err := url.PathUnescape(keyword)
