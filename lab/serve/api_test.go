@@ -110,7 +110,10 @@ func TestHealthReadyAndPage(t *testing.T) {
 		t.Errorf("/healthz: %d %s", rec.Code, rec.Body)
 	}
 	rec := do(s, "GET", "/readyz", "")
-	ready := decodeJSON[struct{ Status string; Labels []string }](t, rec.Body.Bytes())
+	ready := decodeJSON[struct {
+		Status string
+		Labels []string
+	}](t, rec.Body.Bytes())
 	if rec.Code != 200 || ready.Status != "ready" || strings.Join(ready.Labels, ",") != "negative,neutral,positive" {
 		t.Errorf("/readyz: %d %s", rec.Code, rec.Body)
 	}

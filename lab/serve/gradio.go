@@ -203,7 +203,7 @@ func (s *Server) startEvent(w http.ResponseWriter, r *http.Request, session stri
 		probs, err := j.wait()
 		if err == nil {
 			ranked := s.ranked(probs[0])
-			ev.output = map[string]any{"label": ranked[0].Label, "confidences": ranked}
+			ev.output = labelValue{Label: ranked[0].Label, Confidences: ranked}
 		}
 		ev.err, ev.duration = err, time.Since(start)
 		close(ev.done)
@@ -340,6 +340,12 @@ func (s *Server) handleQueueData(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// labelValue is the value of a Gradio Label output.
+type labelValue struct {
+	Label       string       `json:"label"`
+	Confidences []labelScore `json:"confidences"`
+}
+
 // event is one queued Gradio prediction. output, err and duration are set before done closes.
 type event struct {
 	id, session string
@@ -347,7 +353,7 @@ type event struct {
 	ctx         context.Context
 	cancel      func()
 	done        chan struct{}
-	output      map[string]any
+	output      labelValue
 	err         error
 	duration    time.Duration
 }
