@@ -1,0 +1,118 @@
+package train
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/tunelab/tunelab/lab/metrics"
+)
+
+// Eval is the evaluation of a model on a labelled set.
+type Eval struct {
+	// Loss is the mean cross-entropy.
+	Loss float64
+	// Predictions are the arg-max class ids and Probabilities the softmax [n][c], in the
+	// dataset's order.
+	Predictions   []int
+	Probabilities [][]float32
+	// Report holds accuracy, per-class and averaged scores (lab/metrics, scikit-learn's
+	// definitions); classes are named by id ("0", "1", ...).
+	Report *metrics.Report
+}
+
+// Metrics returns the scalar metrics by name: "loss", "accuracy", "macro_f1" and, for two
+// classes, "f1", the F1 of class 1 (the positive class).
+func (e *Eval) Metrics() map[string]float64 {
+	m := map[string]float64{"loss": e.Loss, "accuracy": e.Report.Accuracy, "macro_f1": e.Report.Macro.F1}
+	if e.Report.Binary != nil {
+		m["f1"] = e.Report.Binary.F1
+	}
+	return m
+}
+
+// Evaluate runs the model (dropout off) on d in batches of Config.BatchSize, grouped by length.
+func (t *Trainer) Evaluate(ctx context.Context, d *Dataset) (*Eval, error) {
+	if err := d.check("evaluation", t.model.NumLabels()); err != nil {
+		return nil, err
+	}
+	if t.evalExec == nil {
+		e, err := model.NewExec(t.backend, t.store, func(scope *model.Scope, tokens, mask, types *Node) *Node {
+			return t.model.Logits(scope, tokens, mask, types)
+		})
+		if err != nil {
+			return nil, err
+		}
+		t.evalExec = e
+	}
+	c := t.model.NumLabels()
+	idx := make([]int, d.Len())
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return len(d.IDs[a]) - len(d.IDs[b]) })
+	ev := &Eval{Predictions: make([]int, d.Len()), Probabilities: make([][]float32, d.Len())}
+	for lo := 0; lo < len(idx); lo += t.cfg.BatchSize {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		batch := idx[lo:min(lo+t.cfg.BatchSize, len(idx))]
+		tokens, mask, types, _ := d.batch(batch, t.model.Config().MaxPositionEmbeddings)
+		out, err := t.evalExec.Exec(tokens, mask, types)
+		if err != nil {
+			return nil, fmt.Errorf("train: evaluating examples: %w", err)
+		}
+		logits := tensors.MustCopyFlatData[float32](out[0])
+		for r, i := range batch {
+			row := logits[r*c : (r+1)*c]
+			probs, logZ := softmax(row)
+			ev.Probabilities[i] = probs
+			ev.Predictions[i] = argmax(row)
+			ev.Loss += logZ - float64(row[d.Labels[i]])
+		}
+	}
+	ev.Loss /= float64(d.Len())
+	labels := make([]int, c)
+	for i := range labels {
+		labels[i] = i
+	}
+	e := metrics.New[int]().WithLabels(labels...)
+	if c == 2 {
+		e.WithPosLabel(1)
+	}
+	report, err := e.Report(d.Labels, ev.Predictions)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	ev.Report = report
+	return ev, nil
+}
+
+// softmax returns the probabilities of logits and their log-sum-exp, in float64.
+func softmax(logits []float32) ([]float32, float64) {
+	top := float64(slices.Max(logits))
+	sum := 0.0
+	for _, l := range logits {
+		sum += math.Exp(float64(l) - top)
+	}
+	probs := make([]float32, len(logits))
+	for i, l := range logits {
+		probs[i] = float32(math.Exp(float64(l)-top) / sum)
+	}
+	return probs, top + math.Log(sum)
+}
+
+func argmax(xs []float32) int {
+	best := 0
+	for i, x := range xs {
+		if x > xs[best] {
+			best = i
+		}
+	}
+	return best
+}
