@@ -1,0 +1,92 @@
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+)
+
+var updateScreenshot = flag.Bool("update", false, "TestBrowser: save the screenshot as docs/img/demo.png")
+
+// TestBrowser drives the demo page in headless Chromium (e2e/demo.mjs, playwright-core) and
+// takes a screenshot, saved as docs/img/demo.png with -update. Needs /usr/bin/chromium (or
+// $CHROMIUM), node and `npm ci` in e2e/.
+func TestBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	node := requireTool(t, "node", "the browser test runs e2e/demo.mjs")
+	chromium := os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		missing(t, "no Chromium at "+chromium+" (apt-get install chromium, or set $CHROMIUM)")
+	}
+	if _, err := os.Stat(filepath.Join("e2e", "node_modules", "playwright-core")); err != nil {
+		missing(t, "e2e/node_modules lacks playwright-core: run `npm ci` in lab/serve/e2e")
+	}
+
+	const topK = 2
+	card := Card{Title: "Keyword sentiment", Description: "Counts the words good and bad.",
+		Examples: []string{"bad weather today", "a good plan"}}
+	flagDir := t.TempDir()
+	url := startServer(t, newTestServer(t, &keywordClassifier{}, Options{Card: card, TopK: topK, FlagDir: flagDir}))
+
+	// Expected label and bars from the keyword rule, computed here, not read from the server.
+	expected := func(text string) map[string]any {
+		probs := keywordProbs(text)
+		idx := []int{0, 1, 2}
+		sort.SliceStable(idx, func(a, b int) bool { return probs[idx[a]] > probs[idx[b]] })
+		var bars []map[string]any
+		for _, i := range idx[:topK] {
+			bars = append(bars, map[string]any{"label": testLabels[i], "p": probs[i], "percent": fmt.Sprintf("%.1f%%", 100*probs[i])})
+		}
+		return map[string]any{"text": text, "label": testLabels[idx[0]], "bars": bars}
+	}
+	expect, _ := json.Marshal(map[string]any{
+		"title":   card.Title,
+		"typed":   expected("good good day"),
+		"example": expected(card.Examples[0]),
+	})
+	shot := filepath.Join(t.TempDir(), "demo.png")
+	if *updateScreenshot {
+		shot = filepath.Join("..", "..", "docs", "img", "demo.png")
+		if err := os.MkdirAll(filepath.Dir(shot), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "demo.mjs")
+	cmd.Dir = "e2e"
+	cmd.Env = append(os.Environ(), "DEMO_URL="+url, "DEMO_EXPECT="+string(expect), "CHROMIUM="+chromium,
+		"DEMO_FLAG_FILE="+filepath.Join(flagDir, FlagFile), "DEMO_SCREENSHOT="+absPath(t, shot))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("e2e/demo.mjs: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
+	if info, err := os.Stat(shot); err != nil || info.Size() < 10_000 {
+		t.Errorf("screenshot %s: %v", shot, err)
+	}
+	rows := readFlags(t, flagDir)
+	if len(rows) != 2 || rows[1][1] != card.Examples[0] || rows[1][2] != "negative" {
+		t.Errorf("flag log after the browser run: %q", rows)
+	}
+}
+
+func absPath(t *testing.T, p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
