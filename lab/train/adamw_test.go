@@ -73,9 +73,9 @@ func hfName(p checkpoint.Param) string {
 	return "bert." + p.Name
 }
 
-func tinyTrainer(t *testing.T, fixture string, cfg Config) (*Trainer, *checkpoint.Checkpoint) {
+func tinyTrainer(t *testing.T, fixture string, labels []string, cfg Config) (*Trainer, *checkpoint.Checkpoint) {
 	t.Helper()
-	ck, err := checkpoint.Load(filepath.Join(goldens, fixture), nil)
+	ck, err := checkpoint.Load(filepath.Join(goldens, fixture), labels)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestAdamWMatchesTorch(t *testing.T) {
 	zero := 0.0
 	cfg := Defaults()
 	cfg.LearningRate, cfg.WeightDecay, cfg.MaxGradNorm, cfg.Dropout = 1e-3, 0.01, 1, &zero
-	tr, _ := tinyTrainer(t, "bert-tiny-cls", cfg)
+	tr, _ := tinyTrainer(t, "bert-tiny-cls", nil, cfg)
 	info := readAdamWInfo(t)
 	exec, err := tr.stepExec(true)
 	if err != nil {
@@ -166,9 +166,9 @@ func TestDecayGroupsMatchTrainer(t *testing.T) {
 // _get_linear/_get_cosine/_get_constant_schedule_with_warmup_lr_lambda.
 func TestSchedules(t *testing.T) {
 	for _, c := range []struct {
-		s                    Scheduler
+		s                   Scheduler
 		step, warmup, total int
-		want                 float64
+		want                float64
 	}{
 		{Linear, 0, 2, 10, 0}, {Linear, 1, 2, 10, 0.5}, {Linear, 2, 2, 10, 1}, {Linear, 6, 2, 10, 0.5}, {Linear, 10, 2, 10, 0}, {Linear, 12, 2, 10, 0},
 		{Linear, 0, 0, 4, 1}, {Linear, 3, 0, 4, 0.25},

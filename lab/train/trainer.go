@@ -36,9 +36,9 @@ type Config struct {
 	// BatchSize is per_device_train_batch_size, also used for evaluation.
 	BatchSize int `json:"per_device_train_batch_size"`
 	// WarmupSteps, when positive, overrides WarmupRatio (a fraction of the total steps).
-	WarmupSteps int     `json:"warmup_steps"`
-	WarmupRatio float64 `json:"warmup_ratio"`
-	WeightDecay float64 `json:"weight_decay"`
+	WarmupSteps int       `json:"warmup_steps"`
+	WarmupRatio float64   `json:"warmup_ratio"`
+	WeightDecay float64   `json:"weight_decay"`
 	Scheduler   Scheduler `json:"lr_scheduler_type"`
 	// AdamBeta1, AdamBeta2, AdamEpsilon are the AdamW constants.
 	AdamBeta1   float64 `json:"adam_beta1"`
