@@ -1,0 +1,92 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/tunelab/tunelab/lab"
+)
+
+func init() {
+	register(command{name: "predict", summary: "classify texts (--text, or one per line on stdin) and print JSON lines", run: runPredict})
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// modelFlags are the flags of every command that loads a model.
+type modelFlags struct {
+	model, labels, backend string
+	maxLength              int
+}
+
+func (m *modelFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&m.model, "model", lab.DefaultModel, "model directory, name under models/, or Hugging Face Hub id")
+	fs.StringVar(&m.labels, "labels", "", "comma-separated class names (needed for a model without a classification head)")
+	fs.StringVar(&m.backend, "backend", "", "compute backend: go (default), xla:cpu, xla:cuda (or $GOMLX_BACKEND)")
+	fs.IntVar(&m.maxLength, "max-length", 0, "truncate texts to this many tokens (default: the model's limit, at most 512)")
+}
+
+func (m *modelFlags) load(ctx context.Context, stderr io.Writer) (*lab.Classifier, error) {
+	opts := []lab.Option{lab.WithBackend(m.backend), lab.WithMaxLength(m.maxLength), lab.WithProgress(stderr)}
+	if m.labels != "" {
+		opts = append(opts, lab.WithLabels(strings.Split(m.labels, ",")...))
+	}
+	clf, err := lab.Load(ctx, m.model, opts...)
+	if err != nil {
+		return nil, err
+	}
+	for _, note := range clf.Notes {
+		fmt.Fprintln(stderr, "note:", note)
+	}
+	return clf, nil
+}
+
+func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("predict", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var mf modelFlags
+	mf.register(fs)
+	var texts stringList
+	fs.Var(&texts, "text", "text to classify (repeatable); without it, texts are read from stdin, one per line")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q: pass texts with --text or on stdin", fs.Args())
+	}
+	if len(texts) == 0 {
+		sc := bufio.NewScanner(os.Stdin)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			texts = append(texts, sc.Text())
+		}
+		if err := sc.Err(); err != nil {
+			return fmt.Errorf("reading stdin: %w", err)
+		}
+	}
+	clf, err := mf.load(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	preds, err := clf.Predict(ctx, texts)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	for _, p := range preds {
+		if err := enc.Encode(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}

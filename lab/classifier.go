@@ -1,0 +1,252 @@
+// Package lab is the facade the notebooks and the tunelab command use: load a pretrained or
+// fine-tuned BERT-family classifier with its tokenizer, predict, fine-tune, evaluate, serve.
+//
+//	clf, err := lab.Load("all-MiniLM-L6-v2", lab.WithLabels("not disaster", "disaster"))
+//	preds, err := clf.Predict(ctx, []string{"Forest fire near La Ronge Sask. Canada"})
+//
+// Each step lives in its own package under lab/ (data, tokenize, checkpoint, encoder, train,
+// metrics, serve); this package only wires them together.
+package lab
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/gomlx/compute"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/tunelab/tunelab/lab/backend"
+	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/lab/encoder"
+	"github.com/tunelab/tunelab/lab/tokenize"
+)
+
+// DefaultModel is the pretrained model of the offline set-up (models/all-MiniLM-L6-v2).
+const DefaultModel = "all-MiniLM-L6-v2"
+
+// Classifier is a text classifier ready to predict: tokenizer, model graph and weights on a
+// backend. It is safe for concurrent use.
+type Classifier struct {
+	// Dir is the checkpoint directory the classifier was loaded from.
+	Dir string
+	// Labels are the class names, in id order.
+	Labels    []string
+	Tokenizer *tokenize.Tokenizer
+	Model     *encoder.Model
+	Store     *model.Store
+	Backend   compute.Backend
+	// Notes say what loading did that a user should know (a freshly initialised head, ...).
+	Notes []string
+
+	mu   sync.Mutex
+	exec *model.Exec
+}
+
+// options of Load.
+type options struct {
+	labels    []string
+	backend   string
+	maxLength int
+	seed      uint64
+	progress  io.Writer
+}
+
+// Option configures Load.
+type Option func(*options)
+
+// WithLabels names the classes; required when the checkpoint has no head (a pretrained encoder).
+func WithLabels(labels ...string) Option { return func(o *options) { o.labels = labels } }
+
+// WithBackend selects the backend ("go", "xla:cuda", ...; default: $GOMLX_BACKEND or the Go backend).
+func WithBackend(config string) Option { return func(o *options) { o.backend = config } }
+
+// WithMaxLength truncates texts to n tokens (default: the smaller of 512 and the model's limit).
+func WithMaxLength(n int) Option { return func(o *options) { o.maxLength = n } }
+
+// WithSeed seeds the initialisation of a fresh classification head (default 42).
+func WithSeed(seed uint64) Option { return func(o *options) { o.seed = seed } }
+
+// WithProgress reports downloads from the Hugging Face Hub to w.
+func WithProgress(w io.Writer) Option { return func(o *options) { o.progress = w } }
+
+// Load resolves nameOrDir (a directory, a model under models/, or a Hugging Face Hub name) and
+// loads it as a classifier.
+func Load(ctx context.Context, nameOrDir string, opts ...Option) (*Classifier, error) {
+	o := options{seed: 42}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	dir, err := checkpoint.Resolve(ctx, nameOrDir, checkpoint.ResolveOptions{Progress: o.progress})
+	if err != nil {
+		return nil, err
+	}
+	ck, err := checkpoint.Load(dir, o.labels)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := tokenize.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	maxLength := o.maxLength
+	if maxLength == 0 {
+		maxLength = min(512, ck.Config.MaxPositionEmbeddings)
+		if m := tok.ModelMaxLength(); m > 0 {
+			maxLength = min(maxLength, m)
+		}
+	}
+	if ck.Config.Family == checkpoint.RoBERTa && maxLength > ck.Config.MaxPositionEmbeddings-ck.Config.PadTokenID-1 {
+		maxLength = ck.Config.MaxPositionEmbeddings - ck.Config.PadTokenID - 1 // RoBERTa's positions start at pad+1.
+	}
+	b, err := backend.New(o.backend)
+	if err != nil {
+		return nil, err
+	}
+	c := &Classifier{
+		Dir:       dir,
+		Labels:    ck.Labels,
+		Tokenizer: tok.WithMaxLength(maxLength).WithPadding(tokenize.PadToBuckets(bucketLengths(maxLength)...)),
+		Model:     encoder.New(ck.Config, len(ck.Labels)),
+		Store:     model.NewStore(),
+		Backend:   b,
+	}
+	if err := c.Model.LoadVariables(c.Store, ck, o.seed); err != nil {
+		return nil, err
+	}
+	if len(ck.Fresh) > 0 {
+		c.Notes = append(c.Notes, fmt.Sprintf("%s has no trained classification head: %v are newly initialised; fine-tune before trusting its predictions", nameOrDir, ck.Fresh))
+	}
+	return c, nil
+}
+
+// bucketLengths are the padded sequence lengths inference uses: powers of two from 16 up to
+// maxLength, so a handful of graphs serve every input.
+func bucketLengths(maxLength int) []int {
+	var lengths []int
+	for n := 16; n < maxLength; n *= 2 {
+		lengths = append(lengths, n)
+	}
+	return append(lengths, maxLength)
+}
+
+// inferenceBatch is the most texts one forward pass takes.
+const inferenceBatch = 32
+
+// Probabilities returns the class probabilities [len(texts)][len(Labels)] of each text.
+func (c *Classifier) Probabilities(ctx context.Context, texts []string) ([][]float32, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.exec == nil {
+		exec, err := model.NewExec(c.Backend, c.Store, func(scope *model.Scope, tokens, mask *Node) *Node {
+			return Softmax(c.Model.Logits(scope, tokens, mask, nil), -1)
+		})
+		if err != nil {
+			return nil, err
+		}
+		c.exec = exec.SetMaxCache(64)
+	}
+	out := make([][]float32, 0, len(texts))
+	for start := 0; start < len(texts); start += inferenceBatch {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		chunk := texts[start:min(start+inferenceBatch, len(texts))]
+		batch, err := c.Tokenizer.EncodeBatch(chunk)
+		if err != nil {
+			return nil, err
+		}
+		// Round the batch up to a power of two with empty rows so few graphs get compiled.
+		rows := 1
+		for rows < len(chunk) {
+			rows *= 2
+		}
+		ids, mask := padRows(batch, rows)
+		probs, err := c.exec.Exec1(
+			tensors.FromFlatDataAndDimensions(ids, rows, batch.SeqLen),
+			tensors.FromFlatDataAndDimensions(mask, rows, batch.SeqLen))
+		if err != nil {
+			return nil, err
+		}
+		flat := tensors.MustCopyFlatData[float32](probs)
+		n := len(c.Labels)
+		for i := range chunk {
+			out = append(out, flat[i*n:(i+1)*n:(i+1)*n])
+		}
+	}
+	return out, nil
+}
+
+// padRows extends a batch to rows rows with copies of its first row (an all-padding row would
+// leave attention with nothing to attend to); their outputs are dropped.
+func padRows(b *tokenize.Batch, rows int) (ids, mask []int32) {
+	ids = append(make([]int32, 0, rows*b.SeqLen), b.IDs...)
+	mask = append(make([]int32, 0, rows*b.SeqLen), b.Mask...)
+	for r := b.BatchSize; r < rows; r++ {
+		for j := range b.SeqLen {
+			ids = append(ids, b.IDs[j])
+			mask = append(mask, b.Mask[j])
+		}
+	}
+	return ids, mask
+}
+
+// Prediction is the predicted label of one text and the probability of every label.
+type Prediction struct {
+	Label  string             `json:"label"`
+	Scores map[string]float64 `json:"scores"`
+}
+
+// Predict classifies texts.
+func (c *Classifier) Predict(ctx context.Context, texts []string) ([]Prediction, error) {
+	probs, err := c.Probabilities(ctx, texts)
+	if err != nil {
+		return nil, err
+	}
+	preds := make([]Prediction, len(probs))
+	for i, p := range probs {
+		best := 0
+		preds[i].Scores = make(map[string]float64, len(p))
+		for j, v := range p {
+			preds[i].Scores[c.Labels[j]] = float64(v)
+			if v > p[best] {
+				best = j
+			}
+		}
+		preds[i].Label = c.Labels[best]
+	}
+	return preds, nil
+}
+
+// tokenizerFiles are copied next to saved weights so the directory is a complete checkpoint.
+var tokenizerFiles = []string{"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json", "merges.txt"}
+
+// Save writes the classifier as a Hugging Face directory that transformers'
+// AutoModelForSequenceClassification and AutoTokenizer load: config.json, model.safetensors and
+// the tokenizer files.
+func (c *Classifier) Save(dir string) error {
+	tensors, err := c.Model.Tensors(c.Store)
+	if err != nil {
+		return err
+	}
+	if err := checkpoint.Save(dir, c.Model.Config(), c.Labels, tensors); err != nil {
+		return err
+	}
+	for _, name := range tokenizerFiles {
+		data, err := os.ReadFile(filepath.Join(c.Dir, name))
+		if os.IsNotExist(err) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		if err := checkpoint.WriteFileAtomic(filepath.Join(dir, name), data); err != nil {
+			return err
+		}
+	}
+	return nil
+}

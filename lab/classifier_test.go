@@ -1,0 +1,91 @@
+package lab_test
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/gomlx/go-huggingface/hub"
+	"github.com/gomlx/go-huggingface/models/safetensors"
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/tunelab/tunelab/internal/testenv"
+	"github.com/tunelab/tunelab/lab"
+)
+
+const minilmGoldens = "encoder/testdata/minilm"
+
+func readGolden(t *testing.T, file, name string) *tensors.Tensor {
+	t.Helper()
+	st := safetensors.NewEmpty(hub.NewLocal(filepath.Dir(file)))
+	r, err := st.NewTensorReader(filepath.Base(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	tensor, err := r.ReadTensor(nil, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tensor
+}
+
+// TestPredictMatchesTransformers runs the whole path -- tokenizer.json, the real
+// all-MiniLM-L6-v2 weights, batching with padding, softmax -- on real tweets and compares the
+// probabilities with transformers' logits for the same head (minilm/head.safetensors).
+func TestPredictMatchesTransformers(t *testing.T) {
+	testenv.ModelDir(t, lab.DefaultModel)
+	t.Setenv("TUNELAB_MODELS", filepath.Join(testenv.RepoRoot(), "models"))
+	ctx := context.Background()
+	clf, err := lab.Load(ctx, lab.DefaultModel, lab.WithLabels("LABEL_0", "LABEL_1"), lab.WithMaxLength(128))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(clf.Notes) == 0 {
+		t.Error("loading a model without a head must say that the head is new")
+	}
+	headFile := filepath.Join(minilmGoldens, "head.safetensors")
+	for name, path := range map[string]string{"classifier.weight": "/classifier/dense/weights", "classifier.bias": "/classifier/dense/biases"} {
+		if err := clf.Store.GetVariable(path).SetValue(readGolden(t, headFile, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var rows []struct{ Text string }
+	data, err := os.ReadFile(filepath.Join(minilmGoldens, "texts.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &rows); err != nil {
+		t.Fatal(err)
+	}
+	texts := make([]string, len(rows))
+	for i, r := range rows {
+		texts[i] = r.Text
+	}
+	// Predict the texts one by one too: batches of different sizes must agree.
+	preds, err := clf.Predict(ctx, texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logits := tensors.MustCopyFlatData[float32](readGolden(t, filepath.Join(minilmGoldens, "golden.safetensors"), "logits"))
+	for i, text := range texts {
+		z0, z1 := float64(logits[2*i]), float64(logits[2*i+1])
+		want := 1 / (1 + math.Exp(z0-z1)) // softmax probability of LABEL_1
+		if got := preds[i].Scores["LABEL_1"]; math.Abs(got-want) > 1e-5 {
+			t.Errorf("text %d: P(LABEL_1) = %.6f, transformers %.6f", i, got, want)
+		}
+		single, err := clf.Predict(ctx, []string{text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(single[0].Scores["LABEL_1"]-preds[i].Scores["LABEL_1"]) > 1e-5 {
+			t.Errorf("text %d alone gives %.6f, in a batch %.6f", i, single[0].Scores["LABEL_1"], preds[i].Scores["LABEL_1"])
+		}
+		if wantLabel := map[bool]string{true: "LABEL_1", false: "LABEL_0"}[z1 > z0]; preds[i].Label != wantLabel {
+			t.Errorf("text %d: label %s, want %s", i, preds[i].Label, wantLabel)
+		}
+	}
+}
