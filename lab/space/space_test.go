@@ -1,0 +1,253 @@
+package space
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite docker/space/Dockerfile from the template")
+
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// fakeModel writes a model folder whose files hold distinct bytes, to check byte-exact copies.
+func fakeModel(t *testing.T, files ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for i, f := range files {
+		content := []byte(strings.Repeat(f, i+1))
+		if f == "config.json" {
+			content = []byte(`{"model_type": "bert", "id2label": {"0": "neg", "1": "pos"}}`)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// frontMatter parses the README's YAML front matter with PyYAML, an independent parser.
+func frontMatter(t *testing.T, readme []byte) map[string]any {
+	t.Helper()
+	python, err := exec.LookPath("python3")
+	if err == nil {
+		err = exec.Command(python, "-c", "import yaml").Run()
+	}
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("python3 with PyYAML is needed to parse the front matter: %v", err)
+		}
+		t.Skipf("python3 with PyYAML is needed to parse the front matter: %v", err)
+	}
+	text := string(readme)
+	if !strings.HasPrefix(text, "---\n") {
+		t.Fatalf("README does not start with front matter: %q", text[:min(len(text), 40)])
+	}
+	yml, _, ok := strings.Cut(text[4:], "\n---\n")
+	if !ok {
+		t.Fatal("front matter is not closed by ---")
+	}
+	cmd := exec.Command(python, "-c", "import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))")
+	cmd.Stdin = strings.NewReader(yml)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("PyYAML rejects the front matter %q: %v", yml, err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(out, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestExportWritesAReadyToPushSpace(t *testing.T) {
+	model := fakeModel(t, "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "vocab.txt", "README.md", "optimizer.pt")
+	out := filepath.Join(t.TempDir(), "space")
+	title := `Disaster tweets: "real" or not?`
+	err := Export(Options{ModelDir: model, OutDir: out, SourceDir: repoRoot(), Title: title, Emoji: "🔥",
+		ShortDescription: "Tells real disaster tweets from the rest"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(out, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fm := frontMatter(t, readme)
+	want := map[string]any{"title": title, "emoji": "🔥", "colorFrom": "indigo", "colorTo": "blue", "sdk": "docker",
+		"app_port": float64(7860), "short_description": "Tells real disaster tweets from the rest", "pinned": false}
+	for k, v := range want {
+		if fm[k] != v {
+			t.Errorf("front matter %s = %#v, want %#v", k, fm[k], v)
+		}
+	}
+	if len(fm) != len(want) {
+		t.Errorf("front matter has %d keys, want %d: %v", len(fm), len(want), fm)
+	}
+
+	// The model files, byte for byte; files the Space does not need stay behind.
+	for _, f := range []string{"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "vocab.txt", "README.md"} {
+		a, _ := os.ReadFile(filepath.Join(model, f))
+		b, err := os.ReadFile(filepath.Join(out, "model", f))
+		if err != nil || !bytes.Equal(a, b) {
+			t.Errorf("model/%s not copied exactly: %v", f, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "model", "optimizer.pt")); err == nil {
+		t.Error("optimizer.pt was copied into the Space")
+	}
+
+	// The source the Dockerfile builds: module files and non-test Go code, no tests or test data.
+	for _, f := range []string{"go.mod", "go.sum", "cmd/tunelab/main.go", "lab/serve/serve.go", "lab/serve/static/index.html", "lab/space/space.go"} {
+		if _, err := os.Stat(filepath.Join(out, "src", f)); err != nil {
+			t.Errorf("src/%s missing: %v", f, err)
+		}
+	}
+	_ = filepath.Walk(filepath.Join(out, "src"), func(p string, info os.FileInfo, err error) error {
+		if err == nil && (strings.HasSuffix(p, "_test.go") || info.Name() == "testdata" || info.Name() == "node_modules") {
+			t.Errorf("%s copied into the Space", p)
+		}
+		return nil
+	})
+
+	docker, _ := os.ReadFile(filepath.Join(out, "Dockerfile"))
+	checkDockerfile(t, string(docker), "src", "model")
+	if entries, _ := os.ReadDir(filepath.Dir(out)); len(entries) != 1 {
+		t.Errorf("temporary folders left beside the Space: %v", entries)
+	}
+}
+
+// checkDockerfile checks the instructions that make the image a working Space.
+func checkDockerfile(t *testing.T, d, src, model string) {
+	t.Helper()
+	for _, want := range []string{
+		"FROM golang:1.26-bookworm AS build",
+		"COPY " + src + "/go.mod " + src + "/go.sum ./",
+		"ENV CGO_ENABLED=0 GOEXPERIMENT=simd",
+		"RUN go build -tags noxla -trimpath",
+		"-o /out/tunelab ./cmd/tunelab",
+		"RUN useradd --create-home --uid 1000 user",
+		"COPY --from=build /out/tunelab /usr/local/bin/tunelab",
+		"COPY --chown=1000:1000 " + model + " /app/model",
+		"USER user",
+		"EXPOSE 7860",
+		`CMD ["tunelab", "serve", "--model", "/app/model", "--port", "7860"]`,
+	} {
+		if !strings.Contains(d, want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+	if strings.Count(d, "\nFROM ")+boolInt(strings.HasPrefix(d, "FROM ")) != 2 {
+		t.Error("Dockerfile is not a two-stage build")
+	}
+	// Everything runs as user 1000 from USER on: the CMD comes after it.
+	if strings.Index(d, "USER user") > strings.Index(d, "CMD [") {
+		t.Error("CMD comes before USER")
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func TestRepositoryDockerfileMatchesTheTemplate(t *testing.T) {
+	path := filepath.Join(repoRoot(), "docker", "space", "Dockerfile")
+	want := Dockerfile(".", "models/space")
+	if *update {
+		if err := os.WriteFile(path, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from space.Dockerfile(\".\", \"models/space\"); run go test ./lab/space -update", path)
+	}
+	checkDockerfile(t, string(got), ".", "models/space")
+}
+
+func TestExportRefusesIncompleteModelsAndBadOptions(t *testing.T) {
+	src := repoRoot()
+	cases := []struct {
+		name  string
+		model []string
+		opts  Options
+		err   string
+	}{
+		{"no config", []string{"model.safetensors", "vocab.txt"}, Options{}, "has no config.json"},
+		{"no weights", []string{"config.json", "vocab.txt"}, Options{}, "neither model.safetensors nor model.safetensors.index.json"},
+		{"no tokenizer", []string{"config.json", "model.safetensors"}, Options{}, "has no tokenizer"},
+		{"bad colour", []string{"config.json", "model.safetensors", "vocab.txt"}, Options{ColorFrom: "orange"}, `colours "orange"`},
+		{"long description", []string{"config.json", "model.safetensors", "vocab.txt"}, Options{ShortDescription: strings.Repeat("x", 61)}, "61 characters"},
+		{"newline in title", []string{"config.json", "model.safetensors", "vocab.txt"}, Options{Title: "a\nb: c"}, "one line"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			opts := c.opts
+			opts.ModelDir, opts.OutDir, opts.SourceDir = fakeModel(t, c.model...), filepath.Join(t.TempDir(), "out"), src
+			err := Export(opts)
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Fatalf("error %v, want one containing %q", err, c.err)
+			}
+			if _, err := os.Stat(opts.OutDir); err == nil {
+				t.Error("a failed export left its output folder")
+			}
+		})
+	}
+	model := fakeModel(t, "config.json", "model.safetensors", "vocab.txt")
+	out := t.TempDir()
+	os.WriteFile(filepath.Join(out, "keep"), []byte("x"), 0o644)
+	if err := Export(Options{ModelDir: model, OutDir: out, SourceDir: src}); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Errorf("non-empty output folder: %v", err)
+	}
+	if err := Export(Options{ModelDir: model, OutDir: filepath.Join(t.TempDir(), "o"), SourceDir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "go.mod") {
+		t.Errorf("source folder without go.mod: %v", err)
+	}
+}
+
+func TestModelFilesFollowsTheShardIndex(t *testing.T) {
+	dir := fakeModel(t, "config.json", "tokenizer.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors")
+	index := `{"metadata": {}, "weight_map": {"a": "model-00002-of-00002.safetensors", "b": "model-00001-of-00002.safetensors", "c": "model-00001-of-00002.safetensors"}}`
+	os.WriteFile(filepath.Join(dir, "model.safetensors.index.json"), []byte(index), 0o644)
+	files, err := ModelFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "config.json model.safetensors.index.json model-00001-of-00002.safetensors model-00002-of-00002.safetensors tokenizer.json"
+	if strings.Join(files, " ") != want {
+		t.Errorf("files %v, want %s", files, want)
+	}
+	os.WriteFile(filepath.Join(dir, "model.safetensors.index.json"), []byte(`{"weight_map": {"a": "../../etc/passwd"}}`), 0o644)
+	if _, err := ModelFiles(dir); err == nil || !strings.Contains(err.Error(), "not a file name") {
+		t.Errorf("shard outside the folder: %v", err)
+	}
+	os.Remove(filepath.Join(dir, "model-00002-of-00002.safetensors"))
+	os.WriteFile(filepath.Join(dir, "model.safetensors.index.json"), []byte(index), 0o644)
+	if _, err := ModelFiles(dir); err == nil || !strings.Contains(err.Error(), "missing model-00002-of-00002.safetensors") {
+		t.Errorf("missing shard: %v", err)
+	}
+}
+
+func TestFindModuleRoot(t *testing.T) {
+	root, err := FindModuleRoot(filepath.Join(repoRoot(), "lab", "space"))
+	if err != nil || root != repoRoot() {
+		t.Errorf("FindModuleRoot(lab/space) = %q, %v; want %q", root, err, repoRoot())
+	}
+	if _, err := FindModuleRoot(t.TempDir()); err == nil {
+		t.Error("found a module root above a temporary folder")
+	}
+}
