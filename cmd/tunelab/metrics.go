@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	register(command{name: "metrics", summary: "score predictions (`metrics FILE.csv`) or a Kaggle submission (`metrics --submission SUB.csv --labels LABELLED.csv`)", run: runMetrics})
+	register(command{name: "metrics", summary: "classification metrics: `metrics FILE.csv` or `metrics --submission SUB.csv --labels LABELLED.csv`", run: runMetrics})
 }
 
 // runMetrics prints sklearn's classification report (or the JSON report) of a label,prediction

@@ -115,7 +115,7 @@ func TestScoreSubmission(t *testing.T) {
 
 func TestScoreSubmissionErrors(t *testing.T) {
 	for _, tc := range []struct{ sub, labelled, want string }{
-		{"id,target\n1,1\n4,0\n5,1\n", labelled, `sub.csv: no prediction for 1 ids of train.csv: "7" (train.csv:6)`},
+		{"id,target\n1,1\n4,0\n5,1\n", labelled, `sub.csv: no prediction for 1 ids of train.csv: "7" (line 6)`},
 		{"id,target\n1,1\n4,0\n5,1\n7,0\n8,1\n9,0\n", labelled, `sub.csv: 2 ids are not in train.csv: "8" (line 6), "9" (line 7)`},
 		{"id,target\n1,1\n4,0\n1,0\n", labelled, `sub.csv:4: duplicate id "1" (first on line 2)`},
 		{"id,target\n1,1\n4,2\n", labelled, `sub.csv:3: target "2" of id "4" is not 0 or 1`},
@@ -135,8 +135,8 @@ func TestScoreSubmissionErrors(t *testing.T) {
 	// Many missing ids are counted, and only the first few listed.
 	_, err := ScoreSubmission(strings.NewReader("id,target\n99,1\n"), "sub.csv",
 		strings.NewReader("id,target\n1,0\n2,0\n3,0\n4,0\n5,0\n6,1\n7,1\n"), "train.csv")
-	want := `sub.csv: no prediction for 7 ids of train.csv: "1" (train.csv:2), "2" (train.csv:3), ` +
-		`"3" (train.csv:4), "4" (train.csv:5), "5" (train.csv:6) and 2 more`
+	want := `sub.csv: no prediction for 7 ids of train.csv: "1" (line 2), "2" (line 3), ` +
+		`"3" (line 4), "4" (line 5), "5" (line 6) and 2 more`
 	if err == nil || err.Error() != want {
 		t.Errorf("error %v, want %s", err, want)
 	}

@@ -12,11 +12,18 @@
 //
 // Usage:
 //
-//	report, err := metrics.Evaluate(yTrue, yPred)   // all defaults
-//	fmt.Print(report.Text(2))                       // sklearn.metrics.classification_report
+//	report, err := metrics.Evaluate(yTrue, yPred) // []string or []int; sklearn's defaults
+//	fmt.Print(report.Text(2))                     // sklearn.metrics.classification_report
+//	data, err := json.Marshal(report)
 //
 //	ev := metrics.New[string]().WithLabels("neg", "pos").WithPosLabel("pos")
-//	f1, err := ev.Average(yTrue, yPred, metrics.Binary)
+//	scores, err := ev.Average(yTrue, yPred, metrics.Binary) // scores.F1: F1 of "pos"
+//	per, err := ev.PerClass(yTrue, yPred)                    // in the order neg, pos
+//	cm, err := ev.ConfusionMatrix(yTrue, yPred)
+//	rates := cm.Normalized(metrics.NormalizeTrue)            // recall on the diagonal
+//
+// Files: ReadPredictions reads a label,prediction CSV; ScoreSubmission scores a Kaggle
+// id,target submission against a labelled file.
 package metrics
 
 import (

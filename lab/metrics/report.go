@@ -121,7 +121,9 @@ func perClassWarnings(names []string, per []Scores) []string {
 }
 
 // Text formats the report as sklearn.metrics.classification_report(digits=digits) does,
-// character for character (digits < 0 is taken as 0). sklearn's default is 2 digits.
+// character for character (digits < 0 is taken as 0). sklearn's default is 2 digits. A Report
+// decoded from JSON does not know whether every label was scored, and prints "micro avg" in
+// place of the "accuracy" row.
 func (r *Report) Text(digits int) string {
 	digits = max(digits, 0)
 	const lastHeading = "weighted avg"

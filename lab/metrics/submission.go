@@ -72,7 +72,7 @@ func ScoreSubmission(submission io.Reader, submissionName string, labelled io.Re
 	for i, id := range truth.ids {
 		j, ok := sub.index[id]
 		if !ok {
-			missing = append(missing, fmt.Sprintf("%q (%s:%d)", id, labelledName, truth.lines[i]))
+			missing = append(missing, fmt.Sprintf("%q (line %d)", id, truth.lines[i]))
 			continue
 		}
 		yTrue, yPred = append(yTrue, truth.targets[i]), append(yPred, sub.targets[j])
