@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/tunelab/tunelab/lab"
+	"github.com/tunelab/tunelab/lab/serve"
+)
+
+func init() {
+	register(command{name: "serve", summary: "serve a classifier as a web demo with a JSON and Gradio-compatible API", run: runServe})
+}
+
+// served adapts a lab.Classifier to the server's Classifier interface.
+type served struct{ *lab.Classifier }
+
+func (s served) Labels() []string { return s.Classifier.Labels }
+
+func (s served) Classify(ctx context.Context, texts []string) ([][]float32, error) {
+	return s.Probabilities(ctx, texts)
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var mf modelFlags
+	mf.register(fs)
+	host := fs.String("host", "0.0.0.0", "address to listen on")
+	port := fs.Int("port", 7860, "port to listen on (7860 is what Hugging Face Spaces expect)")
+	title := fs.String("title", "", "page title (default: the model's name)")
+	description := fs.String("description", "", "text under the title")
+	var examples stringList
+	fs.Var(&examples, "example", "example text shown under the textbox (repeatable)")
+	flagDir := fs.String("flag-dir", "flagged", "folder of the Flag button's CSV log (empty: no flagging)")
+	origins := fs.String("cors", "", "comma-separated origins allowed to call the API from a browser (* for any)")
+	maxBatch := fs.Int("max-batch", 16, "most texts per forward pass when requests are micro-batched")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	clf, err := mf.load(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	if *title == "" {
+		*title = "tunelab: " + mf.model
+	}
+	if *description == "" {
+		*description = fmt.Sprintf("Text classification into %s.", strings.Join(clf.Labels, ", "))
+	}
+	opts := serve.Options{
+		Card:     serve.Card{Title: *title, Description: *description, Examples: examples},
+		FlagDir:  *flagDir,
+		MaxBatch: *maxBatch,
+	}
+	if *origins != "" {
+		opts.AllowedOrigins = strings.Split(*origins, ",")
+	}
+	srv, err := serve.New(served{clf}, opts)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	addr := fmt.Sprintf("%s:%d", *host, *port)
+	fmt.Fprintf(stderr, "serving %s on http://%s (Ctrl+C to stop)\n", clf.Dir, addr)
+	return srv.ListenAndServe(ctx, addr)
+}
