@@ -2,6 +2,7 @@ package tokenize
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -65,7 +66,7 @@ func newPipeline(added []hftokenizer.AddedToken, norm *normalizerConfig, pre *pr
 		}
 		p.added = append(p.added, addedToken{content: at.Content, id: at.ID, lstrip: at.Lstrip, rstrip: at.Rstrip})
 	}
-	sortLongestFirst(p.added)
+	slices.SortStableFunc(p.added, func(a, b addedToken) int { return len(b.content) - len(a.content) })
 	if norm != nil {
 		if err := p.addNormalizer(*norm); err != nil {
 			return nil, err
@@ -81,14 +82,6 @@ func newPipeline(added []hftokenizer.AddedToken, norm *normalizerConfig, pre *pr
 	}
 	p.preTokenizer = *pre
 	return p, nil
-}
-
-func sortLongestFirst(tokens []addedToken) {
-	for i := 1; i < len(tokens); i++ {
-		for j := i; j > 0 && len(tokens[j].content) > len(tokens[j-1].content); j-- {
-			tokens[j], tokens[j-1] = tokens[j-1], tokens[j]
-		}
-	}
 }
 
 func (p *pipeline) addNormalizer(n normalizerConfig) error {

@@ -99,7 +99,7 @@ func newTokenizer(content []byte, config *tokenizerConfig) (*Tokenizer, error) {
 	}
 	c.vocabSize = len(vocab)
 	if file.Model.Type == "WordPiece" {
-		pipe.maxWordChars = cmp(file.Model.MaxInputCharsPerWord, 100)
+		pipe.maxWordChars = orDefault(file.Model.MaxInputCharsPerWord, 100) // Hugging Face's default
 		id, ok := vocab[*file.Model.UnkToken]
 		if !ok {
 			return nil, fmt.Errorf("model.unk_token %q is not in the vocabulary", *file.Model.UnkToken)
@@ -142,7 +142,7 @@ func newTokenizer(content []byte, config *tokenizerConfig) (*Tokenizer, error) {
 	return &Tokenizer{core: c, maxLength: c.modelMaxLength}, nil
 }
 
-func cmp(v, fallback int) int {
+func orDefault(v, fallback int) int {
 	if v == 0 {
 		return fallback
 	}
