@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tunelab/tunelab/internal/testenv"
+	"github.com/tunelab/tunelab/lab"
+)
+
+func TestPredictPrintsOneJSONObjectPerText(t *testing.T) {
+	dir := testenv.ModelDir(t, lab.DefaultModel)
+	texts := []string{"Forest fire near La Ronge Sask. Canada", "I love fruits", "a third, longer text about nothing at all"}
+	args := []string{"--model", dir, "--labels", "not disaster,disaster"}
+	for _, text := range texts {
+		args = append(args, "--text", text)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := runPredict(context.Background(), args, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != len(texts) {
+		t.Fatalf("%d lines for %d texts:\n%s", len(lines), len(texts), stdout.String())
+	}
+	clf, err := lab.Load(context.Background(), filepath.Clean(dir), lab.WithLabels("not disaster", "disaster"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := clf.Predict(context.Background(), texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range lines {
+		var got struct {
+			Label  string             `json:"label"`
+			Scores map[string]float64 `json:"scores"`
+		}
+		if err := json.Unmarshal([]byte(line), &got); err != nil {
+			t.Fatalf("line %d %q: %v", i+1, line, err)
+		}
+		if got.Label != want[i].Label || len(got.Scores) != 2 {
+			t.Errorf("line %d: %+v, want %+v", i+1, got, want[i])
+		}
+		if sum := got.Scores["disaster"] + got.Scores["not disaster"]; math.Abs(sum-1) > 1e-6 {
+			t.Errorf("line %d: probabilities sum to %g", i+1, sum)
+		}
+		if math.Abs(got.Scores["disaster"]-want[i].Scores["disaster"]) > 1e-6 {
+			t.Errorf("line %d: P(disaster) = %g, the library gives %g", i+1, got.Scores["disaster"], want[i].Scores["disaster"])
+		}
+	}
+	if !strings.Contains(stderr.String(), "newly initialised") {
+		t.Errorf("stderr does not warn that the head is new: %q", stderr.String())
+	}
+}
+
+func TestPredictRejectsStrayArguments(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	err := runPredict(context.Background(), []string{"some text"}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "--text or on stdin") {
+		t.Fatalf("error = %v", err)
+	}
+}
