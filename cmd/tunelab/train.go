@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/tunelab/tunelab/lab/data"
+	"github.com/tunelab/tunelab/lab/train"
+)
+
+func init() {
+	register(command{name: "train", summary: "fine-tune a model on a task and save it (--out DIR)", run: runTrain})
+	register(command{name: "eval", summary: "evaluate a model on a task's held-out split", run: runEval})
+}
+
+// taskFlags choose and shape the dataset.
+type taskFlags struct {
+	task, dir, text, label string
+	validation             float64
+	limit, perLabel        int
+}
+
+func (tf *taskFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&tf.task, "task", "tweets", "tweets, imdb, agnews, hf:OWNER/NAME, or a CSV/TSV/JSONL/Parquet file")
+	fs.StringVar(&tf.dir, "data", "", "data directory with the official layouts (default $TUNELAB_DATA, else ./data)")
+	fs.StringVar(&tf.text, "text-column", "", "text column of a file task")
+	fs.StringVar(&tf.label, "label-column", "", "label column of a file task")
+	fs.Float64Var(&tf.validation, "validation", 0.2, "fraction of the training data held out for validation where the task has no validation split")
+	fs.IntVar(&tf.limit, "limit", 0, "use at most this many examples per split (quick runs)")
+	fs.IntVar(&tf.perLabel, "per-label", 0, "use at most this many examples per label and split")
+}
+
+func (tf *taskFlags) load(ctx context.Context, seed uint64, stderr io.Writer) (*data.Dataset, error) {
+	dir := tf.dir
+	if dir == "" {
+		dir = os.Getenv("TUNELAB_DATA")
+	}
+	if dir == "" {
+		dir = "data"
+	}
+	l := data.NewLoader(dir).WithSeed(seed).WithValidation(tf.validation).WithLimit(tf.limit).WithPerLabel(tf.perLabel)
+	if tf.text != "" || tf.label != "" {
+		l = l.WithColumns(tf.text, tf.label)
+	}
+	d, err := l.Load(ctx, tf.task)
+	if err != nil {
+		return nil, err
+	}
+	for _, note := range d.Notes {
+		fmt.Fprintln(stderr, "note:", note)
+	}
+	return d, nil
+}
+
+// heldOut is the split a task is evaluated on: validation, else test.
+func heldOut(d *data.Dataset) (string, []data.Example, error) {
+	for _, name := range []string{"validation", "test"} {
+		if ex := d.Splits[name]; len(ex) > 0 && ex[0].Label != "" {
+			return name, ex, nil
+		}
+	}
+	return "", nil, fmt.Errorf("task %s has no labelled validation or test split", d.Name)
+}
+
+func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var mf modelFlags
+	mf.register(fs)
+	var tf taskFlags
+	tf.register(fs)
+	cfg := train.Defaults()
+	cfg.LearningRate, cfg.Epochs, cfg.BatchSize, cfg.WeightDecay, cfg.WarmupRatio = 5e-5, 2, 16, 0.01, 0.1
+	fs.Float64Var(&cfg.LearningRate, "lr", cfg.LearningRate, "peak learning rate")
+	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "training epochs")
+	fs.IntVar(&cfg.MaxSteps, "max-steps", 0, "stop after this many optimizer steps (overrides --epochs)")
+	fs.IntVar(&cfg.BatchSize, "batch-size", cfg.BatchSize, "examples per step")
+	fs.Float64Var(&cfg.WarmupRatio, "warmup-ratio", cfg.WarmupRatio, "fraction of steps with a rising learning rate")
+	fs.IntVar(&cfg.WarmupSteps, "warmup-steps", 0, "warmup steps (overrides --warmup-ratio)")
+	fs.Float64Var(&cfg.WeightDecay, "weight-decay", cfg.WeightDecay, "AdamW weight decay (not applied to biases and LayerNorm)")
+	scheduler := fs.String("scheduler", string(cfg.Scheduler), "learning-rate schedule: linear, cosine or constant")
+	fs.Float64Var(&cfg.MaxGradNorm, "max-grad-norm", cfg.MaxGradNorm, "clip gradients to this global norm (0: off)")
+	fs.IntVar(&cfg.GradAccum, "grad-accum", cfg.GradAccum, "gradient accumulation steps")
+	dropout := fs.Float64("dropout", -1, "override every dropout rate (default: config.json's)")
+	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of the head's initialisation, data order and dropout")
+	fs.IntVar(&cfg.EvalEvery, "eval-every", 0, "evaluate every N steps (0: each epoch)")
+	fs.IntVar(&cfg.SaveEvery, "save-every", 0, "checkpoint every N steps (0: each epoch)")
+	fs.IntVar(&cfg.EarlyStopping, "early-stopping", 0, "stop after N evaluations without improvement (0: off)")
+	fs.StringVar(&cfg.MetricForBest, "metric", cfg.MetricForBest, "metric picking the best checkpoint: loss, accuracy, macro_f1, f1")
+	out := fs.String("out", "", "directory for the fine-tuned model (required)")
+	runDir := fs.String("run-dir", "", "directory for checkpoints and history (default OUT/run)")
+	resume := fs.Bool("resume", false, "continue from the latest checkpoint in --run-dir")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return fmt.Errorf("--out DIR is required")
+	}
+	cfg.Scheduler = train.Scheduler(*scheduler)
+	if *dropout >= 0 {
+		cfg.Dropout = dropout
+	}
+	if *runDir == "" {
+		*runDir = filepath.Join(*out, "run")
+	}
+	ds, err := tf.load(ctx, cfg.Seed, stderr)
+	if err != nil {
+		return err
+	}
+	evalName, evalSet, err := heldOut(ds)
+	if err != nil {
+		return err
+	}
+	if mf.labels == "" {
+		mf.labels = strings.Join(ds.Labels, ",")
+	}
+	clf, err := mf.load(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "fine-tuning %s on %s: %d training examples, evaluating on %d (%s)\n", mf.model, ds.Name, len(ds.Splits["train"]), len(evalSet), evalName)
+	result, err := clf.FineTune(ctx, cfg, ds.Splits["train"], evalSet, *runDir, *resume, stderr, nil)
+	if err != nil {
+		return err
+	}
+	if result.Stopped != "" {
+		fmt.Fprintln(stderr, "stopped:", result.Stopped)
+	}
+	metrics := result.Eval.Metrics()
+	if err := clf.SaveFineTuned(*out, mf.model, ds.Name, cfg, metrics); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "saved %s\n", *out)
+	fmt.Fprintln(stdout, result.Eval.Report.Text(4))
+	return nil
+}
+
+func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var mf modelFlags
+	mf.register(fs)
+	var tf taskFlags
+	tf.register(fs)
+	seed := fs.Uint64("seed", 42, "seed of the split (must match the one used for training)")
+	asJSON := fs.Bool("json", false, "print the metrics report as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ds, err := tf.load(ctx, *seed, stderr)
+	if err != nil {
+		return err
+	}
+	name, examples, err := heldOut(ds)
+	if err != nil {
+		return err
+	}
+	clf, err := mf.load(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	ev, err := clf.Evaluate(ctx, examples)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(ev.Report)
+	}
+	fmt.Fprintf(stdout, "%s on %s (%s split, %d examples): loss %.4f\n\n%s\n", mf.model, ds.Name, name, len(examples), ev.Loss, ev.Report.Text(4))
+	return nil
+}
