@@ -6,7 +6,7 @@ export TUNELAB_DATA ?= $(abspath ../shared/data)
 PYTHON ?= python3
 BIN := build/tunelab
 
-.PHONY: setup models demo test bench tunelab
+.PHONY: setup models models-all demo test bench tunelab
 
 # setup installs what the lab needs: Go modules, the Python packages the tests use as oracles
 # (light: tokenizers, scikit-learn, gradio_client), and the offline default model.
@@ -14,7 +14,12 @@ setup: models
 	go mod download
 	$(PYTHON) -m pip install --quiet -r requirements-test.txt
 
+# models installs the offline default model; models-all also the other pretrained models of
+# the catalogue (models/README.md), for comparisons.
 models:
+	bash scripts/models/install.sh all-MiniLM-L6-v2
+
+models-all:
 	bash scripts/models/install.sh
 
 tunelab:
@@ -32,6 +37,8 @@ test: setup
 	go vet ./...
 	go test -count=1 -timeout 40m ./...
 
-# bench runs the speed comparisons against transformers + torch (needs a venv with them: PYTHON_PEER).
+# bench runs the speed comparisons against transformers + torch on this machine; the peer's
+# Python (with torch and transformers) is $$PYTHON_PEER.
+PYTHON_PEER ?= /opt/oracle-venv/bin/python
 bench: models
-	go run ./bench/forward
+	go run ./bench/forward -python $(PYTHON_PEER)

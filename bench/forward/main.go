@@ -17,8 +17,10 @@ import (
 	osexec "os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	. "github.com/gomlx/gomlx/core/graph"
@@ -43,6 +45,7 @@ func main() {
 	reps := flag.Int("reps", 10, "timed repetitions (after one warm-up)")
 	python := flag.String("python", envOr("PYTHON", "/opt/oracle-venv/bin/python"), "python with torch and transformers for the peer")
 	out := flag.String("out", "bench/results", "directory for forward.json and forward.md")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of tunelab's timed repetitions to this file")
 	flag.Parse()
 
 	ck, err := checkpoint.Load(*dir, []string{"a", "b"})
@@ -74,6 +77,16 @@ func main() {
 	tMask := tensors.FromFlatDataAndDimensions(mask, *batch, *seq)
 	var times []float64
 	for i := range *reps + 1 {
+		if i == 1 && *cpuProfile != "" {
+			f, err := os.Create(*cpuProfile)
+			if err != nil {
+				log.Fatal(err)
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				log.Fatal(err)
+			}
+			defer pprof.StopCPUProfile()
+		}
 		start := time.Now()
 		if _, err := exec.Exec1(tIDs, tMask); err != nil {
 			log.Fatal(err)
@@ -82,6 +95,7 @@ func main() {
 			times = append(times, time.Since(start).Seconds())
 		}
 	}
+	pprof.StopCPUProfile()
 	ours := summarize("tunelab (GoMLX "+b.Name()+")", times, *batch)
 
 	cmd := osexec.Command(*python, filepath.Join("bench", "forward", "peer.py"), *dir,
@@ -98,13 +112,14 @@ func main() {
 	peer := summarize("transformers + torch", peerTimes, *batch)
 
 	ratio := ours.MedianSeconds / peer.MedianSeconds
-	md := fmt.Sprintf("## Forward pass, %s, batch %d x seq %d, %d threads\n\n| side | median s/batch | samples/s |\n|---|---|---|\n| %s | %.3f | %.1f |\n| %s | %.3f | %.1f |\n\nratio tunelab / torch (time, lower is better): **%.2f**\n",
-		filepath.Base(*dir), *batch, *seq, runtime.GOMAXPROCS(0), ours.Side, ours.MedianSeconds, ours.SamplesPerSec, peer.Side, peer.MedianSeconds, peer.SamplesPerSec, ratio)
+	machine := machineDescription()
+	md := fmt.Sprintf("## Forward pass, %s, batch %d x seq %d, %d threads\n\nMachine: %s\n\n| side | median s/batch | samples/s |\n|---|---|---|\n| %s | %.3f | %.1f |\n| %s | %.3f | %.1f |\n\nratio tunelab / torch (time, lower is better): **%.2f**\n",
+		filepath.Base(*dir), *batch, *seq, runtime.GOMAXPROCS(0), machine, ours.Side, ours.MedianSeconds, ours.SamplesPerSec, peer.Side, peer.MedianSeconds, peer.SamplesPerSec, ratio)
 	fmt.Print(md)
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		log.Fatal(err)
 	}
-	js, _ := json.MarshalIndent(map[string]any{"model": *dir, "batch": *batch, "seq": *seq, "threads": runtime.GOMAXPROCS(0),
+	js, _ := json.MarshalIndent(map[string]any{"model": *dir, "batch": *batch, "seq": *seq, "threads": runtime.GOMAXPROCS(0), "machine": machine,
 		"results": []result{ours, peer}, "ratio": ratio, "date": time.Now().UTC().Format(time.RFC3339)}, "", "  ")
 	if err := checkpoint.WriteFileAtomic(filepath.Join(*out, "forward.json"), js); err != nil {
 		log.Fatal(err)
@@ -125,4 +140,25 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// machineDescription names the CPU and its widest SIMD extension, which decide GoMLX's kernels.
+func machineDescription() string {
+	info, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	name, simd := runtime.GOARCH, "no AVX2"
+	for _, line := range strings.Split(string(info), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			name = strings.TrimSpace(v)
+		}
+	}
+	switch {
+	case strings.Contains(string(info), " avx512f"):
+		simd = "AVX-512"
+	case strings.Contains(string(info), " avx2"):
+		simd = "AVX2, no AVX-512"
+	}
+	return fmt.Sprintf("%s, %s, %d cores", name, simd, runtime.NumCPU())
 }
