@@ -5,6 +5,7 @@ import (
 
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -60,7 +61,9 @@ func Load(dir string, labels []string) (*Checkpoint, error) {
 		if err != nil {
 			return nil, err
 		}
-		for name, h := range st.headers {
+		// In sorted order of names, so the same broken file always gives the same error.
+		for _, name := range slices.Sorted(maps.Keys(st.headers)) {
+			h := st.headers[name]
 			canon := canonicalName(cfg.Family, name)
 			p, ok := byName[canon]
 			if !ok {

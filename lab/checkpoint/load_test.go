@@ -146,7 +146,7 @@ func TestLoadErrorsNameFileAndTensor(t *testing.T) {
 			})
 		}, nil, []string{"model.safetensors", `tensor "bert.encoder.layer.0.intermediate.dense.bias" has shape [63], config.json implies [64]`}},
 		{"head for other labels", func() string { return filepath.Join(fixtures, "bert-tiny-cls") }, []string{"a", "b"},
-			[]string{`tensor "classifier.weight" has shape [3 32] but 2 labels need [2 32]`}},
+			[]string{`tensor "classifier.bias" has shape [3] but 2 labels need [2]`, "give 3 labels"}},
 		{"truncated file", truncated, nil, []string{"model.safetensors", "past the end of the file", "truncated"}},
 		{"pickle only", func() string { return withConfig(`{"model_type": "bert", "vocab_size": 10}`, "pytorch_model.bin") }, []string{"a", "b"},
 			[]string{"has pytorch_model.bin but no model.safetensors", "save_pretrained(DIR, safe_serialization=True)"}},
