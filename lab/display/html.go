@@ -1,0 +1,62 @@
+package display
+
+import (
+	"html"
+	"strings"
+)
+
+// tableStyle keeps tables readable in the notebook, the HTML export and print.
+const tableStyle = `border-collapse:collapse;font-family:sans-serif;font-size:13px;margin:4px 0`
+
+// Table returns an HTML table with a header row; every cell is escaped. Cells that look like
+// numbers are right-aligned.
+func Table(header []string, rows [][]string) string {
+	var b strings.Builder
+	b.WriteString(`<table style="` + tableStyle + `"><thead><tr>`)
+	for _, h := range header {
+		b.WriteString(`<th style="border-bottom:2px solid #333;padding:3px 10px;text-align:left">` + html.EscapeString(h) + `</th>`)
+	}
+	b.WriteString(`</tr></thead><tbody>`)
+	for _, row := range rows {
+		b.WriteString(`<tr>`)
+		for _, c := range row {
+			align := "left"
+			if isNumeric(c) {
+				align = "right"
+			}
+			b.WriteString(`<td style="border-bottom:1px solid #ddd;padding:3px 10px;vertical-align:top;text-align:` + align + `">` + html.EscapeString(c) + `</td>`)
+		}
+		b.WriteString(`</tr>`)
+	}
+	b.WriteString(`</tbody></table>`)
+	return b.String()
+}
+
+// isNumeric says whether s is a number as the tables print them ("0.8123", "-3", "12.5%").
+func isNumeric(s string) bool {
+	s = strings.TrimSuffix(strings.TrimPrefix(s, "-"), "%")
+	if s == "" {
+		return false
+	}
+	dot := false
+	for _, r := range s {
+		switch {
+		case r == '.' && !dot:
+			dot = true
+		case r < '0' || r > '9':
+			return false
+		}
+	}
+	return true
+}
+
+// Row lays out HTML fragments (charts, tables) side by side, wrapping on narrow pages.
+func Row(fragments ...string) string {
+	var b strings.Builder
+	b.WriteString(`<div style="display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start">`)
+	for _, f := range fragments {
+		b.WriteString(`<div style="flex:1 1 300px;min-width:300px">` + f + `</div>`)
+	}
+	b.WriteString(`</div>`)
+	return b.String()
+}

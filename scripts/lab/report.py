@@ -1,0 +1,209 @@
+#!/usr/bin/env python3
+"""Runs the notebooks headless with the GoNB kernel and exports them as the lab report.
+
+    report.py execute [--quick] [--out DIR] [NOTEBOOK...]   run notebooks into DIR/NAME.ipynb
+    report.py export  [--out DIR] [--runs DIR] [NOTEBOOK...] HTML + PDF per notebook, and DIR/lab-report.pdf
+    report.py all     [--quick] [--out DIR]                  both
+
+execute keeps going past failing cells (like nbconvert --allow-errors), then prints every failing
+cell with its source and the Go error and exits 1. --quick sets TUNELAB_QUICK=1 (small slices)
+and puts a banner saying so at the top of each executed notebook. The notebooks write their
+models and runs to $TUNELAB_OUT (default DIR/runs); export reads those runs (--runs) for the
+results tables of the title page.
+
+PDFs are printed by Chromium (Debian's `chromium`, or $CHROMIUM) from the HTML export, with print
+CSS that wraps long code lines; the combined report is a title page plus every notebook, merged
+with pypdf.
+"""
+import argparse, datetime, glob, html, json, os, platform, re, shutil, subprocess, sys, tempfile
+
+import nbformat
+from nbclient import NotebookClient
+from nbconvert import HTMLExporter
+from traitlets.config import Config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BANNER_TAG = "quick-run-banner"
+BANNER = ("> **Quick run** (`TUNELAB_QUICK=1`): 200 examples per split and 30 training steps, so that the "
+          "notebook runs in minutes. Its numbers only show that every step works; the real run is the "
+          "default (unset `TUNELAB_QUICK`).")
+
+PRINT_CSS = """
+<style>
+@page { size: A4; margin: 14mm 12mm; }
+@media print {
+  body { font-size: 11px; }
+  pre, code, .highlight pre, .jp-OutputArea-output pre { white-space: pre-wrap !important; word-break: break-word; overflow-wrap: anywhere; }
+  .jp-Cell, .jp-OutputArea-output, table, svg, img { break-inside: avoid; }
+  svg, img { max-width: 100% !important; height: auto !important; }
+  .jp-InputPrompt, .jp-OutputPrompt { display: none; }
+}
+</style>
+"""
+
+
+def notebooks(names):
+    return names or sorted(glob.glob(os.path.join(ROOT, "notebooks", "*.ipynb")))
+
+
+def failures(nb):
+    """Yields (cell index, source, error text) for every cell with an error output."""
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                # The Go error is in the streams before "exit status N" (GoNB's evalue).
+                streams = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+                tb = "\n".join(out.get("traceback", []))
+                yield i, cell.source, re.sub(r"\x1b\[[0-9;]*m", "", (streams + "\n" + tb).strip())
+
+
+def execute(args):
+    os.makedirs(args.out, exist_ok=True)
+    os.environ.setdefault("TUNELAB_OUT", os.path.join(os.path.abspath(args.out), "runs"))
+    os.environ.setdefault("TUNELAB_DATA", os.path.join(os.path.dirname(ROOT), "shared", "data"))
+    os.environ.setdefault("GOEXPERIMENT", "simd")
+    if args.quick:
+        os.environ["TUNELAB_QUICK"] = "1"
+    bad = 0
+    for path in notebooks(args.notebooks):
+        nb = nbformat.read(path, as_version=4)
+        nb.cells = [c for c in nb.cells if BANNER_TAG not in c.metadata.get("tags", [])]
+        if args.quick:
+            banner = nbformat.v4.new_markdown_cell(BANNER, id="quickrun")
+            banner.metadata["tags"] = [BANNER_TAG]
+            nb.cells.insert(0, banner)
+        name = os.path.basename(path)
+        print(f"executing {name} ({'quick' if args.quick else 'real run'})", flush=True)
+        start = datetime.datetime.now()
+        client = NotebookClient(nb, kernel_name="gonb", timeout=args.timeout, allow_errors=True,
+                                resources={"metadata": {"path": os.path.dirname(path)}})
+        client.execute()
+        secs = (datetime.datetime.now() - start).total_seconds()
+        nbformat.write(nb, os.path.join(args.out, name))
+        print(f"  {name}: {secs:.0f} s", flush=True)
+        for i, src, err in failures(nb):
+            bad += 1
+            print(f"\n{name}: cell {i} failed:\n--- source ---\n{src}\n--- error ---\n{err}\n", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def chromium():
+    for name in [os.environ.get("CHROMIUM", ""), "chromium", "chromium-browser", "google-chrome"]:
+        if name and shutil.which(name):
+            return shutil.which(name)
+    sys.exit("report.py: no Chromium to print PDFs (apt-get install chromium, or set $CHROMIUM)")
+
+
+def print_pdf(html_path, pdf_path):
+    with tempfile.TemporaryDirectory() as profile:
+        cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+               "--no-pdf-header-footer", "--run-all-compositor-stages-before-draw", "--virtual-time-budget=10000",
+               f"--print-to-pdf={pdf_path}", "file://" + os.path.abspath(html_path)]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if r.returncode != 0 or not os.path.exists(pdf_path) or os.path.getsize(pdf_path) == 0:
+        sys.exit(f"report.py: chromium did not print {pdf_path} (exit {r.returncode}): {r.stderr[-2000:]}")
+
+
+def export_html(nb_path, html_path):
+    c = Config()
+    c.HTMLExporter.template_name = "lab"
+    c.Highlight2HTML.default_language = "go"
+    body, _ = HTMLExporter(config=c).from_filename(nb_path)
+    # No scripts from the network: the outputs are static SVG and HTML, and the PDF is printed offline.
+    body = re.sub(r'<script[^>]*src="https?://[^"]*"[^>]*>\s*</script>', "", body)
+    body = body.replace("</head>", PRINT_CSS + "</head>", 1)
+    write_atomic(html_path, body)
+
+
+def write_atomic(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def load_runs(runs_dir):
+    runs = []
+    for path in sorted(glob.glob(os.path.join(runs_dir, "*", "run.json"))):
+        with open(path) as f:
+            r = json.load(f)
+        runs.append({k: r.get(k) for k in ("model", "task", "train_examples", "seconds", "metrics")}
+                    | {"validation": len(r.get("validation") or [])})
+    return runs
+
+
+def title_page(runs, quick, names):
+    fmt = lambda m, k: f"{m[k]:.4f}" if k in m else ""
+    rows = "".join(
+        f"<tr><td>{html.escape(r['task'])}</td><td>{html.escape(r['model'])}</td><td>{r['train_examples']}</td>"
+        f"<td>{r['validation']}</td><td>{r['seconds'] / 60:.1f}</td><td>{fmt(r['metrics'], 'accuracy')}</td>"
+        f"<td>{fmt(r['metrics'], 'macro_f1')}</td><td>{fmt(r['metrics'], 'f1')}</td><td>{fmt(r['metrics'], 'loss')}</td></tr>"
+        for r in runs)
+    mode = ("<p style='border:2px solid #e15759;padding:8px'><b>Quick run</b> (TUNELAB_QUICK=1): 200 examples per "
+            "split, 30 training steps. These numbers only show that the pipeline works.</p>") if quick else ""
+    contents = "".join(f"<li>{html.escape(os.path.splitext(n)[0])}</li>" for n in names)
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>tunelab lab report</title>
+<style>body{{font-family:sans-serif;margin:40px}} table{{border-collapse:collapse;font-size:13px}}
+td,th{{border-bottom:1px solid #ccc;padding:4px 10px;text-align:right}} td:nth-child(-n+2),th:nth-child(-n+2){{text-align:left}}</style>
+</head><body>
+<h1>tunelab lab report</h1>
+<p>Fine-tuning pretrained BERT-family models for text classification, in Go with GoMLX, and deploying them as web demos.</p>
+<p>{datetime.date.today().isoformat()} &middot; {html.escape(platform.machine())}, {os.cpu_count()} CPUs &middot; GoMLX Go backend</p>
+{mode}
+<h2>Results (validation split)</h2>
+<table><tr><th>task</th><th>model</th><th>train</th><th>validation</th><th>minutes</th><th>accuracy</th><th>macro F1</th><th>F1 (positive)</th><th>loss</th></tr>
+{rows}</table>
+<h2>Contents</h2><ol>{contents}</ol>
+</body></html>"""
+
+
+def export(args):
+    from pypdf import PdfWriter
+    names = [os.path.basename(p) for p in notebooks(args.notebooks)]
+    executed = [os.path.join(args.out, n) if os.path.exists(os.path.join(args.out, n)) else os.path.join(ROOT, "notebooks", n)
+                for n in names]
+    pdfs = []
+    quick = False
+    for path in executed:
+        nb = nbformat.read(path, as_version=4)
+        quick = quick or any(BANNER_TAG in c.metadata.get("tags", []) for c in nb.cells)
+        base = os.path.join(args.out, os.path.splitext(os.path.basename(path))[0])
+        export_html(path, base + ".html")
+        print_pdf(base + ".html", base + ".pdf")
+        pdfs.append(base + ".pdf")
+        print(f"exported {base}.html and .pdf", flush=True)
+    title = os.path.join(args.out, "title.html")
+    write_atomic(title, title_page(load_runs(args.runs or os.environ.get("TUNELAB_OUT") or os.path.join(args.out, "runs")), quick, names))
+    print_pdf(title, os.path.join(args.out, "title.pdf"))
+    writer = PdfWriter()
+    for p in [os.path.join(args.out, "title.pdf")] + pdfs:
+        writer.append(p)
+    report = os.path.join(args.out, "lab-report.pdf")
+    with open(report + ".tmp", "wb") as f:
+        writer.write(f)
+    os.replace(report + ".tmp", report)
+    print(f"wrote {report}")
+    return 0
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("command", choices=["execute", "export", "all"])
+    p.add_argument("notebooks", nargs="*")
+    p.add_argument("--out", default=os.path.join(ROOT, "build", "report"))
+    p.add_argument("--runs", help="folder of the notebooks' runs (default $TUNELAB_OUT or OUT/runs)")
+    p.add_argument("--quick", action="store_true", help="TUNELAB_QUICK=1: small slices, minutes per notebook")
+    p.add_argument("--timeout", type=int, default=4 * 3600, help="seconds per cell")
+    args = p.parse_args()
+    args.notebooks = [os.path.abspath(n) for n in args.notebooks]
+    rc = 0
+    if args.command in ("execute", "all"):
+        rc = execute(args)
+    if args.command in ("export", "all"):
+        rc = export(args) or rc
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
