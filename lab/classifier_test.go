@@ -8,30 +8,13 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/gomlx/go-huggingface/hub"
-	"github.com/gomlx/go-huggingface/models/safetensors"
-	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/tunelab/tunelab/internal/golden"
 
 	"github.com/tunelab/tunelab/internal/testenv"
 	"github.com/tunelab/tunelab/lab"
 )
 
 const minilmGoldens = "encoder/testdata/minilm"
-
-func readGolden(t *testing.T, file, name string) *tensors.Tensor {
-	t.Helper()
-	st := safetensors.NewEmpty(hub.NewLocal(filepath.Dir(file)))
-	r, err := st.NewTensorReader(filepath.Base(file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	tensor, err := r.ReadTensor(nil, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tensor
-}
 
 // TestPredictMatchesTransformers runs the whole path -- tokenizer.json, the real
 // all-MiniLM-L6-v2 weights, batching with padding, softmax -- on real tweets and compares the
@@ -49,7 +32,7 @@ func TestPredictMatchesTransformers(t *testing.T) {
 	}
 	headFile := filepath.Join(minilmGoldens, "head.safetensors")
 	for name, path := range map[string]string{"classifier.weight": "/classifier/dense/weights", "classifier.bias": "/classifier/dense/biases"} {
-		if err := clf.Store.GetVariable(path).SetValue(readGolden(t, headFile, name)); err != nil {
+		if err := clf.Store.GetVariable(path).SetValue(golden.Read(t, headFile, name)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -70,7 +53,7 @@ func TestPredictMatchesTransformers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logits := tensors.MustCopyFlatData[float32](readGolden(t, filepath.Join(minilmGoldens, "golden.safetensors"), "logits"))
+	logits := golden.Float32s(t, filepath.Join(minilmGoldens, "golden.safetensors"), "logits")
 	for i, text := range texts {
 		z0, z1 := float64(logits[2*i]), float64(logits[2*i+1])
 		want := 1 / (1 + math.Exp(z0-z1)) // softmax probability of LABEL_1

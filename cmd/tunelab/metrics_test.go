@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -21,21 +20,10 @@ import (
 // when scikit-learn is missing, and fails instead when $CI is set.
 func metricsSklearn(t *testing.T, script string, args ...string) string {
 	t.Helper()
-	python, err := exec.LookPath("python3")
 	var stderr bytes.Buffer
-	var out []byte
-	if err == nil {
-		cmd := exec.Command(python, append([]string{"-c", script}, args...)...)
-		cmd.Stderr = &stderr
-		out, err = cmd.Output()
-	}
-	if err != nil && (errors.Is(err, exec.ErrNotFound) || strings.Contains(stderr.String(), "ModuleNotFoundError")) {
-		why := fmt.Sprintf("scikit-learn is not available to python3 (pip install scikit-learn): %v\n%s", err, stderr.String())
-		if os.Getenv("CI") != "" {
-			t.Fatal(why)
-		}
-		t.Skip(why)
-	}
+	cmd := exec.Command(testenv.Python(t, "sklearn"), append([]string{"-c", script}, args...)...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("python: %v\n%s", err, stderr.String())
 	}

@@ -18,13 +18,7 @@ import (
 // is required in CI.
 func python(t *testing.T, script string, args ...string) []byte {
 	t.Helper()
-	if _, err := exec.LookPath("python3"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("python3 (the reference CSV/tar reader) is required in CI")
-		}
-		t.Skip("python3 not installed")
-	}
-	out, err := exec.Command("python3", append([]string{"-c", script}, args...)...).Output()
+	out, err := exec.Command(testenv.Python(t), append([]string{"-c", script}, args...)...).Output()
 	if err != nil {
 		t.Fatalf("python oracle: %v", err)
 	}

@@ -5,59 +5,33 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"slices"
 	"path/filepath"
-	"sync"
+	"slices"
 	"testing"
 
-	"github.com/gomlx/compute"
-	"github.com/gomlx/go-huggingface/hub"
-	"github.com/gomlx/go-huggingface/models/safetensors"
+	goldenpkg "github.com/tunelab/tunelab/internal/golden"
+
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/tunelab/tunelab/internal/testenv"
-	"github.com/tunelab/tunelab/lab/backend"
 	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/encoder"
 )
 
-var testBackend = sync.OnceValue(func() compute.Backend {
-	b, err := backend.New("")
-	if err != nil {
-		panic(err)
-	}
-	return b
-})
-
-// golden reads a tensor written by testdata/make_goldens.py, with go-huggingface's reader (an
-// implementation independent of lab/checkpoint's).
-func golden(t *testing.T, file, name string) *tensors.Tensor {
-	t.Helper()
-	st := safetensors.NewEmpty(hub.NewLocal(filepath.Dir(file)))
-	r, err := st.NewTensorReader(filepath.Base(file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	tensor, err := r.ReadTensor(nil, name)
-	if err != nil {
-		t.Fatalf("%s: %s: %v", file, name, err)
-	}
-	return tensor
-}
+var golden = goldenpkg.Read
 
 // forward runs the classifier on the golden batch and returns logits [b, c] and the last hidden
 // state [b, s, h].
-func forward(t *testing.T, dir string, ck *checkpoint.Checkpoint, goldenFile string) (logits, hidden []float32) {
+func forward(t *testing.T, ck *checkpoint.Checkpoint, goldenFile string) (logits, hidden []float32) {
 	t.Helper()
 	m := encoder.New(ck.Config, len(ck.Labels))
 	store := model.NewStore()
 	if err := m.LoadVariables(store, ck, 0); err != nil {
 		t.Fatal(err)
 	}
-	exec, err := model.NewExec(testBackend(), store, func(scope *model.Scope, tokens, mask, typeIDs *Node) []*Node {
+	exec, err := model.NewExec(goldenpkg.Backend(t), store, func(scope *model.Scope, tokens, mask, typeIDs *Node) []*Node {
 		logits, hidden := m.Forward(scope, tokens, mask, typeIDs)
 		return []*Node{logits, hidden}
 	})
@@ -113,16 +87,7 @@ func TestLogitsMatchTransformers(t *testing.T) {
 			if len(ck.Fresh) > 0 {
 				t.Fatalf("fixture has a full head, but Load reports fresh parameters %v", ck.Fresh)
 			}
-			goldenFile := filepath.Join(dir, "golden.safetensors")
-			logits, hidden := forward(t, dir, ck, goldenFile)
-			if d := maxAbsDiff(t, logits, tensors.MustCopyFlatData[float32](golden(t, goldenFile, "logits")), nil); d > 1e-4 {
-				t.Errorf("logits differ from transformers by %g (max abs), want <= 1e-4", d)
-			}
-			mask := tensors.MustCopyFlatData[int32](golden(t, goldenFile, "attention_mask"))
-			want := tensors.MustCopyFlatData[float32](golden(t, goldenFile, "last_hidden_state"))
-			if d := maxAbsDiff(t, hidden, want, realTokens(mask, ck.Config.HiddenSize)); d > 1e-4 {
-				t.Errorf("last hidden state (real tokens) differs from transformers by %g, want <= 1e-4", d)
-			}
+			checkAgainstGolden(t, ck, filepath.Join(dir, "golden.safetensors"))
 		})
 	}
 }
@@ -140,13 +105,19 @@ func TestMiniLMMatchesTransformers(t *testing.T) {
 		head := golden(t, headFile, name)
 		ck.Tensors[path] = checkpoint.Tensor{Shape: head.Shape().Dimensions, Data: tensors.MustCopyFlatData[float32](head)}
 	}
-	goldenFile := filepath.Join("testdata", "minilm", "golden.safetensors")
-	logits, hidden := forward(t, dir, ck, goldenFile)
-	if d := maxAbsDiff(t, logits, tensors.MustCopyFlatData[float32](golden(t, goldenFile, "logits")), nil); d > 1e-4 {
+	checkAgainstGolden(t, ck, filepath.Join("testdata", "minilm", "golden.safetensors"))
+}
+
+// checkAgainstGolden runs ck on the golden batch and compares logits and the last hidden state
+// of real tokens with transformers' within 1e-4.
+func checkAgainstGolden(t *testing.T, ck *checkpoint.Checkpoint, goldenFile string) {
+	t.Helper()
+	logits, hidden := forward(t, ck, goldenFile)
+	if d := maxAbsDiff(t, logits, goldenpkg.Float32s(t, goldenFile, "logits"), nil); d > 1e-4 {
 		t.Errorf("logits differ from transformers by %g (max abs), want <= 1e-4", d)
 	}
 	mask := tensors.MustCopyFlatData[int32](golden(t, goldenFile, "attention_mask"))
-	want := tensors.MustCopyFlatData[float32](golden(t, goldenFile, "last_hidden_state"))
+	want := goldenpkg.Float32s(t, goldenFile, "last_hidden_state")
 	if d := maxAbsDiff(t, hidden, want, realTokens(mask, ck.Config.HiddenSize)); d > 1e-4 {
 		t.Errorf("last hidden state (real tokens) differs from transformers by %g, want <= 1e-4", d)
 	}

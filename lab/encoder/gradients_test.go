@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	goldenpkg "github.com/tunelab/tunelab/internal/golden"
+
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -31,7 +33,7 @@ func TestGradientsMatchTorch(t *testing.T) {
 				t.Fatal(err)
 			}
 			params := checkpoint.Params(ck.Config, len(ck.Labels))
-			exec, err := model.NewExec(testBackend(), store, func(scope *model.Scope, tokens, mask, typeIDs, labels *Node) []*Node {
+			exec, err := model.NewExec(goldenpkg.Backend(t), store, func(scope *model.Scope, tokens, mask, typeIDs, labels *Node) []*Node {
 				logits := m.Logits(scope, tokens, mask, typeIDs)
 				l := loss.SparseCategoricalCrossEntropyLogits([]*Node{ExpandAxes(labels, -1)}, []*Node{logits})
 				vars := make([]*Node, len(params))

@@ -3,15 +3,14 @@ package metrics
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"os/exec"
 	"slices"
-	"strings"
 	"testing"
+
+	"github.com/tunelab/tunelab/internal/testenv"
 )
 
 // oracleCase is one randomised input for testdata/sklearn_oracle.py.
@@ -84,22 +83,11 @@ func runOracle(t *testing.T, cases any) (version string, results []oracleResult)
 	if err != nil {
 		t.Fatal(err)
 	}
-	python, err := exec.LookPath("python3")
 	var stderr bytes.Buffer
-	var out []byte
-	if err == nil {
-		cmd := exec.Command(python, "testdata/sklearn_oracle.py")
-		cmd.Stdin = bytes.NewReader(in)
-		cmd.Stderr = &stderr
-		out, err = cmd.Output()
-	}
-	if err != nil && (errors.Is(err, exec.ErrNotFound) || strings.Contains(stderr.String(), "ModuleNotFoundError")) {
-		why := fmt.Sprintf("scikit-learn is not available to python3 (pip install scikit-learn): %v\n%s", err, stderr.String())
-		if os.Getenv("CI") != "" {
-			t.Fatal(why)
-		}
-		t.Skip(why)
-	}
+	cmd := exec.Command(testenv.Python(t, "sklearn"), "testdata/sklearn_oracle.py")
+	cmd.Stdin = bytes.NewReader(in)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("testdata/sklearn_oracle.py: %v\n%s", err, stderr.String())
 	}

@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/tunelab/tunelab/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite docker/space/Dockerfile from the template")
@@ -38,16 +40,7 @@ func fakeModel(t *testing.T, files ...string) string {
 // frontMatter parses the README's YAML front matter with PyYAML, an independent parser.
 func frontMatter(t *testing.T, readme []byte) map[string]any {
 	t.Helper()
-	python, err := exec.LookPath("python3")
-	if err == nil {
-		err = exec.Command(python, "-c", "import yaml").Run()
-	}
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("python3 with PyYAML is needed to parse the front matter: %v", err)
-		}
-		t.Skipf("python3 with PyYAML is needed to parse the front matter: %v", err)
-	}
+	python := testenv.Python(t, "yaml")
 	text := string(readme)
 	if !strings.HasPrefix(text, "---\n") {
 		t.Fatalf("README does not start with front matter: %q", text[:min(len(text), 40)])
