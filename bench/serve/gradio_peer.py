@@ -1,13 +1,14 @@
 """Serves a fine-tuned text classifier the Python way, for bench/serve to compare with tunelab.
 
 A Gradio Interface (Textbox -> Label, api_name "predict", batched like tunelab's micro-batcher)
-around a transformers text-classification pipeline. Measure it exactly like the Go server:
+around a transformers text-classification pipeline. `go run ./bench/serve -compare` starts it
+beside `tunelab serve` on the same saved model and loads both the same way (the Gradio REST
+recipe); by hand:
 
-    /opt/oracle-venv/bin/python bench/serve/gradio_peer.py --model models/MODEL --port 7861 &
+    /opt/oracle-venv/bin/python bench/serve/gradio_peer.py --model MODEL_DIR --port 7861 &
     go run ./bench/serve -url http://127.0.0.1:7861 -api gradio -pid $! -duration 60s
 
-and tunelab with `tunelab serve --model models/MODEL --port 7860` and `-api gradio` (the same
-Gradio REST recipe) or `-api json`. Needs torch, transformers and gradio in the interpreter.
+Needs torch, transformers and gradio in the interpreter.
 It listens on 127.0.0.1 only and sends no analytics.
 """
 
@@ -53,7 +54,7 @@ def main() -> None:
         flagging_mode="never",
     )
     demo.queue(default_concurrency_limit=1, max_size=256)
-    demo.launch(server_name="127.0.0.1", server_port=args.port, show_api=True, share=False)
+    demo.launch(server_name="127.0.0.1", server_port=args.port, share=False)
 
 
 if __name__ == "__main__":

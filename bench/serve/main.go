@@ -1,9 +1,16 @@
-// Command serve load-tests a running demo server on the loopback interface: N concurrent
-// clients send one text per request for a fixed duration; it reports requests/s, p50/p99
-// latency, errors and the server's resident memory sampled from /proc/PID/status.
+// Command serve load-tests a demo server on the loopback interface: N concurrent clients send
+// one text per request, first for an unmeasured warm-up, then for a fixed duration; it reports
+// requests/s, p50/p99 latency, errors and the server's resident memory sampled from
+// /proc/PID/status.
+//
+// One command starts tunelab serve and the Gradio + transformers peer (gradio_peer.py) on the
+// same model, loads each in turn, stops them and writes bench/results/serve.{json,md}:
+//
+//	go run ./bench/serve -compare -duration 60s -clients 32
+//
+// or load a server that is already running:
 //
 //	go run ./bench/serve -url http://127.0.0.1:7860 -pid $(pgrep -n tunelab) -duration 60s
-//	go run ./bench/serve -url http://127.0.0.1:7861 -api gradio -pid $PEER_PID   # bench/serve/gradio_peer.py
 //
 // -api json posts {"texts": [text]} to /api/predict (tunelab only); -api gradio runs the Gradio
 // REST recipe, POST /gradio_api/call/predict then GET the event stream, which both tunelab and a
@@ -24,10 +31,12 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -49,102 +58,189 @@ func main() {
 		api      = flag.String("api", "json", "json (/api/predict) or gradio (/gradio_api/call/predict)")
 		clients  = flag.Int("clients", 32, "concurrent clients (1..256)")
 		duration = flag.Duration("duration", 60*time.Second, "how long to send requests (at most 10m)")
+		warmup   = flag.Duration("warmup", 10*time.Second, "unmeasured load before the measurement, so graph compilation is not timed")
 		pid      = flag.Int("pid", 0, "server process id, to sample its RSS from /proc (0: no sampling)")
 		textFile = flag.String("texts", "", "file of texts, one per line (default: built-in examples)")
+
+		cmp    = flag.Bool("compare", false, "start tunelab serve and the Gradio peer on loopback, load each in turn, write -out/serve.{json,md}")
+		model  = flag.String("model", "all-MiniLM-L6-v2", "with -compare: model both servers serve (saved with a -labels head first)")
+		labels = flag.String("labels", "not disaster,disaster", "with -compare: class names of the model's head")
+		python = flag.String("python", "/opt/oracle-venv/bin/python", "with -compare: interpreter with torch, transformers and gradio")
+		out    = flag.String("out", filepath.Join("bench", "results"), "with -compare: folder of serve.json and serve.md")
 	)
 	flag.Parse()
-	if err := run(*base, *api, *clients, *duration, *pid, *textFile); err != nil {
-		fmt.Fprintln(os.Stderr, "bench/serve:", err)
-		os.Exit(1)
+	texts := defaultTexts
+	if *textFile != "" {
+		var err error
+		if texts, err = readLines(*textFile); err != nil {
+			fatal(err)
+		}
 	}
+	load := loadSpec{api: *api, clients: *clients, duration: *duration, warmup: *warmup, texts: texts}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if *cmp {
+		if err := compare(ctx, compareSpec{model: *model, labels: strings.Split(*labels, ","), python: *python, out: *out, load: load}); err != nil {
+			fatal(err)
+		}
+		return
+	}
+	r, err := runLoad(ctx, *base, load, *pid)
+	if err != nil {
+		fatal(err)
+	}
+	fmt.Print(r.String())
 }
 
-func run(base, api string, clients int, duration time.Duration, pid int, textFile string) error {
-	if err := checkLoopback(base); err != nil {
-		return err
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "bench/serve:", err)
+	os.Exit(1)
+}
+
+// loadSpec is one load: clients concurrent clients, each sending one text per request, for
+// warmup (unmeasured) then duration.
+type loadSpec struct {
+	api              string
+	clients          int
+	duration, warmup time.Duration
+	texts            []string
+}
+
+// Result is one measured load on one server.
+type Result struct {
+	Side       string  `json:"side"`
+	API        string  `json:"api"`
+	Clients    int     `json:"clients"`
+	Seconds    float64 `json:"seconds"`
+	Requests   int     `json:"requests"`
+	Errors     int     `json:"errors"`
+	FirstError string  `json:"first_error,omitempty"`
+	RPS        float64 `json:"requests_per_second"`
+	P50MS      float64 `json:"p50_ms"`
+	P99MS      float64 `json:"p99_ms"`
+	MaxMS      float64 `json:"max_ms"`
+	// PeakRSSMiB and MeanRSSMiB are the server's resident memory during the measurement (0: not sampled).
+	PeakRSSMiB float64 `json:"peak_rss_mib"`
+	MeanRSSMiB float64 `json:"mean_rss_mib"`
+}
+
+func (r Result) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s api %s clients %d duration %.1fs\n", r.Side, r.API, r.Clients, r.Seconds)
+	fmt.Fprintf(&b, "requests %d  errors %d  throughput %.1f req/s\n", r.Requests, r.Errors, r.RPS)
+	if r.Requests > 0 {
+		fmt.Fprintf(&b, "latency p50 %.1fms  p99 %.1fms  max %.1fms\n", r.P50MS, r.P99MS, r.MaxMS)
 	}
-	if clients < 1 || clients > 256 || duration <= 0 || duration > 10*time.Minute {
-		return fmt.Errorf("need 1 <= -clients <= 256 and 0 < -duration <= 10m, got %d and %v", clients, duration)
+	if r.PeakRSSMiB > 0 {
+		fmt.Fprintf(&b, "server RSS peak %.1f MiB  mean %.1f MiB\n", r.PeakRSSMiB, r.MeanRSSMiB)
+	}
+	if r.FirstError != "" {
+		fmt.Fprintf(&b, "first error: %s\n", r.FirstError)
+	}
+	return b.String()
+}
+
+// runLoad loads the server at base as spec says and measures it; pid > 0 samples that
+// process's RSS during the measurement.
+func runLoad(ctx context.Context, base string, spec loadSpec, pid int) (Result, error) {
+	if err := checkLoopback(base); err != nil {
+		return Result{}, err
+	}
+	if spec.clients < 1 || spec.clients > 256 || spec.duration <= 0 || spec.duration > 10*time.Minute || spec.warmup < 0 || spec.warmup > 10*time.Minute {
+		return Result{}, fmt.Errorf("need 1 <= -clients <= 256, 0 < -duration <= 10m and 0 <= -warmup <= 10m, got %d, %v and %v", spec.clients, spec.duration, spec.warmup)
 	}
 	var send func(*http.Client, string) error
-	switch api {
+	switch spec.api {
 	case "json":
 		send = func(c *http.Client, text string) error { return sendJSON(c, base, text) }
 	case "gradio":
-		send = func(c *http.Client, text string) error { return sendGradio(c, base, text) }
+		send = func(c *http.Client, text string) error { _, err := gradioPredict(c, base, text); return err }
 	default:
-		return fmt.Errorf("-api %q: want json or gradio", api)
+		return Result{}, fmt.Errorf("-api %q: want json or gradio", spec.api)
 	}
-	texts := defaultTexts
-	if textFile != "" {
-		var err error
-		if texts, err = readLines(textFile); err != nil {
-			return err
-		}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: spec.clients}}
+	defer client.CloseIdleConnections()
+	if err := send(client, spec.texts[0]); err != nil { // fail fast on a wrong URL or API
+		return Result{}, fmt.Errorf("first request: %w", err)
 	}
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
-	if err := send(client, texts[0]); err != nil { // fail fast on a wrong URL or API
-		return fmt.Errorf("first request: %w", err)
+	if spec.warmup > 0 {
+		wctx, cancel := context.WithTimeout(ctx, spec.warmup)
+		hammer(wctx, client, send, spec, nil)
+		cancel()
 	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, duration)
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
+	mctx, cancel := context.WithTimeout(ctx, spec.duration)
 	defer cancel()
-
 	var rss rssSampler
+	sampled := make(chan struct{})
 	if pid > 0 {
-		go rss.run(ctx, pid)
+		go func() { rss.run(mctx, pid); close(sampled) }()
+	} else {
+		close(sampled)
 	}
-	var (
-		mu        sync.Mutex
-		latencies []time.Duration
-		errs      int
-		firstErr  error
-	)
+	var st loadStats
 	start := time.Now()
+	hammer(mctx, client, send, spec, &st)
+	elapsed := time.Since(start)
+	<-sampled
+	if err := ctx.Err(); err != nil {
+		return Result{}, err // interrupted, not a full measurement
+	}
+
+	slices.Sort(st.latencies)
+	r := Result{API: spec.api, Clients: spec.clients, Seconds: elapsed.Seconds(), Requests: len(st.latencies), Errors: st.errs,
+		RPS: float64(len(st.latencies)) / elapsed.Seconds()}
+	if st.firstErr != nil {
+		r.FirstError = st.firstErr.Error()
+	}
+	if n := len(st.latencies); n > 0 {
+		r.P50MS, r.P99MS, r.MaxMS = ms(percentile(st.latencies, 0.50)), ms(percentile(st.latencies, 0.99)), ms(st.latencies[n-1])
+	}
+	if pid > 0 {
+		peak, mean, _ := rss.stats()
+		r.PeakRSSMiB, r.MeanRSSMiB = peak/(1<<20), mean/(1<<20)
+	}
+	return r, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// loadStats collects the outcome of every request of a measurement.
+type loadStats struct {
+	mu        sync.Mutex
+	latencies []time.Duration
+	errs      int
+	firstErr  error
+}
+
+// hammer runs spec.clients clients until ctx ends, recording into st (nil: not recorded).
+func hammer(ctx context.Context, client *http.Client, send func(*http.Client, string) error, spec loadSpec, st *loadStats) {
 	var wg sync.WaitGroup
-	for c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := c; ctx.Err() == nil; i += clients {
+	for c := range spec.clients {
+		wg.Go(func() {
+			for i := c; ctx.Err() == nil; i += spec.clients {
 				t0 := time.Now()
-				err := send(client, texts[i%len(texts)])
+				err := send(client, spec.texts[i%len(spec.texts)])
 				d := time.Since(t0)
-				if ctx.Err() != nil && err != nil {
-					return // cut off by the end of the run, not a server error
+				if st == nil || (ctx.Err() != nil && err != nil) {
+					continue // warm-up, or cut off by the end of the run: not a server error
 				}
-				mu.Lock()
+				st.mu.Lock()
 				if err != nil {
-					errs++
-					if firstErr == nil {
-						firstErr = err
+					st.errs++
+					if st.firstErr == nil {
+						st.firstErr = err
 					}
 				} else {
-					latencies = append(latencies, d)
+					st.latencies = append(st.latencies, d)
 				}
-				mu.Unlock()
+				st.mu.Unlock()
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-
-	slices.Sort(latencies)
-	fmt.Printf("url %s api %s clients %d duration %v\n", base, api, clients, elapsed.Round(time.Millisecond))
-	fmt.Printf("requests %d  errors %d  throughput %.1f req/s\n", len(latencies), errs, float64(len(latencies))/elapsed.Seconds())
-	if len(latencies) > 0 {
-		fmt.Printf("latency p50 %v  p99 %v  max %v\n", percentile(latencies, 0.50), percentile(latencies, 0.99), latencies[len(latencies)-1])
-	}
-	if pid > 0 {
-		peak, mean, n := rss.stats()
-		fmt.Printf("server RSS peak %.1f MiB  mean %.1f MiB  (%d samples)\n", peak/(1<<20), mean/(1<<20), n)
-	}
-	if firstErr != nil {
-		fmt.Printf("first error: %v\n", firstErr)
-	}
-	return nil
 }
 
 // checkLoopback refuses URLs that do not name the local machine: this tool floods its target.
@@ -185,11 +281,22 @@ func sendJSON(c *http.Client, base, text string) error {
 	return nil
 }
 
-func sendGradio(c *http.Client, base, text string) error {
+// labelValue is the value of a Gradio Label output: the top label and every class's confidence.
+type labelValue struct {
+	Label       string `json:"label"`
+	Confidences []struct {
+		Label      string  `json:"label"`
+		Confidence float64 `json:"confidence"`
+	} `json:"confidences"`
+}
+
+// gradioPredict runs the Gradio REST recipe: POST /gradio_api/call/predict, then read the
+// result's event stream.
+func gradioPredict(c *http.Client, base, text string) (labelValue, error) {
 	body, _ := json.Marshal(map[string][]string{"data": {text}})
 	resp, err := c.Post(base+"/gradio_api/call/predict", "application/json", bytes.NewReader(body))
 	if err != nil {
-		return err
+		return labelValue{}, err
 	}
 	var ev struct {
 		EventID string `json:"event_id"`
@@ -197,11 +304,11 @@ func sendGradio(c *http.Client, base, text string) error {
 	err = json.NewDecoder(resp.Body).Decode(&ev)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || err != nil || ev.EventID == "" {
-		return fmt.Errorf("call/predict: status %d (%v)", resp.StatusCode, err)
+		return labelValue{}, fmt.Errorf("call/predict: status %d (%v)", resp.StatusCode, err)
 	}
 	res, err := c.Get(base + "/gradio_api/call/predict/" + ev.EventID)
 	if err != nil {
-		return err
+		return labelValue{}, err
 	}
 	defer res.Body.Close()
 	sc := bufio.NewScanner(res.Body)
@@ -213,18 +320,19 @@ func sendGradio(c *http.Client, base, text string) error {
 		case strings.HasPrefix(line, "event: "):
 			event = strings.TrimPrefix(line, "event: ")
 		case strings.HasPrefix(line, "data: ") && event == "complete":
-			if !strings.Contains(line, `"label"`) {
-				return fmt.Errorf("complete event without a label: %s", line)
+			var out []labelValue
+			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &out); err != nil || len(out) != 1 || out[0].Label == "" {
+				return labelValue{}, fmt.Errorf("complete event is not one Label value (%v): %.300s", err, line)
 			}
-			return nil
+			return out[0], nil
 		case strings.HasPrefix(line, "data: ") && event == "error":
-			return fmt.Errorf("error event: %s", line)
+			return labelValue{}, fmt.Errorf("error event: %.300s", line)
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return err
+		return labelValue{}, err
 	}
-	return errors.New("event stream ended without a complete event")
+	return labelValue{}, errors.New("event stream ended without a complete event")
 }
 
 func percentile(sorted []time.Duration, q float64) time.Duration {

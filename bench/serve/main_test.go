@@ -4,9 +4,9 @@ import (
 	"context"
 	"io"
 	"log"
+	"math"
 	"net/http/httptest"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,27 +27,6 @@ func (lengthClassifier) Classify(_ context.Context, texts []string) ([][]float32
 	return out, nil
 }
 
-// captureStdout runs f and returns what it printed.
-func captureStdout(t *testing.T, f func() error) string {
-	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := os.Stdout
-	os.Stdout = w
-	done := make(chan string)
-	go func() { b, _ := io.ReadAll(r); done <- string(b) }()
-	ferr := f()
-	os.Stdout = old
-	w.Close()
-	out := <-done
-	if ferr != nil {
-		t.Fatalf("%v\n%s", ferr, out)
-	}
-	return out
-}
-
 func TestBenchAgainstALiveServer(t *testing.T) {
 	s, err := serve.New(lengthClassifier{}, serve.Options{Logger: log.New(io.Discard, "", 0)})
 	if err != nil {
@@ -57,18 +36,19 @@ func TestBenchAgainstALiveServer(t *testing.T) {
 	ts := httptest.NewServer(s)
 	defer ts.Close()
 	for _, api := range []string{"json", "gradio"} {
-		out := captureStdout(t, func() error { return run(ts.URL, api, 4, 500*time.Millisecond, os.Getpid(), "") })
-		m := regexp.MustCompile(`requests (\d+)  errors (\d+)  throughput ([\d.]+) req/s`).FindStringSubmatch(out)
-		if m == nil {
-			t.Fatalf("%s: no summary line in\n%s", api, out)
+		spec := loadSpec{api: api, clients: 4, duration: 500 * time.Millisecond, warmup: 100 * time.Millisecond, texts: defaultTexts}
+		r, err := runLoad(context.Background(), ts.URL, spec, os.Getpid())
+		if err != nil {
+			t.Fatal(err)
 		}
-		if n, _ := strconv.Atoi(m[1]); n < 10 || m[2] != "0" {
-			t.Errorf("%s: %s requests, %s errors", api, m[1], m[2])
+		if r.Requests < 10 || r.Errors != 0 {
+			t.Errorf("%s: %d requests, %d errors (%s)", api, r.Requests, r.Errors, r.FirstError)
 		}
-		for _, want := range []string{"latency p50 ", "server RSS peak "} {
-			if !strings.Contains(out, want) {
-				t.Errorf("%s: output lacks %q:\n%s", api, want, out)
-			}
+		if r.P50MS <= 0 || r.P99MS < r.P50MS || r.MaxMS < r.P99MS || r.PeakRSSMiB <= 0 {
+			t.Errorf("%s: implausible summary %+v", api, r)
+		}
+		if got := r.RPS * r.Seconds; math.Abs(got-float64(r.Requests)) > 1 {
+			t.Errorf("%s: %.1f req/s over %.2fs is not %d requests", api, r.RPS, r.Seconds, r.Requests)
 		}
 	}
 }
@@ -113,5 +93,27 @@ func TestPercentile(t *testing.T) {
 	}
 	if p := percentile(d, 0.99); p != 99*time.Millisecond {
 		t.Errorf("p99 = %v, want 99ms", p)
+	}
+}
+
+func TestAgreeComparesLabelAndConfidences(t *testing.T) {
+	lv := func(label string, scores ...float64) labelValue {
+		v := labelValue{Label: label}
+		for i, s := range scores {
+			v.Confidences = append(v.Confidences, struct {
+				Label      string  `json:"label"`
+				Confidence float64 `json:"confidence"`
+			}{[]string{"a", "b"}[i], s})
+		}
+		return v
+	}
+	if _, err := agree("t", lv("a", 0.6, 0.4), lv("a", 0.6004, 0.3996)); err != nil {
+		t.Errorf("4e-4 apart: %v", err)
+	}
+	if _, err := agree("t", lv("a", 0.6, 0.4), lv("a", 0.61, 0.39)); err == nil {
+		t.Error("0.01 apart: accepted")
+	}
+	if _, err := agree("t", lv("a", 0.6, 0.4), lv("b", 0.4, 0.6)); err == nil {
+		t.Error("different labels: accepted")
 	}
 }

@@ -3,7 +3,6 @@ package serve
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,11 +12,9 @@ import (
 	"time"
 )
 
-var updateScreenshot = flag.Bool("update", false, "TestBrowser: save the screenshot as docs/img/demo.png")
-
 // TestBrowser drives the demo page in headless Chromium (e2e/demo.mjs, playwright-core) and
-// takes a screenshot, saved as docs/img/demo.png with -update. Needs /usr/bin/chromium (or
-// $CHROMIUM), node and `npm ci` in e2e/.
+// takes a screenshot; docs/img/demo.png comes from cmd/tunelab's test of the real model. Needs
+// /usr/bin/chromium (or $CHROMIUM), node and `npm ci` in e2e/.
 func TestBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
@@ -57,12 +54,6 @@ func TestBrowser(t *testing.T) {
 		"example": expected(card.Examples[0]),
 	})
 	shot := filepath.Join(t.TempDir(), "demo.png")
-	if *updateScreenshot {
-		shot = filepath.Join("..", "..", "docs", "img", "demo.png")
-		if err := os.MkdirAll(filepath.Dir(shot), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "demo.mjs")

@@ -105,6 +105,8 @@ try {
   // Put the typed prediction back on screen for the picture.
   await page.getByRole("button", { name: "Submit" }).click();
   await readResult(page);
+  // The bars appear a moment before the request settles and Submit is enabled again.
+  await page.waitForFunction(() => !document.getElementById("submit").disabled);
   if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
   check(failures.length === 0, failures.join("\n"));
   console.log("browser checks passed");
