@@ -185,17 +185,7 @@ func TestServeRealModel(t *testing.T) {
 	})
 
 	t.Run("gradio_client", func(t *testing.T) {
-		python, err := exec.LookPath("python3")
-		if err == nil {
-			err = exec.Command(python, "-c", "import gradio_client").Run()
-		}
-		if err != nil {
-			why := "python3 with gradio_client is needed (pip install gradio_client): " + err.Error()
-			if os.Getenv("CI") != "" {
-				t.Fatal(why)
-			}
-			t.Skip(why)
-		}
+		python := testenv.Python(t, "gradio_client")
 		script := filepath.Join(testenv.RepoRoot(), "lab", "serve", "testdata", "gradio_client_predict.py")
 		cctx, ccancel := context.WithTimeout(ctx, 90*time.Second)
 		defer ccancel()
