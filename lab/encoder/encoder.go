@@ -1,6 +1,7 @@
-// Package encoder builds BERT-family text classifiers as GoMLX graphs: the encoder of GoMLX's
-// ml/zoo/transformer, configured from a Hugging Face config.json, topped with the
-// sequence-classification head each family defines in transformers:
+// Package encoder builds BERT-family text classifiers as GoMLX graphs: a post-LayerNorm encoder
+// from GoMLX's layers (with the variable layout of its ml/zoo/transformer), configured from a
+// Hugging Face config.json, topped with the sequence-classification head each family defines in
+// transformers:
 //
 //   - BERT (MiniLM, bge, e5):  pooler (dense + tanh on [CLS]) -> dropout -> classifier
 //   - RoBERTa:                 dropout -> dense -> tanh -> dropout -> out_proj, on <s>
@@ -13,6 +14,7 @@ package encoder
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
@@ -71,29 +73,12 @@ func activationType(name string) activation.Type {
 	panic(fmt.Sprintf("unsupported activation %q", name)) // checkpoint.ParseConfig rejects others
 }
 
-// transformer configures GoMLX's transformer as the post-LayerNorm BERT encoder.
-func (m *Model) transformer(scope *model.Scope) *mltransformer.Model {
-	c := m.cfg
-	tm := mltransformer.New(scope).
-		WithVocabSize(c.VocabSize).
-		WithEmbedDim(c.HiddenSize).
-		WithNumLayers(c.NumLayers).
-		WithNumHeads(c.NumHeads).
-		WithHeadDim(c.HeadDim()).
-		WithFFNDim(c.IntermediateSize).
-		WithMaxPosEmbed(c.MaxPositionEmbeddings).
-		WithTransposedWeights(true). // PyTorch nn.Linear layout [out, in]: checkpoints load untouched.
-		WithArchitecture(mltransformer.ArchitectureStandard).
-		WithNormalization(layers.NormalizationLayerNorm).
-		WithNormEpsilon(c.LayerNormEps).
-		WithBias(true).
-		WithCausalMask(false).
-		WithActivation(activationType(c.HiddenAct)).
-		// GoMLX's layer drops out attention probabilities and the feed-forward activations where
-		// transformers drops attention probabilities and each sublayer's output: same rate.
-		WithDropout(m.hiddenDropout)
-	if c.TypeVocabSize > 0 {
-		tm.WithTokenTypeEmbedding(c.TypeVocabSize)
+// embedder configures GoMLX's transformer for its token (and token type) embedding tables; the
+// layers on top are built by layer.
+func (m *Model) embedder(scope *model.Scope) *mltransformer.Model {
+	tm := mltransformer.New(scope).WithVocabSize(m.cfg.VocabSize).WithEmbedDim(m.cfg.HiddenSize)
+	if m.cfg.TypeVocabSize > 0 {
+		tm.WithTokenTypeEmbedding(m.cfg.TypeVocabSize)
 	}
 	return tm
 }
@@ -104,9 +89,8 @@ func (m *Model) transformer(scope *model.Scope) *mltransformer.Model {
 //
 // The embedding stage is built here rather than by the transformer's AllLayers, which takes one
 // token type for the whole batch: BERT adds a per-token type embedding (text pairs) and drops out
-// the normalised embeddings. The layers are GoMLX's own.
+// the normalised embeddings.
 func (m *Model) Encode(scope *model.Scope, tokens, mask, typeIDs *Node) *Node {
-	tm := m.transformer(scope)
 	realToken := ConvertDType(mask, dtypes.Bool)
 	positions := ConvertDType(IotaLike(tokens, 1), dtypes.Int32)
 	if m.cfg.Family == checkpoint.RoBERTa {
@@ -117,16 +101,56 @@ func (m *Model) Encode(scope *model.Scope, tokens, mask, typeIDs *Node) *Node {
 	if typeIDs == nil && m.cfg.TypeVocabSize > 0 {
 		typeIDs = ZerosLike(tokens)
 	}
-	x := tm.EmbedTokensWithType(tokens, typeIDs)
+	x := m.embedder(scope).EmbedTokensWithType(tokens, typeIDs)
 	x = pos.NewLearned(scope, m.cfg.MaxPositionEmbeddings, m.cfg.HiddenSize).PreEncode(x, positions, 1)
 	x = norm.LayerNorm(scope.In("embed_norm"), x, -1).Epsilon(m.cfg.LayerNormEps).Done()
 	x = m.dropout(scope.In("embed_dropout"), x, m.hiddenDropout)
-	opts := mltransformer.CallOptions{AttentionMask: realToken}
-	start := ScalarZero(tokens.Graph(), dtypes.Int32)
+	// Additive key mask [b, 1, 1, s], as transformers builds it: the lowest float32 for padding
+	// gives exact zeros after the softmax (and a finite uniform row for an all-padding example).
+	g := tokens.Graph()
+	keyBias := Where(realToken, ScalarZero(g, x.DType()), Scalar(g, x.DType(), -math.MaxFloat32))
+	keyBias = Reshape(keyBias, tokens.Shape().Dim(0), 1, 1, tokens.Shape().Dim(1))
 	for i := range m.cfg.NumLayers {
-		x = tm.ForwardLayer(scope.In("layer_%d", i), i, x, start, nil, nil, nil, opts)
+		x = m.layer(scope.In("layer_%d", i), x, keyBias)
 	}
 	return x
+}
+
+// layer is one post-LayerNorm encoder layer, x [b, s, h] -> [b, s, h], with the variables and
+// the dropout of GoMLX's transformer layer (ForwardLayer), so checkpoints map the same way. Like
+// it, it drops out attention probabilities and the feed-forward activations where transformers
+// drops attention probabilities and each sublayer's output: same rate.
+//
+// It differs in how attention is laid out: GoMLX's layer contracts the head axis of queries and
+// keys in place ("bqhd,bkhd->bqhk"), which the Go backend runs as one short dot product per
+// score, with a horizontal sum each, plus transposes of the [b, s, heads, s] scores. Here keys
+// are transposed once to [b, heads, d, s] so both attention matmuls have the plain [m, k] x
+// [k, n] layout that the backend's vectorised kernels handle best, and the softmax gets an
+// additive mask so it runs as one fused op.
+func (m *Model) layer(scope *model.Scope, x, keyBias *Node) *Node {
+	c := m.cfg
+	b, s := x.Shape().Dim(0), x.Shape().Dim(1)
+	heads, d := c.NumHeads, c.HeadDim()
+	mha := scope.In("attn").In("MultiHeadAttention")
+	split := func(name string, permutation ...int) *Node {
+		y := linear(mha.In("%s", name), x, heads*d)
+		return TransposeAllAxes(Reshape(y, b, s, heads, d), permutation...)
+	}
+	query := MulScalar(split("query", 0, 2, 1, 3), 1/math.Sqrt(float64(d)))         // [b, heads, s, d]
+	keyT := split("key", 0, 2, 3, 1)                                                // [b, heads, d, s]
+	value := split("value", 0, 2, 1, 3)                                             // [b, heads, s, d]
+	scores := DotGeneral(query, []int{3}, []int{0, 1}, keyT, []int{2}, []int{0, 1}) // [b, heads, s, s]
+	probs := Softmax(Add(scores, keyBias), -1)
+	probs = m.dropout(mha, probs, m.hiddenDropout)
+	context := DotGeneral(probs, []int{3}, []int{0, 1}, value, []int{2}, []int{0, 1}) // [b, heads, s, d]
+	context = Reshape(TransposeAllAxes(context, 0, 2, 1, 3), b, s, heads*d)
+	x = Add(x, linear(mha.In("output"), context, c.HiddenSize))
+	x = norm.LayerNorm(scope.In("norm1"), x, -1).Epsilon(c.LayerNormEps).Done()
+
+	ff := activation.Apply(activationType(c.HiddenAct), linear(scope.In("ff1"), x, c.IntermediateSize))
+	ff = m.dropout(scope.In("ff_dropout"), ff, m.hiddenDropout)
+	x = Add(x, linear(scope.In("ff2"), ff, c.HiddenSize))
+	return norm.LayerNorm(scope.In("norm2"), x, -1).Epsilon(c.LayerNormEps).Done()
 }
 
 func (m *Model) dropout(scope *model.Scope, x *Node, rate float64) *Node {
