@@ -1,0 +1,125 @@
+// Package compare fine-tunes several pretrained models on several tasks with one recipe and
+// writes a results folder: tables (Markdown, CSV, JSON), charts (SVG), confusion matrices and
+// the most confident mistakes -- the "compare two or more pretrained models" part of the lab.
+package compare
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/tunelab/tunelab/lab"
+	"github.com/tunelab/tunelab/lab/data"
+	"github.com/tunelab/tunelab/lab/display"
+	"github.com/tunelab/tunelab/lab/train"
+)
+
+// Task is how one task is run: its data slices and the recipe's per-task changes.
+type Task struct {
+	Name string
+	// MaxLength truncates texts (tokens).
+	MaxLength int
+	// TrainLimit and EvalLimit cap the training and held-out examples (0: all), sampled per
+	// label with the seed so the label shares stay those of the full split.
+	TrainLimit, EvalLimit int
+	// Epochs overrides the recipe's epochs (0: keep).
+	Epochs int
+}
+
+// Options describe a comparison.
+type Options struct {
+	Models []string
+	Tasks  []Task
+	// Recipe is the training configuration every run shares.
+	Recipe train.Config
+	// DataDir holds the official dataset layouts (see lab/data).
+	DataDir string
+	// Progress receives each run's progress bar and what the comparison is doing.
+	Progress io.Writer
+}
+
+// Defaults is sized so that two 6-to-12-layer models on the three tasks finish in about an hour on
+// a 2-core CPU: slices of each task, short texts, one recipe (lr 5e-5, batch 16, weight decay 0.01,
+// 10% warmup). Full-size runs set the limits to 0 and raise the lengths.
+func Defaults() Options {
+	recipe := train.Defaults()
+	recipe.LearningRate, recipe.BatchSize, recipe.WeightDecay, recipe.WarmupRatio, recipe.Epochs = 5e-5, 16, 0.01, 0.1, 2
+	return Options{
+		Models: []string{lab.DefaultModel, "bge-small-en-v1.5"},
+		Tasks: []Task{
+			{Name: "tweets", MaxLength: 64, TrainLimit: 1600, EvalLimit: 500},
+			{Name: "imdb", MaxLength: 128, TrainLimit: 800, EvalLimit: 500, Epochs: 1},
+			{Name: "agnews", MaxLength: 64, TrainLimit: 1600, EvalLimit: 500, Epochs: 1},
+		},
+		Recipe: recipe,
+	}
+}
+
+// heldOut is the labelled split a task is scored on: its test split when labelled (IMDB, AG
+// News), else its validation split (the disaster tweets: Kaggle's test set has no labels).
+func heldOut(d *data.Dataset) (string, []data.Example) {
+	if test := d.Splits[data.Test]; len(test) > 0 && test[0].Label != "" {
+		return data.Test, test
+	}
+	return data.Validation, d.Splits[data.Validation]
+}
+
+// Run fine-tunes every model on every task and returns the runs, task by task, with the notes
+// the datasets carried (offline splits, limits).
+func Run(ctx context.Context, opts Options) (runs []*display.Run, notes []string, err error) {
+	progress := opts.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	for _, task := range opts.Tasks {
+		d, err := data.NewLoader(opts.DataDir).WithSeed(opts.Recipe.Seed).WithValidation(0.2).Load(ctx, task.Name)
+		if err != nil {
+			return nil, nil, err
+		}
+		split, evalSet := heldOut(d)
+		trainSet := d.Splits[data.Train]
+		if task.TrainLimit > 0 {
+			trainSet = data.Limit(trainSet, task.TrainLimit, opts.Recipe.Seed)
+		}
+		if task.EvalLimit > 0 {
+			evalSet = data.Limit(evalSet, task.EvalLimit, opts.Recipe.Seed)
+		}
+		notes = append(notes, d.Notes...)
+		notes = append(notes, fmt.Sprintf("%s: %d training examples, scored on %d examples of the %s split, max length %d tokens", d.Name, len(trainSet), len(evalSet), split, task.MaxLength))
+		cfg := opts.Recipe
+		if task.Epochs > 0 {
+			cfg.Epochs = task.Epochs
+		}
+		for _, model := range opts.Models {
+			fmt.Fprintf(progress, "fine-tuning %s on %s (%d examples)\n", model, d.Name, len(trainSet))
+			run, err := fineTune(ctx, model, task, d, cfg, trainSet, evalSet, progress)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s on %s: %w", model, task.Name, err)
+			}
+			runs = append(runs, run)
+		}
+	}
+	return runs, notes, nil
+}
+
+func fineTune(ctx context.Context, model string, task Task, d *data.Dataset, cfg train.Config, trainSet, evalSet []data.Example, progress io.Writer) (*display.Run, error) {
+	clf, err := lab.Load(ctx, model, lab.WithLabels(d.Labels...), lab.WithMaxLength(task.MaxLength), lab.WithSeed(cfg.Seed))
+	if err != nil {
+		return nil, err
+	}
+	runDir, err := os.MkdirTemp("", "tunelab-compare-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(runDir)
+	cfg.SaveTotalLimit = 1
+	start := time.Now()
+	res, err := clf.FineTune(ctx, cfg, trainSet, evalSet, filepath.Join(runDir, "run"), false, progress, nil)
+	if err != nil {
+		return nil, err
+	}
+	return display.NewRun(model, d.Name, clf.Labels, cfg, len(trainSet), evalSet, res, time.Since(start))
+}
