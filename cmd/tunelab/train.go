@@ -109,6 +109,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *runDir == "" {
 		*runDir = filepath.Join(*out, "run")
 	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
 	ds, err := tf.load(ctx, cfg.Seed, stderr)
 	if err != nil {
 		return err

@@ -73,9 +73,16 @@ func hfName(p checkpoint.Param) string {
 	return "bert." + p.Name
 }
 
+// tinyTrainer returns a trainer of the lab/encoder/testdata checkpoint fixture.
 func tinyTrainer(t *testing.T, fixture string, labels []string, cfg Config) (*Trainer, *checkpoint.Checkpoint) {
 	t.Helper()
-	ck, err := checkpoint.Load(filepath.Join(goldens, fixture), labels)
+	return loadTrainer(t, filepath.Join(goldens, fixture), labels, cfg)
+}
+
+// loadTrainer returns a trainer of the checkpoint in dir, a fresh head seeded with 0.
+func loadTrainer(t *testing.T, dir string, labels []string, cfg Config) (*Trainer, *checkpoint.Checkpoint) {
+	t.Helper()
+	ck, err := checkpoint.Load(dir, labels)
 	if err != nil {
 		t.Fatal(err)
 	}

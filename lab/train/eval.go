@@ -22,12 +22,12 @@ type Eval struct {
 	Predictions   []int
 	Probabilities [][]float32
 	// Report holds accuracy, per-class and averaged scores (lab/metrics, scikit-learn's
-	// definitions); classes are named by id ("0", "1", ...).
+	// definitions), classes named by the trainer's label names.
 	Report *metrics.Report
 }
 
 // Metrics returns the scalar metrics by name: "loss", "accuracy", "macro_f1" and, for two
-// classes, "f1", the F1 of class 1 (the positive class).
+// classes, "f1", the F1 of class id 1 (the positive class, as transformers' binary F1).
 func (e *Eval) Metrics() map[string]float64 {
 	m := map[string]float64{"loss": e.Loss, "accuracy": e.Report.Accuracy, "macro_f1": e.Report.Macro.F1}
 	if e.Report.Binary != nil {
@@ -77,15 +77,18 @@ func (t *Trainer) Evaluate(ctx context.Context, d *Dataset) (*Eval, error) {
 		}
 	}
 	ev.Loss /= float64(d.Len())
-	labels := make([]int, c)
-	for i := range labels {
-		labels[i] = i
+	names := func(ids []int) []string {
+		out := make([]string, len(ids))
+		for i, id := range ids {
+			out[i] = t.labels[id]
+		}
+		return out
 	}
-	e := metrics.New[int]().WithLabels(labels...)
+	e := metrics.New[string]().WithLabels(t.labels...)
 	if c == 2 {
-		e.WithPosLabel(1)
+		e.WithPosLabel(t.labels[1])
 	}
-	report, err := e.Report(d.Labels, ev.Predictions)
+	report, err := e.Report(names(d.Labels), names(ev.Predictions))
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}

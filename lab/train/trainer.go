@@ -77,7 +77,8 @@ func Defaults() Config {
 		Seed: 42, LogEvery: 10, SaveTotalLimit: 2, MetricForBest: "loss"}
 }
 
-func (c Config) validate() error {
+// Validate reports every hyperparameter out of range, each naming its field.
+func (c Config) Validate() error {
 	var errs []error
 	check := func(ok bool, format string, args ...any) {
 		if !ok {
@@ -120,7 +121,7 @@ type Trainer struct {
 // labels (one per class of m), on backend. It creates the optimizer variables in store and,
 // when cfg.Dropout is set, changes m's dropout rates.
 func New(backend compute.Backend, m *encoder.Model, store *model.Store, labels []string, cfg Config) (*Trainer, error) {
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if len(labels) != m.NumLabels() {

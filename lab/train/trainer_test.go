@@ -1,0 +1,282 @@
+package train
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tunelab/tunelab/lab/checkpoint"
+)
+
+// sameLength returns n texts of exactly words words each, so that every batch of them is padded
+// to the same length and the mean loss of a batch is the mean of its halves.
+func sameLength(n, words int) []string {
+	texts := make([]string, n)
+	for i := range texts {
+		var w []string
+		for j := range words {
+			w = append(w, fmt.Sprintf("w%d", (i*7+j*13)%97))
+		}
+		texts[i] = strings.Join(w, " ")
+	}
+	return texts
+}
+
+// TestGradAccumEqualsBigBatch: one optimizer step over 8 examples as 2 accumulated
+// micro-batches of 4 must update the weights as one batch of 8 does (dropout off), since the
+// mean loss of 8 equal-length rows is the mean of the two halves' means.
+func TestGradAccumEqualsBigBatch(t *testing.T) {
+	d, err := Encode(wordHasher{maxLen: 16}, sameLength(8, 9), []int{0, 1, 2, 1, 0, 2, 2, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero := 0.0
+	step := func(batch, accum int) map[string]checkpoint.Tensor {
+		cfg := Defaults()
+		cfg.LearningRate, cfg.WeightDecay, cfg.Dropout, cfg.MaxSteps, cfg.LogEvery = 1e-2, 0.01, &zero, 1, 1
+		cfg.BatchSize, cfg.GradAccum = batch, accum
+		tr, _ := tinyTrainer(t, "bert-tiny-cls", nil, cfg)
+		res, err := tr.Train(context.Background(), t.TempDir(), d, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Step != 1 {
+			t.Fatalf("batch %d accum %d: %d steps, want 1", batch, accum, res.Step)
+		}
+		w, err := tr.model.Tensors(tr.store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	_, ck := tinyTrainer(t, "bert-tiny-cls", nil, Defaults())
+	big, accum := step(8, 1), step(4, 2)
+	moved := 0.0
+	for name, b := range big {
+		a := accum[name]
+		diff := 0.0
+		for i := range b.Data {
+			diff = math.Max(diff, math.Abs(float64(a.Data[i]-b.Data[i])))
+			moved = math.Max(moved, math.Abs(float64(b.Data[i]-ck.Tensors[name].Data[i])))
+		}
+		tol := 1e-5
+		if strings.Contains(name, "/key/dense/biases") {
+			// Its gradient is 0 in exact arithmetic (see TestAdamWMatchesTorch): Adam turns
+			// the float noise into steps of up to lr in either direction.
+			tol = 2 * 1e-2
+		}
+		if diff > tol {
+			t.Errorf("%s: accumulated update differs from the big batch's by %g, want <= 1e-5", name, diff)
+		}
+	}
+	if moved < 1e-3 {
+		t.Errorf("the step moved no weight by more than %g: nothing was compared", moved)
+	}
+}
+
+// frozenConfig trains with a learning rate too small to change any float32 weight, so every
+// evaluation gives the same accuracy and none improves on the first.
+func frozenConfig() Config {
+	cfg := tinyConfig()
+	cfg.LearningRate, cfg.WarmupRatio, cfg.Epochs, cfg.BatchSize = 1e-12, 0, 3, 4
+	cfg.EvalEvery, cfg.SaveEvery, cfg.SaveTotalLimit, cfg.LogEvery = 1, 1, 1, 1
+	cfg.MetricForBest, cfg.EarlyStopping = "accuracy", 3
+	return cfg
+}
+
+// TestEarlyStoppingAndPruning: the first evaluation (step 1) is the best and the three after it
+// do not improve, so with patience 3 training stops after step 4 of 12; with a save limit of
+// 1, only checkpoint-4 (the latest) and checkpoint-1 (the best) remain.
+func TestEarlyStoppingAndPruning(t *testing.T) {
+	trainSet, evalSet := tweets(t, wordHasher{maxLen: 32}, 16, 24)
+	tr, _ := tinyTrainer(t, "bert-tiny-bare", tweetLabels, frozenConfig())
+	var bar bytes.Buffer
+	tr.WithProgress(&bar)
+	dir := t.TempDir()
+	res, err := tr.Train(context.Background(), dir, trainSet, evalSet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Step != 4 || res.TotalSteps != 12 || !strings.Contains(res.Stopped, "accuracy did not improve for 3 evaluations") {
+		t.Errorf("stopped at step %d of %d (%q), want early stopping at 4 of 12", res.Step, res.TotalSteps, res.Stopped)
+	}
+	if res.BestCheckpoint != "checkpoint-1" || res.BadEvals != 3 {
+		t.Errorf("best %s, %d evaluations without improvement; want checkpoint-1, 3", res.BestCheckpoint, res.BadEvals)
+	}
+	var evals int
+	for _, r := range res.History {
+		if _, ok := r["eval_accuracy"]; ok {
+			evals++
+		}
+	}
+	if evals != 4 {
+		t.Errorf("%d evaluations in the history, want 4", evals)
+	}
+	if got := checkpoints(t, dir); !slices.Equal(got, []string{"checkpoint-1", "checkpoint-4"}) {
+		t.Errorf("run dir keeps %v, want [checkpoint-1 checkpoint-4] (best and latest)", got)
+	}
+	// One progress line per optimizer step, each redrawn with a carriage return.
+	for k := 1; k <= 4; k++ {
+		if !strings.Contains(bar.String(), fmt.Sprintf("] %d/12 loss ", k)) {
+			t.Errorf("progress output lacks step %d/12: %q", k, bar.String())
+		}
+	}
+	if n := strings.Count(bar.String(), "\r"); n != 4 {
+		t.Errorf("%d progress redraws, want 4", n)
+	}
+}
+
+func checkpoints(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "checkpoint-") {
+			names = append(names, e.Name())
+		}
+	}
+	return names
+}
+
+// TestBestCheckpointByMetric trains on an easy task ("fire" or "calm" decides the label; the
+// training set is also evaluated), evaluating and saving every step, and checks the best checkpoint is the
+// arg-min of the evaluation loss (or arg-max of the accuracy, first on ties) in the history, and
+// that reloading it reproduces that evaluation.
+func TestBestCheckpointByMetric(t *testing.T) {
+	var texts []string
+	var labels []int
+	for i, words := range sameLength(32, 5) {
+		texts, labels = append(texts, []string{"calm ", "fire "}[i%2]+words), append(labels, i%2)
+	}
+	trainSet, err := Encode(wordHasher{maxLen: 16}, texts, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evalSet := trainSet
+	for _, metric := range []string{"loss", "accuracy"} {
+		t.Run(metric, func(t *testing.T) {
+			cfg := tinyConfig()
+			cfg.LearningRate, cfg.Epochs, cfg.EvalEvery, cfg.SaveEvery, cfg.SaveTotalLimit = 3e-3, 2, 1, 1, 0
+			cfg.MetricForBest = metric
+			tr, _ := tinyTrainer(t, "bert-tiny-bare", tweetLabels, cfg)
+			dir := t.TempDir()
+			res, err := tr.Train(context.Background(), dir, trainSet, evalSet)
+			if err != nil {
+				t.Fatal(err)
+			}
+			best, bestStep, values := math.NaN(), -1, map[float64]bool{}
+			for _, r := range res.History {
+				v, ok := r["eval_"+metric]
+				if !ok {
+					continue
+				}
+				values[v] = true
+				if math.IsNaN(best) || (metric == "loss" && v < best) || (metric != "loss" && v > best) {
+					best, bestStep = v, int(r["step"])
+				}
+			}
+			if len(values) < 2 {
+				t.Fatalf("eval_%s took one value, %v: the selection is not exercised", metric, values)
+			}
+			if want := fmt.Sprintf("checkpoint-%d", bestStep); res.BestCheckpoint != want || *res.BestMetric != best {
+				t.Errorf("best %s (%v), want %s (%v) from the history", res.BestCheckpoint, *res.BestMetric, want, best)
+			}
+			// The checkpoint holds the model that was evaluated at that step.
+			again, _ := loadTrainer(t, filepath.Join(dir, res.BestCheckpoint), tweetLabels, cfg)
+			ev, err := again.Evaluate(context.Background(), evalSet)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ev.Metrics()[metric]; math.Abs(got-best) > 1e-6 {
+				t.Errorf("%s reloaded: %s %v, history says %v", res.BestCheckpoint, metric, got, best)
+			}
+		})
+	}
+}
+
+// TestEvalReportNamesLabels: the evaluation report names classes by label, with the second
+// label as the positive class of the binary scores.
+func TestEvalReportNamesLabels(t *testing.T) {
+	_, evalSet := tweets(t, wordHasher{maxLen: 32}, 0, 16)
+	tr, _ := tinyTrainer(t, "bert-tiny-bare", tweetLabels, tinyConfig())
+	ev, err := tr.Evaluate(context.Background(), evalSet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := ev.Report.PerClass["disaster"]; !ok || ev.Report.Binary == nil || ev.Report.Binary.PosLabel != "disaster" ||
+		!slices.Equal(ev.Report.ConfusionMatrix.Labels, tweetLabels) {
+		t.Errorf("report classes %v, positive %+v; want %q with positive \"disaster\"", ev.Report.ConfusionMatrix.Labels, ev.Report.Binary, tweetLabels)
+	}
+	if !strings.Contains(ev.Report.Text(4), "not disaster") {
+		t.Errorf("text report lacks the label names:\n%s", ev.Report.Text(4))
+	}
+}
+
+// TestProgressBar checks the progress line against one written out by hand.
+func TestProgressBar(t *testing.T) {
+	var b bytes.Buffer
+	writeBar(&b, Progress{Step: 5, TotalSteps: 10, Loss: 0.123456, LR: 2e-5, SamplesPerSec: 12.34, ETA: 65*time.Second + 400*time.Millisecond})
+	want := "\r[===============               ] 5/10 loss 0.1235 lr 2.00e-05 12.3 samples/s ETA 1m5s "
+	if b.String() != want {
+		t.Errorf("progress line\n%q\nwant\n%q", b.String(), want)
+	}
+}
+
+// TestHistorySVGPlotsTheLoss: the training-loss panel's polyline has one point per logged loss,
+// spaced in x as the steps are and placed in y by the loss (highest loss on top, the middle
+// value half-way), and each evaluation metric gets its own panel.
+func TestHistorySVGPlotsTheLoss(t *testing.T) {
+	history := []Record{
+		{"step": 10, "epoch": 0.5, "loss": 3, "learning_rate": 1e-5},
+		{"step": 20, "epoch": 1, "loss": 1},
+		{"step": 20, "epoch": 1, "eval_loss": 0.9, "eval_accuracy": 0.6},
+		{"step": 40, "epoch": 2, "loss": 2},
+		{"step": 40, "epoch": 2, "eval_loss": 0.8, "eval_accuracy": 0.7},
+	}
+	svg := string(historySVG(history))
+	for _, name := range []string{">loss<", ">eval_loss<", ">eval_accuracy<"} {
+		if !strings.Contains(svg, name) {
+			t.Errorf("the SVG has no %s panel", name)
+		}
+	}
+	if strings.Contains(svg, "learning_rate") {
+		t.Error("the SVG plots the learning rate, which is not a loss or evaluation series")
+	}
+	m := regexp.MustCompile(`<text[^>]*>loss</text>.*?<polyline[^>]*points="([^"]*)"`).FindStringSubmatch(svg)
+	if m == nil {
+		t.Fatalf("no polyline in the loss panel:\n%s", svg)
+	}
+	var xs, ys []float64
+	for _, pt := range strings.Fields(m[1]) {
+		x, y, _ := strings.Cut(pt, ",")
+		xf, err1 := strconv.ParseFloat(x, 64)
+		yf, err2 := strconv.ParseFloat(y, 64)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("bad point %q", pt)
+		}
+		xs, ys = append(xs, xf), append(ys, yf)
+	}
+	if len(xs) != 3 {
+		t.Fatalf("loss polyline has %d points, want 3 (steps 10, 20, 40): %v", len(xs), m[1])
+	}
+	// Steps 10, 20, 40: the second gap is twice the first.
+	if d1, d2 := xs[1]-xs[0], xs[2]-xs[1]; d1 <= 0 || math.Abs(d2-2*d1) > 0.2 {
+		t.Errorf("x %v: want increasing with gaps in ratio 1:2", xs)
+	}
+	// Losses 3, 1, 2: SVG y grows downwards, so loss 3 is the smallest y, 1 the largest, 2 midway.
+	if !(ys[0] < ys[2] && ys[2] < ys[1]) || math.Abs(ys[2]-(ys[0]+ys[1])/2) > 0.1 {
+		t.Errorf("y %v for losses 3, 1, 2: want top, bottom, half-way", ys)
+	}
+}
