@@ -12,8 +12,9 @@ import (
 	"github.com/tunelab/tunelab/lab/tokenize"
 )
 
-// TestFineTuneMiniLMOnTweets fine-tunes the real all-MiniLM-L6-v2 with a fresh head on 320 real
-// disaster tweets for 20 steps: the held-out loss must fall from the fresh head's.
+// TestFineTuneMiniLMOnTweets fine-tunes the real all-MiniLM-L6-v2 with a fresh head on 192 real
+// disaster tweets (truncated to 32 tokens) for 12 steps: the held-out loss on 64 others must
+// fall from the fresh head's.
 func TestFineTuneMiniLMOnTweets(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fine-tunes a 22M-parameter model")
@@ -23,7 +24,7 @@ func TestFineTuneMiniLMOnTweets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	trainSet, evalSet := tweets(t, tok.WithMaxLength(48), 320, 96)
+	trainSet, evalSet := tweets(t, tok.WithMaxLength(32), 192, 64)
 	ck, err := checkpoint.Load(dir, tweetLabels)
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +35,7 @@ func TestFineTuneMiniLMOnTweets(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := Defaults()
-	cfg.LearningRate, cfg.Epochs, cfg.BatchSize, cfg.WarmupRatio, cfg.WeightDecay = 1e-4, 1, 16, 0.1, 0.01
+	cfg.LearningRate, cfg.Epochs, cfg.BatchSize, cfg.WarmupRatio, cfg.WeightDecay = 2e-4, 1, 16, 0.1, 0.01
 	tr, err := New(testBackend(), m, store, tweetLabels, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +49,7 @@ func TestFineTuneMiniLMOnTweets(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("eval before %v, after %v", before.Metrics(), res.Eval.Metrics())
-	if res.Step != 20 || res.Eval.Loss >= before.Loss-0.05 {
-		t.Errorf("%d steps; held-out loss %.4f -> %.4f, want 20 steps and a drop of at least 0.05", res.Step, before.Loss, res.Eval.Loss)
+	if res.Step != 12 || res.Eval.Loss >= before.Loss-0.05 {
+		t.Errorf("%d steps; held-out loss %.4f -> %.4f, want 12 steps and a drop of at least 0.05", res.Step, before.Loss, res.Eval.Loss)
 	}
 }
