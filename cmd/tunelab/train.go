@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/tunelab/tunelab/lab/data"
+	"github.com/tunelab/tunelab/lab/metrics"
 	"github.com/tunelab/tunelab/lab/train"
 )
 
@@ -152,7 +153,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var tf taskFlags
 	tf.register(fs)
 	seed := fs.Uint64("seed", 42, "seed of the split (must match the one used for training)")
-	asJSON := fs.Bool("json", false, "print the metrics report as JSON")
+	asJSON := fs.Bool("json", false, "print the metrics report as JSON, with the split, its size and the loss")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -173,7 +174,12 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if *asJSON {
-		return json.NewEncoder(stdout).Encode(ev.Report)
+		return json.NewEncoder(stdout).Encode(struct {
+			Split    string  `json:"split"`
+			Examples int     `json:"examples"`
+			Loss     float64 `json:"loss"`
+			*metrics.Report
+		}{name, len(examples), ev.Loss, ev.Report})
 	}
 	fmt.Fprintf(stdout, "%s on %s (%s split, %d examples): loss %.4f\n\n%s\n", mf.model, ds.Name, name, len(examples), ev.Loss, ev.Report.Text(4))
 	return nil

@@ -47,7 +47,7 @@ func readJSON(t *testing.T, path string, v any) {
 // all-MiniLM-L6-v2 (dropout off) through `tunelab train`, then checks the --out directory: the
 // files and config keys of a Hugging Face classifier; logits of the reloaded model equal to
 // those transformers computed from the same run's directory (1e-4); and `tunelab eval` on it
-// reproducing all_results.json.
+// reproducing all_results.json's accuracy and loss (the in-memory model's).
 func TestTrainSaveLoadsInTransformers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fine-tunes a 22M-parameter model")
@@ -140,13 +140,18 @@ func TestTrainSaveLoadsInTransformers(t *testing.T) {
 		t.Fatalf("tunelab eval %q: %v\n%s", evalArgs, err, stderr.String())
 	}
 	var report struct {
+		Split    string  `json:"split"`
+		Examples int     `json:"examples"`
+		Loss     float64 `json:"loss"`
 		Accuracy float64 `json:"accuracy"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &report); err != nil {
 		t.Fatalf("tunelab eval --json: %v: %s", err, stdout.String())
 	}
-	if report.Accuracy != results["accuracy"] {
-		t.Errorf("tunelab eval accuracy %v, all_results.json %v", report.Accuracy, results["accuracy"])
+	// The loss also shows that the reloaded weights are the trained ones.
+	if report.Split != "validation" || report.Accuracy != results["accuracy"] || math.Abs(report.Loss-results["loss"]) > 1e-5 {
+		t.Errorf("tunelab eval: %s split, accuracy %v, loss %v; all_results.json (validation) %v, %v",
+			report.Split, report.Accuracy, report.Loss, results["accuracy"], results["loss"])
 	}
 }
 
