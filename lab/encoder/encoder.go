@@ -127,6 +127,11 @@ func (m *Model) Encode(scope *model.Scope, tokens, mask, typeIDs *Node) *Node {
 // are transposed once to [b, heads, d, s] so both attention matmuls have the plain [m, k] x
 // [k, n] layout that the backend's vectorised kernels handle best, and the softmax gets an
 // additive mask so it runs as one fused op.
+//
+// Training lays the values out as [b, heads, d, s] instead: the gradient of the probabilities
+// then contracts d (32 or 64) in that same fast layout, rather than as one short dot product per
+// probability, which made it the costliest matmul of the step; the forward product it slows
+// down costs less than that.
 func (m *Model) layer(scope *model.Scope, x, keyBias *Node) *Node {
 	c := m.cfg
 	b, s := x.Shape().Dim(0), x.Shape().Dim(1)
@@ -138,11 +143,17 @@ func (m *Model) layer(scope *model.Scope, x, keyBias *Node) *Node {
 	}
 	query := MulScalar(split("query", 0, 2, 1, 3), 1/math.Sqrt(float64(d)))         // [b, heads, s, d]
 	keyT := split("key", 0, 2, 3, 1)                                                // [b, heads, d, s]
-	value := split("value", 0, 2, 1, 3)                                             // [b, heads, s, d]
 	scores := DotGeneral(query, []int{3}, []int{0, 1}, keyT, []int{2}, []int{0, 1}) // [b, heads, s, s]
 	probs := Softmax(Add(scores, keyBias), -1)
 	probs = m.dropout(mha, probs, m.hiddenDropout)
-	context := DotGeneral(probs, []int{3}, []int{0, 1}, value, []int{2}, []int{0, 1}) // [b, heads, s, d]
+	var context *Node // [b, heads, s, d]
+	if scope.IsTraining(x.Graph()) {
+		valueT := split("value", 0, 2, 3, 1) // [b, heads, d, s]
+		context = DotGeneral(probs, []int{3}, []int{0, 1}, valueT, []int{3}, []int{0, 1})
+	} else {
+		value := split("value", 0, 2, 1, 3) // [b, heads, s, d]
+		context = DotGeneral(probs, []int{3}, []int{0, 1}, value, []int{2}, []int{0, 1})
+	}
 	context = Reshape(TransposeAllAxes(context, 0, 2, 1, 3), b, s, heads*d)
 	x = Add(x, linear(mha.In("output"), context, c.HiddenSize))
 	x = norm.LayerNorm(scope.In("norm1"), x, -1).Epsilon(c.LayerNormEps).Done()
