@@ -253,7 +253,7 @@ func TestRunSaveLoad(t *testing.T) {
 	}
 	table := got.MetricsTable()
 	parse(t, table)
-	if !strings.Contains(table, "m on toy") || !strings.Contains(table, ">0.5000<") {
+	if !strings.Contains(table, "m on toy") || !strings.Contains(table, ">0.5000<") || !strings.Contains(table, ">neg</td>") || !strings.Contains(table, ">pos</td>") {
 		t.Errorf("metrics table lacks the run name or the scores: %s", table)
 	}
 	for _, doc := range []string{got.Curves(), got.ConfusionMatrix(), Compare(got, r), CompareChart("c", got, r)} {
@@ -280,14 +280,35 @@ func TestLiveHTML(t *testing.T) {
 		l.Update(train.Progress{Step: step, TotalSteps: 4, Loss: 1 / float64(step), LR: 1e-5})
 	}
 	l.Update(train.Progress{Step: 4, TotalSteps: 4, Eval: map[string]float64{"loss": 0.3, "accuracy": 0.75}})
+	// The evaluation leaves the last step's loss and learning rate on display.
 	doc := l.HTML()
 	parse(t, doc)
-	for _, want := range []string{"run &lt;1&gt;", "step 4/4", "width:100.0%", "accuracy 0.7500, loss 0.3000", "<polyline"} {
+	for _, want := range []string{"run &lt;1&gt;", "step 4/4", "loss 0.2500 · lr 1.00e-05", "width:100.0%", "accuracy 0.7500, loss 0.3000", "<polyline"} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("live display lacks %q:\n%s", want, doc)
 		}
 	}
 	if want := "run <1>: step 4/4 accuracy 0.7500, loss 0.3000\n"; buf.String() != want {
 		t.Errorf("text output %q, want %q", buf.String(), want)
+	}
+}
+
+// The facade's evaluations name classes by label; the table and heat map must find them too.
+func TestRunClassesNamedByLabel(t *testing.T) {
+	r := testRun(t)
+	rep, err := metrics.New[string]().WithLabels("neg", "pos").WithPosLabel("pos").Report([]string{"pos", "pos", "neg", "neg"}, []string{"pos", "neg", "neg", "neg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Eval.Report = rep
+	// pos: precision 1/1, recall 1/2, F1 2/3; neg: precision 2/3, recall 2/2, F1 0.8.
+	table := r.MetricsTable()
+	for _, want := range []string{">pos</td>", ">1.0000<", ">0.6667<", ">neg</td>", ">0.8000<"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("metrics table lacks %q: %s", want, table)
+		}
+	}
+	if cm := r.ConfusionMatrix(); !strings.Contains(cm, ">neg</text>") || !strings.Contains(cm, ">2</text>") {
+		t.Errorf("confusion matrix lacks the labels or the count 2: %s", cm)
 	}
 }

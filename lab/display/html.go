@@ -8,23 +8,29 @@ import (
 // tableStyle keeps tables readable in the notebook, the HTML export and print.
 const tableStyle = `border-collapse:collapse;font-family:sans-serif;font-size:13px;margin:4px 0`
 
+// shortCell is the longest cell text (bytes) kept on one line; longer texts wrap.
+const shortCell = 40
+
 // Table returns an HTML table with a header row; every cell is escaped. Cells that look like
 // numbers are right-aligned.
 func Table(header []string, rows [][]string) string {
 	var b strings.Builder
 	b.WriteString(`<table style="` + tableStyle + `"><thead><tr>`)
 	for _, h := range header {
-		b.WriteString(`<th style="border-bottom:2px solid #333;padding:3px 10px;text-align:left">` + html.EscapeString(h) + `</th>`)
+		b.WriteString(`<th style="border-bottom:2px solid #333;padding:3px 10px;text-align:left;white-space:nowrap">` + html.EscapeString(h) + `</th>`)
 	}
 	b.WriteString(`</tr></thead><tbody>`)
 	for _, row := range rows {
 		b.WriteString(`<tr>`)
 		for _, c := range row {
-			align := "left"
+			style := "border-bottom:1px solid #ddd;padding:3px 10px;vertical-align:top;text-align:left"
 			if isNumeric(c) {
-				align = "right"
+				style = strings.Replace(style, "left", "right", 1)
 			}
-			b.WriteString(`<td style="border-bottom:1px solid #ddd;padding:3px 10px;vertical-align:top;text-align:` + align + `">` + html.EscapeString(c) + `</td>`)
+			if len(c) <= shortCell {
+				style += ";white-space:nowrap"
+			}
+			b.WriteString(`<td style="` + style + `">` + html.EscapeString(c) + `</td>`)
 		}
 		b.WriteString(`</tr>`)
 	}

@@ -45,10 +45,10 @@ func NewLive(title string) *Live {
 // Update records p and redraws; pass it as FineTune's hook.
 func (l *Live) Update(p train.Progress) {
 	l.started = true
-	l.p = p
 	if p.Eval != nil {
 		l.evals = append(l.evals, p)
 	} else {
+		l.p = p // evaluations carry no loss, learning rate or throughput
 		l.steps = append(l.steps, float64(p.Step))
 		l.losses = append(l.losses, p.Loss)
 	}
@@ -63,14 +63,13 @@ func (l *Live) Update(p train.Progress) {
 	}
 }
 
-// Finish replaces the live block (transient in GoNB) by the final state as a permanent output,
-// so that it is saved in the notebook, and waits until GoNB has received it.
+// Finish draws the final state (the last update may have been skipped by Every) and waits until
+// GoNB has received it: a cell's program may exit before its outputs are sent otherwise.
 func (l *Live) Finish() {
 	if !gonbui.IsNotebook {
 		return
 	}
-	gonbui.UpdateHTML(l.id, "")
-	gonbui.DisplayHTML(l.HTML())
+	gonbui.UpdateHTML(l.id, l.HTML())
 	gonbui.Sync()
 }
 

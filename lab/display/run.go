@@ -105,18 +105,30 @@ func (r *Run) Curves() string {
 	return Row(Lines(r.Model+": loss", "step", losses...), Lines(r.Model+": validation accuracy", "step", accuracy...))
 }
 
+// classNames returns the names of the report's classes in confusion-matrix order, with the
+// report's keys: label names, or class ids ("0", "1", ...) that are mapped to r.Labels.
+func (r *Run) classNames() (names, keys []string) {
+	keys = r.Eval.Report.ConfusionMatrix.Labels
+	for _, k := range keys {
+		name := k
+		if id, err := strconv.Atoi(k); err == nil && id >= 0 && id < len(r.Labels) && !slices.Contains(r.Labels, k) {
+			name = r.Labels[id]
+		}
+		names = append(names, name)
+	}
+	return names, keys
+}
+
 // MetricsTable is the per-class and averaged precision, recall and F1 with support, and the
 // accuracy.
 func (r *Run) MetricsTable() string {
 	rep := r.Eval.Report
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }
 	var rows [][]string
-	for i, label := range r.Labels {
-		s, ok := rep.PerClass[strconv.Itoa(i)]
-		if !ok {
-			continue
-		}
-		rows = append(rows, []string{label, f(s.Precision), f(s.Recall), f(s.F1), strconv.Itoa(s.Support)})
+	names, keys := r.classNames()
+	for i, key := range keys {
+		s := rep.PerClass[key]
+		rows = append(rows, []string{names[i], f(s.Precision), f(s.Recall), f(s.F1), strconv.Itoa(s.Support)})
 	}
 	n := strconv.Itoa(len(r.Validation))
 	rows = append(rows,
@@ -128,7 +140,8 @@ func (r *Run) MetricsTable() string {
 
 // ConfusionMatrix draws the validation confusion matrix with the label names.
 func (r *Run) ConfusionMatrix() string {
-	return Heatmap(r.Model+": validation confusion matrix", r.Labels, r.Eval.Report.ConfusionMatrix.Counts)
+	names, _ := r.classNames()
+	return Heatmap(r.Model+": validation confusion matrix", names, r.Eval.Report.ConfusionMatrix.Counts)
 }
 
 // Mistakes lists the n wrong predictions made with the highest probability: text, true label,
