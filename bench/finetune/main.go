@@ -1,0 +1,274 @@
+// Command finetune fine-tunes one model on the disaster tweets with one recipe in tunelab and in
+// the transformers Trainer (bench/finetune/peer.py, torch on the CPU) on the same machine, and
+// writes the validation F1 of "disaster" (mean over seeds), the time per epoch and the samples/s
+// of both to finetune.json and finetune.md.
+//
+//	GOEXPERIMENT=simd go run ./bench/finetune [-train-limit 1000] [-seeds 1,2,3]
+//
+// Both sides train on the same examples: the stratified 80/20 split of train.csv (seed 42) is made
+// here with lab/data and handed to the peer as Kaggle ids, optionally subsampled (stratified) with
+// -train-limit when the full run would take too long on the machine. Evaluation runs once, after
+// training, on the whole validation split; checkpoints are written only at the end.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"math"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tunelab/tunelab/lab"
+	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/lab/data"
+	"github.com/tunelab/tunelab/lab/train"
+)
+
+// Recipe is the shared hyperparameters, passed to the peer as JSON.
+type Recipe struct {
+	Model        string  `json:"model"`
+	LearningRate float64 `json:"learning_rate"`
+	BatchSize    int     `json:"batch_size"`
+	Epochs       int     `json:"epochs"`
+	WeightDecay  float64 `json:"weight_decay"`
+	WarmupRatio  float64 `json:"warmup_ratio"`
+	MaxLength    int     `json:"max_length"`
+	Threads      int     `json:"threads"`
+}
+
+// Split is the examples both sides use, by Kaggle id, with their label ids.
+type Split struct {
+	TrainIDs       []string `json:"train_ids"`
+	TrainLabels    []int    `json:"train_labels"`
+	ValidationIDs  []string `json:"validation_ids"`
+	ValidationLabs []int    `json:"validation_labels"`
+	// TrainTotal and ValidationTotal are the sizes of the splits before -train-limit and -val-limit.
+	TrainTotal      int `json:"train_total"`
+	ValidationTotal int `json:"validation_total"`
+}
+
+// Run is one seed's outcome on one side.
+type Run struct {
+	Seed          int     `json:"seed"`
+	F1            float64 `json:"f1_disaster"`
+	Accuracy      float64 `json:"accuracy"`
+	TrainSeconds  float64 `json:"train_seconds"`
+	EpochSeconds  float64 `json:"seconds_per_epoch"`
+	SamplesPerSec float64 `json:"train_samples_per_second"`
+}
+
+// Side is one implementation's runs and their means.
+type Side struct {
+	Name          string  `json:"name"`
+	Runs          []Run   `json:"runs"`
+	MeanF1        float64 `json:"mean_f1_disaster"`
+	StdF1         float64 `json:"std_f1_disaster"`
+	EpochSeconds  float64 `json:"mean_seconds_per_epoch"`
+	SamplesPerSec float64 `json:"mean_train_samples_per_second"`
+}
+
+func main() {
+	dataDir := flag.String("data", envOr("TUNELAB_DATA", "../shared/data"), "data directory holding disaster_tweets/")
+	modelDir := flag.String("model", "models/all-MiniLM-L6-v2", "pretrained checkpoint directory")
+	seedList := flag.String("seeds", "1,2,3", "comma-separated training seeds (head init, order, dropout)")
+	trainLimit := flag.Int("train-limit", 0, "train on a stratified subsample of this many examples (0: all)")
+	valLimit := flag.Int("val-limit", 0, "validate on a stratified subsample of this many examples (0: all)")
+	python := flag.String("python", envOr("PYTHON", "/opt/oracle-venv/bin/python"), "python with torch and transformers for the peer")
+	out := flag.String("out", "bench/results", "directory for finetune.json and finetune.md")
+	r := Recipe{LearningRate: 5e-5, BatchSize: 16, Epochs: 2, WeightDecay: 0.01, WarmupRatio: 0.1, MaxLength: 64, Threads: runtime.GOMAXPROCS(0)}
+	flag.IntVar(&r.Epochs, "epochs", r.Epochs, "training epochs")
+	flag.Parse()
+	r.Model = *modelDir
+	var seeds []int
+	for _, s := range strings.Split(*seedList, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			log.Fatalf("-seeds %q: %v", *seedList, err)
+		}
+		seeds = append(seeds, n)
+	}
+	ctx := context.Background()
+	loadStart := loadAverage()
+
+	ds, err := data.NewLoader(*dataDir).WithSeed(42).WithValidation(0.2).Load(ctx, "tweets")
+	if err != nil {
+		log.Fatal(err)
+	}
+	trainSet, valSet := ds.Splits[data.Train], ds.Splits[data.Validation]
+	split := Split{TrainTotal: len(trainSet), ValidationTotal: len(valSet)}
+	if *trainLimit > 0 {
+		trainSet = data.Limit(trainSet, *trainLimit, 42)
+	}
+	if *valLimit > 0 {
+		valSet = data.Limit(valSet, *valLimit, 42)
+	}
+	for _, ex := range trainSet {
+		split.TrainIDs, split.TrainLabels = append(split.TrainIDs, ex.ID), append(split.TrainLabels, ds.LabelID(ex.Label))
+	}
+	for _, ex := range valSet {
+		split.ValidationIDs, split.ValidationLabs = append(split.ValidationIDs, ex.ID), append(split.ValidationLabs, ds.LabelID(ex.Label))
+	}
+	work, err := os.MkdirTemp("", "finetune-bench-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(work)
+	splitFile, recipeFile := filepath.Join(work, "split.json"), filepath.Join(work, "recipe.json")
+	writeJSON(splitFile, split)
+	writeJSON(recipeFile, r)
+	log.Printf("%d training examples (of %d), %d validation, %d epochs, seeds %v", len(trainSet), split.TrainTotal, len(valSet), r.Epochs, seeds)
+
+	// The peer first: it is the faster side, and fails early if its environment is incomplete.
+	peer := Side{Name: "transformers Trainer"}
+	for _, seed := range seeds {
+		cmd := osexec.Command(*python, "bench/finetune/peer.py", recipeFile, splitFile, filepath.Join(*dataDir, "disaster_tweets", "train.csv"), strconv.Itoa(seed))
+		cmd.Stderr = os.Stderr
+		outBytes, err := cmd.Output()
+		if err != nil {
+			log.Fatalf("peer seed %d: %v", seed, err)
+		}
+		var run Run
+		if err := json.Unmarshal(outBytes, &run); err != nil {
+			log.Fatalf("peer seed %d: %v in %q", seed, err, outBytes)
+		}
+		log.Printf("transformers seed %d: %+v", seed, run)
+		peer.Runs = append(peer.Runs, run)
+	}
+	goSide := Side{Name: "tunelab"}
+	for _, seed := range seeds {
+		run, err := tunelabRun(ctx, r, seed, trainSet, valSet, filepath.Join(work, fmt.Sprint("run-", seed)))
+		if err != nil {
+			log.Fatal(err)
+		}
+		log.Printf("tunelab seed %d: %+v", seed, run)
+		goSide.Runs = append(goSide.Runs, run)
+	}
+	load := fmt.Sprintf("load average (1 min) %s at the start, %s at the end", loadStart, loadAverage())
+	sides := []*Side{&goSide, &peer}
+	for _, s := range sides {
+		summarize(s)
+	}
+	report := map[string]any{
+		"machine": machine(), "load": load, "recipe": r, "train_examples": len(trainSet), "train_split_size": split.TrainTotal,
+		"validation_examples": len(valSet), "validation_split_size": split.ValidationTotal, "split": "stratified 80/20 of train.csv, seed 42 (lab/data), ids handed to the peer",
+		"sides": sides, "f1_difference": goSide.MeanF1 - peer.MeanF1,
+	}
+	if err := checkpoint.WriteFileAtomic(filepath.Join(*out, "finetune.json"), mustJSON(report)); err != nil {
+		log.Fatal(err)
+	}
+	if err := checkpoint.WriteFileAtomic(filepath.Join(*out, "finetune.md"), []byte(markdown(r, split, sides, load))); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Print(markdown(r, split, sides, load))
+}
+
+// tunelabRun fine-tunes a fresh classifier with seed and times the training steps alone: the
+// only evaluation and checkpoint come after the last step.
+func tunelabRun(ctx context.Context, r Recipe, seed int, trainSet, valSet []data.Example, runDir string) (Run, error) {
+	clf, err := lab.Load(ctx, r.Model, lab.WithLabels(data.TweetLabels...), lab.WithMaxLength(r.MaxLength), lab.WithSeed(uint64(seed)))
+	if err != nil {
+		return Run{}, err
+	}
+	cfg := train.Defaults()
+	cfg.LearningRate, cfg.BatchSize, cfg.Epochs, cfg.WeightDecay, cfg.WarmupRatio = r.LearningRate, r.BatchSize, r.Epochs, r.WeightDecay, r.WarmupRatio
+	cfg.Seed, cfg.EvalEvery, cfg.SaveEvery, cfg.SaveTotalLimit, cfg.LogEvery = uint64(seed), math.MaxInt32, math.MaxInt32, 1, 50
+	start := time.Now()
+	var trainTime time.Duration
+	hook := func(p train.Progress) {
+		if p.Eval == nil && p.Step == p.TotalSteps {
+			trainTime = time.Since(start)
+		}
+	}
+	res, err := clf.FineTune(ctx, cfg, trainSet, valSet, runDir, false, os.Stderr, hook)
+	if err != nil {
+		return Run{}, err
+	}
+	m := res.Eval.Metrics()
+	secs := trainTime.Seconds()
+	return Run{Seed: seed, F1: m["f1"], Accuracy: m["accuracy"], TrainSeconds: secs, EpochSeconds: secs / float64(r.Epochs),
+		SamplesPerSec: float64(len(trainSet)*r.Epochs) / secs}, nil
+}
+
+func summarize(s *Side) {
+	n := float64(len(s.Runs))
+	for _, run := range s.Runs {
+		s.MeanF1 += run.F1 / n
+		s.EpochSeconds += run.EpochSeconds / n
+		s.SamplesPerSec += run.SamplesPerSec / n
+	}
+	for _, run := range s.Runs {
+		s.StdF1 += (run.F1 - s.MeanF1) * (run.F1 - s.MeanF1) / math.Max(1, n-1)
+	}
+	s.StdF1 = math.Sqrt(s.StdF1)
+}
+
+func markdown(r Recipe, split Split, sides []*Side, load string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Fine-tuning: tunelab vs the transformers Trainer\n\nMachine: %s; %s (other work shares the machine when it exceeds the core count: the times are then upper bounds).\n\n", machine(), load)
+	fmt.Fprintf(&b, "%s on disaster tweets, the stratified 80/20 split of train.csv (seed 42): training on %d of its %d training examples "+
+		"and validating on %d of its %d validation examples (stratified subsamples when fewer). "+
+		"Recipe: lr %g, batch %d, %d epochs, weight decay %g, warmup ratio %g, linear schedule, max length %d, %d threads.\n\n",
+		r.Model, len(split.TrainIDs), split.TrainTotal, len(split.ValidationIDs), split.ValidationTotal,
+		r.LearningRate, r.BatchSize, r.Epochs, r.WeightDecay, r.WarmupRatio, r.MaxLength, r.Threads)
+	b.WriteString("| side | F1 of disaster per seed | mean F1 (std) | s/epoch | train samples/s |\n|---|---|---|---|---|\n")
+	for _, s := range sides {
+		var per []string
+		for _, run := range s.Runs {
+			per = append(per, fmt.Sprintf("%d: %.4f", run.Seed, run.F1))
+		}
+		fmt.Fprintf(&b, "| %s | %s | %.4f (%.4f) | %.1f | %.1f |\n", s.Name, strings.Join(per, ", "), s.MeanF1, s.StdF1, s.EpochSeconds, s.SamplesPerSec)
+	}
+	fmt.Fprintf(&b, "\nMean F1 difference (tunelab - Trainer): %+.4f.\n", sides[0].MeanF1-sides[1].MeanF1)
+	return b.String()
+}
+
+func machine() string {
+	model := "unknown CPU"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if name, ok := strings.CutPrefix(line, "model name"); ok {
+				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(name), ":"))
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s, %d cores, %s", model, runtime.NumCPU(), runtime.Version())
+}
+
+// loadAverage is the 1-minute load average, or "unknown".
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Fields(string(data))[0]
+}
+
+func writeJSON(path string, v any) {
+	if err := os.WriteFile(path, mustJSON(v), 0o644); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func mustJSON(v any) []byte {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		log.Fatal(err)
+	}
+	return append(data, '\n')
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
