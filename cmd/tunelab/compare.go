@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/tunelab/tunelab/lab/compare"
+	"github.com/tunelab/tunelab/lab/display"
 )
 
 func init() {
@@ -62,12 +63,11 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	opts.Tasks = tasks
 	opts.Progress = stderr
-	runs, notes, err := compare.Run(ctx, opts)
-	if err != nil {
-		return err
-	}
 	command := "tunelab compare " + strings.Join(args, " ")
-	if err := compare.Write(*out, command, notes, runs); err != nil {
+	// Write the folder after every run: a stopped comparison keeps what it finished.
+	if _, _, err := compare.Run(ctx, opts, func(runs []*display.Run, notes []string) error {
+		return compare.Write(*out, command, notes, runs)
+	}); err != nil {
 		return err
 	}
 	results, err := os.ReadFile(*out + "/results.md")

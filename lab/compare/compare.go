@@ -51,9 +51,9 @@ func Defaults() Options {
 	return Options{
 		Models: []string{lab.DefaultModel, "bge-small-en-v1.5"},
 		Tasks: []Task{
-			{Name: "tweets", MaxLength: 64, TrainLimit: 400, EvalLimit: 200},
-			{Name: "imdb", MaxLength: 128, TrainLimit: 300, EvalLimit: 200},
-			{Name: "agnews", MaxLength: 64, TrainLimit: 400, EvalLimit: 200},
+			{Name: "tweets", MaxLength: 48, TrainLimit: 240, EvalLimit: 160},
+			{Name: "imdb", MaxLength: 128, TrainLimit: 160, EvalLimit: 160},
+			{Name: "agnews", MaxLength: 48, TrainLimit: 240, EvalLimit: 160},
 		},
 		Recipe: recipe,
 	}
@@ -69,8 +69,9 @@ func heldOut(d *data.Dataset) (string, []data.Example) {
 }
 
 // Run fine-tunes every model on every task and returns the runs, task by task, with the notes
-// the datasets carried (offline splits, limits).
-func Run(ctx context.Context, opts Options) (runs []*display.Run, notes []string, err error) {
+// the datasets carried (offline splits, limits). After each run, done (when not nil) receives
+// the runs so far, so a long comparison can save what it has.
+func Run(ctx context.Context, opts Options, done func(runs []*display.Run, notes []string) error) (runs []*display.Run, notes []string, err error) {
 	progress := opts.Progress
 	if progress == nil {
 		progress = io.Discard
@@ -101,6 +102,11 @@ func Run(ctx context.Context, opts Options) (runs []*display.Run, notes []string
 				return nil, nil, fmt.Errorf("%s on %s: %w", model, task.Name, err)
 			}
 			runs = append(runs, run)
+			if done != nil {
+				if err := done(runs, notes); err != nil {
+					return nil, nil, err
+				}
+			}
 		}
 	}
 	return runs, notes, nil
