@@ -5,6 +5,10 @@
 //
 // The peer runs bench/forward/peer.py with $PYTHON (default /opt/oracle-venv/bin/python, a venv
 // with torch and transformers) using as many threads as GOMAXPROCS.
+//
+// With -cpuprofile, also set GODEBUG=asyncpreemptoff=1: otherwise the profile credits a large
+// share of the time spent in GoMLX's SIMD kernels to runtime.asyncPreempt (the timings do not
+// change).
 package main
 
 import (
@@ -18,32 +22,25 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/tunelab/tunelab/bench/forward/benchkit"
 	"github.com/tunelab/tunelab/lab/backend"
 	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/encoder"
 )
-
-type result struct {
-	Side          string  `json:"side"`
-	MedianSeconds float64 `json:"median_seconds"`
-	SamplesPerSec float64 `json:"samples_per_second"`
-}
 
 func main() {
 	dir := flag.String("model", "models/all-MiniLM-L6-v2", "checkpoint directory")
 	batch := flag.Int("batch", 32, "batch size")
 	seq := flag.Int("seq", 128, "sequence length")
 	reps := flag.Int("reps", 10, "timed repetitions (after one warm-up)")
-	python := flag.String("python", envOr("PYTHON", "/opt/oracle-venv/bin/python"), "python with torch and transformers for the peer")
+	python := flag.String("python", benchkit.EnvOr("PYTHON", "/opt/oracle-venv/bin/python"), "python with torch and transformers for the peer")
 	out := flag.String("out", "bench/results", "directory for forward.json and forward.md")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of tunelab's timed repetitions to this file")
 	flag.Parse()
@@ -96,7 +93,7 @@ func main() {
 		}
 	}
 	pprof.StopCPUProfile()
-	ours := summarize("tunelab (GoMLX "+b.Name()+")", times, *batch)
+	ours := benchkit.Summarize("tunelab (GoMLX "+b.Name()+")", times, *batch)
 
 	cmd := osexec.Command(*python, filepath.Join("bench", "forward", "peer.py"), *dir,
 		strconv.Itoa(*batch), strconv.Itoa(*seq), strconv.Itoa(*reps), strconv.Itoa(runtime.GOMAXPROCS(0)))
@@ -109,10 +106,10 @@ func main() {
 	if err := json.Unmarshal(peerOut, &peerTimes); err != nil {
 		log.Fatalf("peer output %q: %v", peerOut, err)
 	}
-	peer := summarize("transformers + torch", peerTimes, *batch)
+	peer := benchkit.Summarize("transformers + torch", peerTimes, *batch)
 
 	ratio := ours.MedianSeconds / peer.MedianSeconds
-	machine := machineDescription()
+	machine := benchkit.Machine()
 	md := fmt.Sprintf("## Forward pass, %s, batch %d x seq %d, %d threads\n\nMachine: %s\n\n| side | median s/batch | samples/s |\n|---|---|---|\n| %s | %.3f | %.1f |\n| %s | %.3f | %.1f |\n\nratio tunelab / torch (time, lower is better): **%.2f**\n",
 		filepath.Base(*dir), *batch, *seq, runtime.GOMAXPROCS(0), machine, ours.Side, ours.MedianSeconds, ours.SamplesPerSec, peer.Side, peer.MedianSeconds, peer.SamplesPerSec, ratio)
 	fmt.Print(md)
@@ -120,45 +117,11 @@ func main() {
 		log.Fatal(err)
 	}
 	js, _ := json.MarshalIndent(map[string]any{"model": *dir, "batch": *batch, "seq": *seq, "threads": runtime.GOMAXPROCS(0), "machine": machine,
-		"results": []result{ours, peer}, "ratio": ratio, "date": time.Now().UTC().Format(time.RFC3339)}, "", "  ")
+		"results": []benchkit.Result{ours, peer}, "ratio": ratio, "date": time.Now().UTC().Format(time.RFC3339)}, "", "  ")
 	if err := checkpoint.WriteFileAtomic(filepath.Join(*out, "forward.json"), js); err != nil {
 		log.Fatal(err)
 	}
 	if err := checkpoint.WriteFileAtomic(filepath.Join(*out, "forward.md"), []byte(md)); err != nil {
 		log.Fatal(err)
 	}
-}
-
-func summarize(side string, times []float64, batch int) result {
-	slices.Sort(times)
-	median := times[len(times)/2]
-	return result{Side: side, MedianSeconds: median, SamplesPerSec: float64(batch) / median}
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
-}
-
-// machineDescription names the CPU and its widest SIMD extension, which decide GoMLX's kernels.
-func machineDescription() string {
-	info, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH
-	}
-	name, simd := runtime.GOARCH, "no AVX2"
-	for _, line := range strings.Split(string(info), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			name = strings.TrimSpace(v)
-		}
-	}
-	switch {
-	case strings.Contains(string(info), " avx512f"):
-		simd = "AVX-512"
-	case strings.Contains(string(info), " avx2"):
-		simd = "AVX2, no AVX-512"
-	}
-	return fmt.Sprintf("%s, %s, %d cores", name, simd, runtime.NumCPU())
 }
