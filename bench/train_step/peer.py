@@ -1,7 +1,7 @@
 """Peer of bench/train_step: times one training step of transformers' *ForSequenceClassification
-with torch.optim.AdamW (weight decay on every parameter: decay groups do not change the cost), as the
-Trainer runs it (train mode, cross-entropy, backward, gradient
-clipping at 1.0, optimizer step, zero_grad).
+with torch.optim.AdamW as the Trainer runs it: train mode, cross-entropy, backward, gradient
+clipping at 1.0, optimizer step, zero_grad (weight decay on every parameter: the Trainer's decay
+groups do not change the cost).
 
 usage: peer.py MODEL_DIR PRETRAINED BATCH SEQ REPS THREADS -> prints a JSON list of seconds per step.
 PRETRAINED is 1 to load MODEL_DIR's weights, 0 to initialise randomly from its config.json.
