@@ -42,3 +42,23 @@ test: setup
 PYTHON_PEER ?= /opt/oracle-venv/bin/python
 bench: models
 	go run ./bench/forward -python $(PYTHON_PEER)
+
+# lab installs the notebook environment (JupyterLab, nbconvert, the GoNB kernel with
+# GOEXPERIMENT=simd) and starts JupyterLab on notebooks/ without opening a browser: open the URL
+# it prints. TUNELAB_QUICK=1 makes the notebooks use small slices (minutes instead of hours).
+.PHONY: lab report notebooks-test
+lab: models-all
+	bash scripts/lab/install.sh
+	cd notebooks && jupyter lab --no-browser --ip=127.0.0.1 --port=8888 $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+# report executes the notebooks headless (the real run unless TUNELAB_QUICK=1) and exports each to
+# HTML and PDF, plus build/report/lab-report.pdf (title page with the results, then the notebooks).
+REPORT_FLAGS := $(if $(filter 1,$(TUNELAB_QUICK)),--quick,)
+report: models-all
+	bash scripts/lab/install.sh
+	$(PYTHON) scripts/lab/report.py all $(REPORT_FLAGS) --out build/report
+
+# notebooks-test runs the notebooks in quick mode and checks the exported report (minutes).
+notebooks-test: models-all
+	bash scripts/lab/install.sh
+	TUNELAB_NOTEBOOKS=1 go test -count=1 -timeout 60m -v ./notebooks/

@@ -312,3 +312,17 @@ func TestRunClassesNamedByLabel(t *testing.T) {
 		t.Errorf("confusion matrix lacks the labels or the count 2: %s", cm)
 	}
 }
+
+func TestRowKeepsTablesWhole(t *testing.T) {
+	doc := Row(Table([]string{"a"}, nil), Bars("b", []string{"x"}, Series{Y: []float64{1}}))
+	els := parse(t, doc)
+	var boxes []string
+	for _, e := range els[1:] {
+		if e.Name == "div" {
+			boxes = append(boxes, e.Attrs["style"])
+		}
+	}
+	if len(boxes) != 2 || boxes[0] != "flex:0 0 auto" || !strings.Contains(boxes[1], "flex:1 1") {
+		t.Errorf("row boxes %q: want the table at its natural width and the chart flexible", boxes)
+	}
+}

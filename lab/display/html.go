@@ -56,12 +56,17 @@ func isNumeric(s string) bool {
 	return true
 }
 
-// Row lays out HTML fragments (charts, tables) side by side, wrapping on narrow pages.
+// Row lays out HTML fragments (charts, tables) side by side, wrapping on narrow pages. Tables
+// keep their natural width; charts share the rest.
 func Row(fragments ...string) string {
 	var b strings.Builder
 	b.WriteString(`<div style="display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start">`)
 	for _, f := range fragments {
-		b.WriteString(`<div style="flex:1 1 300px;min-width:300px">` + f + `</div>`)
+		style := "flex:1 1 300px;min-width:300px"
+		if strings.HasPrefix(f, "<table") {
+			style = "flex:0 0 auto"
+		}
+		b.WriteString(`<div style="` + style + `">` + f + `</div>`)
 	}
 	b.WriteString(`</div>`)
 	return b.String()

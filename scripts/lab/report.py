@@ -24,7 +24,7 @@ from traitlets.config import Config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BANNER_TAG = "quick-run-banner"
-BANNER = ("> **Quick run** (`TUNELAB_QUICK=1`): 200 examples per split and 30 training steps, so that the "
+BANNER = ("> **Quick run** (`TUNELAB_QUICK=1`): 160 examples per split (80 for validation) and 20 training steps of 8 examples, so that the "
           "notebook runs in minutes. Its numbers only show that every step works; the real run is the "
           "default (unset `TUNELAB_QUICK`).")
 
@@ -33,7 +33,7 @@ PRINT_CSS = """
 @page { size: A4; margin: 14mm 12mm; }
 @media print {
   body { font-size: 11px; }
-  pre, code, .highlight pre, .jp-OutputArea-output pre { white-space: pre-wrap !important; word-break: break-word; overflow-wrap: anywhere; }
+  pre, code, .highlight pre, .jp-OutputArea-output pre { tab-size: 4; white-space: pre-wrap !important; word-break: break-word; overflow-wrap: anywhere; }
   .jp-Cell, .jp-OutputArea-output, table, svg, img { break-inside: avoid; }
   svg, img { max-width: 100% !important; height: auto !important; }
   .jp-InputPrompt, .jp-OutputPrompt { display: none; }
@@ -140,8 +140,8 @@ def title_page(runs, quick, names):
         f"<td>{r['validation']}</td><td>{r['seconds'] / 60:.1f}</td><td>{fmt(r['metrics'], 'accuracy')}</td>"
         f"<td>{fmt(r['metrics'], 'macro_f1')}</td><td>{fmt(r['metrics'], 'f1')}</td><td>{fmt(r['metrics'], 'loss')}</td></tr>"
         for r in runs)
-    mode = ("<p style='border:2px solid #e15759;padding:8px'><b>Quick run</b> (TUNELAB_QUICK=1): 200 examples per "
-            "split, 30 training steps. These numbers only show that the pipeline works.</p>") if quick else ""
+    mode = ("<p style='border:2px solid #e15759;padding:8px'><b>Quick run</b> (TUNELAB_QUICK=1): 160 examples per split (80 for validation), "
+            "20 training steps of 8 examples. These numbers only show that the pipeline works.</p>") if quick else ""
     contents = "".join(f"<li>{html.escape(os.path.splitext(n)[0])}</li>" for n in names)
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>tunelab lab report</title>
 <style>body{{font-family:sans-serif;margin:40px}} table{{border-collapse:collapse;font-size:13px}}
@@ -195,7 +195,7 @@ def main():
     p.add_argument("--runs", help="folder of the notebooks' runs (default $TUNELAB_OUT or OUT/runs)")
     p.add_argument("--quick", action="store_true", help="TUNELAB_QUICK=1: small slices, minutes per notebook")
     p.add_argument("--timeout", type=int, default=4 * 3600, help="seconds per cell")
-    args = p.parse_args()
+    args = p.parse_intermixed_args()
     args.notebooks = [os.path.abspath(n) for n in args.notebooks]
     rc = 0
     if args.command in ("execute", "all"):

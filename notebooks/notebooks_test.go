@@ -1,0 +1,253 @@
+// Package notebooks_test runs the lab's notebooks headless with the GoNB kernel in quick mode
+// (TUNELAB_QUICK=1) and exports the lab report, through scripts/lab/report.py.
+//
+// The tests are slow (minutes: they fine-tune four models on small slices) and need JupyterLab's
+// nbclient/nbconvert, the GoNB kernel (scripts/lab/install.sh), Chromium and poppler-utils. They
+// are skipped under -short and, outside CI, unless $TUNELAB_NOTEBOOKS is set; under $CI a missing
+// tool fails them.
+package notebooks_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// tools are the commands the tests run; the GoNB kernel is checked through jupyter.
+var tools = []string{"python3", "go", "chromium", "pdftotext", "pdfinfo", "pdftoppm"}
+
+func requireTools(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("executes every notebook (minutes): skipped under -short")
+	}
+	ci := os.Getenv("CI") != ""
+	if !ci && os.Getenv("TUNELAB_NOTEBOOKS") == "" {
+		t.Skip("set TUNELAB_NOTEBOOKS=1 to execute the notebooks (minutes)")
+	}
+	var missing []string
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, tool)
+		}
+	}
+	if out, err := exec.Command("python3", "-c", "import nbclient, nbconvert, pypdf, jupyter_client.kernelspec as k; k.KernelSpecManager().get_kernel_spec('gonb')").CombinedOutput(); err != nil {
+		missing = append(missing, "nbclient/nbconvert/pypdf or the gonb kernel (bash scripts/lab/install.sh): "+strings.TrimSpace(lastLine(string(out))))
+	}
+	if len(missing) > 0 {
+		msg := fmt.Sprintf("missing: %s (apt-get install chromium poppler-utils; bash scripts/lab/install.sh)", strings.Join(missing, ", "))
+		if ci {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// run executes the notebooks once for both tests, into a fresh folder; $TUNELAB_NOTEBOOKS_RUN
+// names the folder of an earlier `report.py execute --quick --out DIR` to check instead (its
+// runs in DIR/runs), which saves the minutes of executing them again.
+var run struct {
+	once sync.Once
+	dir  string
+	out  string
+	err  error
+}
+
+func executed(t *testing.T) string {
+	t.Helper()
+	run.once.Do(func() {
+		if dir := os.Getenv("TUNELAB_NOTEBOOKS_RUN"); dir != "" {
+			run.dir, run.out = dir, "(checking the earlier run in $TUNELAB_NOTEBOOKS_RUN="+dir+")"
+			return
+		}
+		run.dir, run.err = os.MkdirTemp("", "tunelab-notebooks-")
+		if run.err != nil {
+			return
+		}
+		cmd := exec.Command("python3", filepath.Join("..", "scripts", "lab", "report.py"), "execute", "--quick", "--out", run.dir)
+		cmd.Env = append(os.Environ(), "TUNELAB_OUT="+filepath.Join(run.dir, "runs"))
+		out, err := cmd.CombinedOutput()
+		run.out, run.err = string(out), err
+	})
+	if run.dir == "" {
+		t.Fatal(run.err)
+	}
+	return run.dir
+}
+
+var notebooks = []string{"01-disaster-tweets.ipynb", "02-imdb-agnews.ipynb", "03-deploy.ipynb"}
+
+type notebook struct {
+	Cells []struct {
+		CellType string          `json:"cell_type"`
+		Source   json.RawMessage `json:"source"`
+		Outputs  []struct {
+			OutputType string          `json:"output_type"`
+			Text       json.RawMessage `json:"text"`
+			EValue     string          `json:"evalue"`
+			Traceback  []string        `json:"traceback"`
+			Data       map[string]any  `json:"data"`
+		} `json:"outputs"`
+	} `json:"cells"`
+}
+
+// text joins nbformat's multiline strings (a string or a list of strings).
+func text(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var parts []string
+	json.Unmarshal(raw, &parts)
+	return strings.Join(parts, "")
+}
+
+var (
+	ansi = regexp.MustCompile(`\x1b\[[0-9;]*m`)
+	// klogLine matches the GoNB kernel's log lines (glog format), which report.py passes through.
+	klogLine = regexp.MustCompile(`(?m)^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ .*\n`)
+)
+
+// TestNotebooksExecute runs every notebook in quick mode and fails on any cell with an error,
+// printing the cell and the Go error (GoNB reports only "exit status N" as the error; the
+// compiler or panic message is in the cell's streams).
+func TestNotebooksExecute(t *testing.T) {
+	requireTools(t)
+	dir := executed(t)
+	t.Logf("report.py execute (the kernel's own log lines left out):\n%s", klogLine.ReplaceAllString(run.out, ""))
+	for _, name := range notebooks {
+		raw, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Errorf("%s was not executed: %v", name, err)
+			continue
+		}
+		var nb notebook
+		if err := json.Unmarshal(raw, &nb); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		code, displays := 0, 0
+		for i, c := range nb.Cells {
+			if c.CellType != "code" {
+				continue
+			}
+			code++
+			var streams strings.Builder
+			for _, o := range c.Outputs {
+				switch o.OutputType {
+				case "stream":
+					streams.WriteString(text(o.Text))
+				case "display_data", "execute_result":
+					displays++
+				case "error":
+					t.Errorf("%s: cell %d failed\n--- source ---\n%s\n--- Go error ---\n%s\n%s", name, i, text(c.Source),
+						ansi.ReplaceAllString(streams.String(), ""), ansi.ReplaceAllString(strings.Join(o.Traceback, "\n"), ""))
+				}
+			}
+		}
+		if code == 0 || displays == 0 {
+			t.Errorf("%s: %d code cells and %d displayed outputs after execution, want some of each", name, code, displays)
+		}
+	}
+	if run.err != nil && !t.Failed() {
+		t.Errorf("report.py execute failed without a failing cell: %v\n%s", run.err, run.out)
+	}
+}
+
+// runRecord is the part of the notebooks' run.json (lab/display.Run) that the report prints.
+type runRecord struct {
+	Model   string             `json:"model"`
+	Task    string             `json:"task"`
+	Metrics map[string]float64 `json:"metrics"`
+	Eval    struct {
+		Report struct {
+			Macro struct{ Precision, Recall, F1 float64 } `json:"macro"`
+		}
+	} `json:"eval"`
+}
+
+// TestReport exports the executed notebooks and checks the combined PDF: it exists, has a page
+// per notebook at least, and its text holds every run's metrics as the runs recorded them
+// (title page table) and each notebook's metrics table.
+func TestReport(t *testing.T) {
+	requireTools(t)
+	dir := executed(t)
+	cmd := exec.Command("python3", filepath.Join("..", "scripts", "lab", "report.py"), "export", "--out", dir, "--runs", filepath.Join(dir, "runs"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("report.py export: %v\n%s", err, out)
+	}
+	pdf := filepath.Join(dir, "lab-report.pdf")
+	info, err := exec.Command("pdfinfo", pdf).Output()
+	if err != nil {
+		t.Fatalf("pdfinfo %s: %v", pdf, err)
+	}
+	m := regexp.MustCompile(`(?m)^Pages:\s+(\d+)`).FindSubmatch(info)
+	if m == nil {
+		t.Fatalf("pdfinfo %s: no page count in\n%s", pdf, info)
+	}
+	if pages, _ := strconv.Atoi(string(m[1])); pages < 1+len(notebooks) {
+		t.Errorf("%s has %d pages, want at least %d (title + one per notebook)", pdf, pages, 1+len(notebooks))
+	}
+	txt, err := exec.Command("pdftotext", "-layout", pdf, "-").Output()
+	if err != nil {
+		t.Fatalf("pdftotext: %v", err)
+	}
+	body := string(txt)
+	runs, _ := filepath.Glob(filepath.Join(dir, "runs", "*", "run.json"))
+	if len(runs) != 6 {
+		t.Errorf("%d runs in %s, want 6 (two models on each of three tasks): %v", len(runs), dir, runs)
+	}
+	// Every run's accuracy is in the title page's table and in its notebook's comparison table;
+	// each notebook shows at least one run's metrics table (display.Run.MetricsTable), whose row
+	// "macro avg  precision  recall  f1  support" must carry the run's recorded numbers.
+	tables := map[string]bool{}
+	for _, path := range runs {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r runRecord
+		if err := json.Unmarshal(raw, &r); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		acc := strconv.FormatFloat(r.Metrics["accuracy"], 'f', 4, 64)
+		if n := strings.Count(body, acc); n < 2 {
+			t.Errorf("report text has the accuracy %s of %s on %s %d times, want >= 2 (title and comparison tables)", acc, r.Model, r.Task, n)
+		}
+		f := func(v float64) string { return regexp.QuoteMeta(strconv.FormatFloat(v, 'f', 4, 64)) }
+		macro := r.Eval.Report.Macro
+		row := `macro avg\s+` + f(macro.Precision) + `\s+` + f(macro.Recall) + `\s+` + f(macro.F1) + `\s`
+		if regexp.MustCompile(row).MatchString(body) {
+			tables[r.Task] = true
+		}
+	}
+	for _, task := range []string{"tweets", "imdb", "agnews"} {
+		if !tables[task] {
+			t.Errorf("report text has no metrics table of a run on %s matching its run.json", task)
+		}
+	}
+	// Headings may wrap: compare with the whitespace collapsed.
+	flat := strings.Join(strings.Fields(body), " ")
+	for _, heading := range []string{"tunelab lab report", "Fine-tuning a pretrained model on disaster tweets", "Same recipe, other tasks", "Deploying the fine-tuned model", "Results (validation split)"} {
+		if !strings.Contains(flat, heading) {
+			t.Errorf("report text lacks %q", heading)
+		}
+	}
+	// A page rendered to PNG, for a person to look at (pdftoppm fails on a broken PDF).
+	png := filepath.Join(dir, "page")
+	if out, err := exec.Command("pdftoppm", "-png", "-r", "60", "-f", "2", "-l", "2", pdf, png).CombinedOutput(); err != nil {
+		t.Errorf("pdftoppm: %v\n%s", err, out)
+	}
+	t.Logf("report in %s", dir)
+}
