@@ -49,7 +49,8 @@ func New(config string) (compute.Backend, error) {
 var goBackendMu sync.Mutex
 
 // newGo builds a Go backend. The backend prints its parallelism setting on standard output, which
-// would corrupt the JSON that `tunelab predict` writes there, so that line goes to stderr.
+// would corrupt the JSON that `tunelab predict` writes there (and shows as an error box in every
+// notebook cell), so that line is dropped.
 func newGo(config string) (compute.Backend, error) {
 	goBackendMu.Lock()
 	defer goBackendMu.Unlock()
@@ -61,7 +62,7 @@ func newGo(config string) (compute.Backend, error) {
 	os.Stdout = w
 	copied := make(chan struct{})
 	go func() {
-		_, _ = io.Copy(os.Stderr, r)
+		_, _ = io.Copy(io.Discard, r)
 		close(copied)
 	}()
 	b, err := compute.NewWithConfig(config)
