@@ -28,7 +28,7 @@ tunelab:
 # demo is the main job: fine-tune the default model on the disaster tweets, evaluate it on a
 # held-out split, and serve the demo on http://localhost:7860.
 demo: setup tunelab
-	$(BIN) train --model all-MiniLM-L6-v2 --task tweets --data $(TUNELAB_DATA) --out build/tweets-minilm
+	$(BIN) train --model all-MiniLM-L6-v2 --task tweets --data $(TUNELAB_DATA) --epochs 1 --max-length 64 --out build/tweets-minilm
 	$(BIN) eval --model build/tweets-minilm --task tweets --data $(TUNELAB_DATA)
 	$(BIN) serve --model build/tweets-minilm --port 7860
 
