@@ -116,10 +116,11 @@ func (m *Model) Encode(scope *model.Scope, tokens, mask, typeIDs *Node) *Node {
 	return x
 }
 
-// layer is one post-LayerNorm encoder layer, x [b, s, h] -> [b, s, h], with the variables and
-// the dropout of GoMLX's transformer layer (ForwardLayer), so checkpoints map the same way. Like
-// it, it drops out attention probabilities and the feed-forward activations where transformers
-// drops attention probabilities and each sublayer's output: same rate.
+// layer is one post-LayerNorm encoder layer, x [b, s, h] -> [b, s, h], with the variables of
+// GoMLX's transformer layer (ForwardLayer), so checkpoints map the same way, and the dropout of
+// transformers: on the attention probabilities (attention_probs_dropout_prob), and on each
+// sublayer's output before its residual sum (hidden_dropout_prob; DistilBERT drops only the
+// feed-forward output).
 //
 // It differs in how attention is laid out: GoMLX's layer contracts the head axis of queries and
 // keys in place ("bqhd,bkhd->bqhk"), which the Go backend runs as one short dot product per
@@ -145,7 +146,7 @@ func (m *Model) layer(scope *model.Scope, x, keyBias *Node) *Node {
 	keyT := split("key", 0, 2, 3, 1)                                                // [b, heads, d, s]
 	scores := DotGeneral(query, []int{3}, []int{0, 1}, keyT, []int{2}, []int{0, 1}) // [b, heads, s, s]
 	probs := Softmax(Add(scores, keyBias), -1)
-	probs = m.dropout(mha, probs, m.hiddenDropout)
+	probs = m.dropout(mha, probs, m.attentionDropout)
 	var context *Node // [b, heads, s, d]
 	if scope.IsTraining(x.Graph()) {
 		valueT := split("value", 0, 2, 3, 1) // [b, heads, d, s]
@@ -155,12 +156,15 @@ func (m *Model) layer(scope *model.Scope, x, keyBias *Node) *Node {
 		context = DotGeneral(probs, []int{3}, []int{0, 1}, value, []int{2}, []int{0, 1})
 	}
 	context = Reshape(TransposeAllAxes(context, 0, 2, 1, 3), b, s, heads*d)
-	x = Add(x, linear(mha.In("output"), context, c.HiddenSize))
-	x = norm.LayerNorm(scope.In("norm1"), x, -1).Epsilon(c.LayerNormEps).Done()
+	attn := linear(mha.In("output"), context, c.HiddenSize)
+	if c.Family != checkpoint.DistilBERT {
+		attn = m.dropout(scope.In("attn_dropout"), attn, m.hiddenDropout)
+	}
+	x = norm.LayerNorm(scope.In("norm1"), Add(x, attn), -1).Epsilon(c.LayerNormEps).Done()
 
 	ff := activation.Apply(activationType(c.HiddenAct), linear(scope.In("ff1"), x, c.IntermediateSize))
-	ff = m.dropout(scope.In("ff_dropout"), ff, m.hiddenDropout)
-	x = Add(x, linear(scope.In("ff2"), ff, c.HiddenSize))
+	ff = m.dropout(scope.In("ff_dropout"), linear(scope.In("ff2"), ff, c.HiddenSize), m.hiddenDropout)
+	x = Add(x, ff)
 	return norm.LayerNorm(scope.In("norm2"), x, -1).Epsilon(c.LayerNormEps).Done()
 }
 
