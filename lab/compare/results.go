@@ -2,7 +2,6 @@ package compare
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -155,21 +154,10 @@ func mistakes(runs []*display.Run, n int) []byte {
 	var b bytes.Buffer
 	b.WriteString("# Most confident mistakes\n")
 	for _, r := range runs {
-		type mistake struct {
-			i    int
-			prob float32
-		}
-		var ms []mistake
-		for i, p := range r.Eval.Predictions {
-			if r.Labels[p] != r.Validation[i].Label {
-				ms = append(ms, mistake{i, r.Eval.Probabilities[i][p]})
-			}
-		}
-		slices.SortStableFunc(ms, func(a, b mistake) int { return cmp.Compare(b.prob, a.prob) })
 		fmt.Fprintf(&b, "\n## %s on %s\n\n| text | true | predicted | probability |\n|---|---|---|---|\n", r.Model, r.Task)
-		for _, m := range ms[:min(n, len(ms))] {
-			ex := r.Validation[m.i]
-			fmt.Fprintf(&b, "| %s | %s | %s | %.3f |\n", cell(ex.Text, 200), ex.Label, r.Labels[r.Eval.Predictions[m.i]], m.prob)
+		for _, m := range r.ConfidentMistakes(n) {
+			ex := r.Validation[m.Index]
+			fmt.Fprintf(&b, "| %s | %s | %s | %.3f |\n", cell(ex.Text, 200), ex.Label, r.Labels[m.Predicted], m.Probability)
 		}
 	}
 	return b.Bytes()

@@ -144,24 +144,33 @@ func (r *Run) ConfusionMatrix() string {
 	return Heatmap(r.Model+": validation confusion matrix", names, r.Eval.Report.ConfusionMatrix.Counts)
 }
 
+// Mistake is a wrong prediction: the index of the example in Validation, the predicted class
+// id and its probability.
+type Mistake struct {
+	Index, Predicted int
+	Probability      float32
+}
+
+// ConfidentMistakes returns the n wrong predictions made with the highest probability, most
+// confident first.
+func (r *Run) ConfidentMistakes(n int) []Mistake {
+	var ms []Mistake
+	for i, p := range r.Eval.Predictions {
+		if r.Labels[p] != r.Validation[i].Label {
+			ms = append(ms, Mistake{i, p, r.Eval.Probabilities[i][p]})
+		}
+	}
+	slices.SortStableFunc(ms, func(a, b Mistake) int { return cmp.Compare(b.Probability, a.Probability) })
+	return ms[:min(n, len(ms))]
+}
+
 // Mistakes lists the n wrong predictions made with the highest probability: text, true label,
 // predicted label and its probability.
 func (r *Run) Mistakes(n int) string {
-	type mistake struct {
-		i    int
-		prob float32
-	}
-	var ms []mistake
-	for i, p := range r.Eval.Predictions {
-		if r.Labels[p] != r.Validation[i].Label {
-			ms = append(ms, mistake{i, r.Eval.Probabilities[i][p]})
-		}
-	}
-	slices.SortStableFunc(ms, func(a, b mistake) int { return cmp.Compare(b.prob, a.prob) })
 	rows := [][]string{}
-	for _, m := range ms[:min(n, len(ms))] {
-		ex := r.Validation[m.i]
-		rows = append(rows, []string{short(ex.Text, 240), ex.Label, r.Labels[r.Eval.Predictions[m.i]], strconv.FormatFloat(float64(m.prob), 'f', 3, 32)})
+	for _, m := range r.ConfidentMistakes(n) {
+		ex := r.Validation[m.Index]
+		rows = append(rows, []string{short(ex.Text, 240), ex.Label, r.Labels[m.Predicted], strconv.FormatFloat(float64(m.Probability), 'f', 3, 32)})
 	}
 	return Table([]string{"text", "true", "predicted", "probability"}, rows)
 }

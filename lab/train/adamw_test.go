@@ -10,9 +10,9 @@ import (
 	"sync"
 	"testing"
 
+	goldenpkg "github.com/tunelab/tunelab/internal/golden"
+
 	"github.com/gomlx/compute"
-	"github.com/gomlx/go-huggingface/hub"
-	"github.com/gomlx/go-huggingface/models/safetensors"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
@@ -31,21 +31,7 @@ var testBackend = sync.OnceValue(func() compute.Backend {
 	return b
 })
 
-// golden reads a tensor written by lab/encoder/testdata/make_goldens.py with go-huggingface's
-// reader, independent of lab/checkpoint's.
-func golden(t *testing.T, file, name string) *tensors.Tensor {
-	t.Helper()
-	r, err := safetensors.NewEmpty(hub.NewLocal(filepath.Dir(file))).NewTensorReader(filepath.Base(file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	tensor, err := r.ReadTensor(nil, name)
-	if err != nil {
-		t.Fatalf("%s: %s: %v", file, name, err)
-	}
-	return tensor
-}
+var golden = goldenpkg.Read
 
 type adamwInfo struct {
 	LRs     []float64 `json:"lrs"`
