@@ -223,9 +223,6 @@ func (c *Classifier) Predict(ctx context.Context, texts []string) ([]Prediction,
 	return preds, nil
 }
 
-// tokenizerFiles are copied next to saved weights so the directory is a complete checkpoint.
-var tokenizerFiles = []string{"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json", "merges.txt"}
-
 // Save writes the classifier as a Hugging Face directory that transformers'
 // AutoModelForSequenceClassification and AutoTokenizer load: config.json, model.safetensors and
 // the tokenizer files.
@@ -237,7 +234,7 @@ func (c *Classifier) Save(dir string) error {
 	if err := checkpoint.Save(dir, c.Model.Config(), c.Labels, tensors); err != nil {
 		return err
 	}
-	for _, name := range tokenizerFiles {
+	for _, name := range checkpoint.TokenizerFiles {
 		data, err := os.ReadFile(filepath.Join(c.Dir, name))
 		if os.IsNotExist(err) {
 			continue

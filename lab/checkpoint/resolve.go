@@ -188,8 +188,9 @@ func isCheckpointDir(dir string) bool {
 	return err == nil && st.Mode().IsRegular()
 }
 
-// Files of a Hub repository that tunelab reads, besides config.json and the weights.
-var hubTokenizerFiles = []string{
+// TokenizerFiles are the files of a checkpoint that describe its tokenizer, each optional: what
+// tunelab downloads from the Hub, copies next to saved weights, and ships in a Space.
+var TokenizerFiles = []string{
 	"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
 	"vocab.txt", "merges.txt", "vocab.json",
 }
@@ -306,7 +307,7 @@ func checkpointFiles(id string, repoFiles map[string]int64) ([]string, error) {
 			"(save_pretrained writes model.safetensors), then resolve models/%s",
 			id, strings.Join(others, ", "), id, filepath.Base(id), id, filepath.Base(id), filepath.Base(id))
 	}
-	for _, name := range hubTokenizerFiles {
+	for _, name := range TokenizerFiles {
 		if hasRepoFile(repoFiles, name) {
 			names = append(names, name)
 		}

@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strings"
 	"text/template"
+
+	"github.com/tunelab/tunelab/lab/checkpoint"
 )
 
 // ModulePath is the Go module whose source the Space builds.
@@ -79,10 +81,7 @@ func (o *Options) check() error {
 }
 
 // Model files copied when present, besides config.json and the weights.
-var optionalModelFiles = []string{
-	"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-	"vocab.txt", "merges.txt", "vocab.json", "README.md",
-}
+var optionalModelFiles = append(slices.Clone(checkpoint.TokenizerFiles), "README.md")
 
 // ModelFiles lists the files of dir that the Space needs, relative to dir: config.json, the
 // weights (model.safetensors, or model.safetensors.index.json and its shards), the tokenizer
