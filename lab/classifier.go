@@ -111,7 +111,7 @@ func Load(ctx context.Context, nameOrDir string, opts ...Option) (*Classifier, e
 	c := &Classifier{
 		Dir:       dir,
 		Labels:    ck.Labels,
-		Tokenizer: tok.WithMaxLength(maxLength).WithPadding(tokenize.PadToBuckets(bucketLengths(maxLength)...)),
+		Tokenizer: tok.WithMaxLength(maxLength).WithPadding(tokenize.PadToBuckets(tokenize.BucketLengths(maxLength)...)),
 		Model:     encoder.New(ck.Config, len(ck.Labels)),
 		Store:     model.NewStore(),
 		Backend:   b,
@@ -123,16 +123,6 @@ func Load(ctx context.Context, nameOrDir string, opts ...Option) (*Classifier, e
 		c.Notes = append(c.Notes, fmt.Sprintf("%s has no trained classification head: %v are newly initialised; fine-tune before trusting its predictions", nameOrDir, ck.Fresh))
 	}
 	return c, nil
-}
-
-// bucketLengths are the padded sequence lengths inference uses: powers of two from 16 up to
-// maxLength, so a handful of graphs serve every input.
-func bucketLengths(maxLength int) []int {
-	var lengths []int
-	for n := 16; n < maxLength; n *= 2 {
-		lengths = append(lengths, n)
-	}
-	return append(lengths, maxLength)
 }
 
 // inferenceBatch is the most texts one forward pass takes.

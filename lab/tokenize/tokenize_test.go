@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -334,4 +335,22 @@ func BenchmarkEncodeBatch(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*len(texts))/b.Elapsed().Seconds(), "texts/s")
+}
+
+// TestBucketLengths checks the padded lengths against lists written out by hand.
+func TestBucketLengths(t *testing.T) {
+	for _, c := range []struct {
+		maxLength int
+		want      []int
+	}{
+		{512, []int{16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512}},
+		{64, []int{16, 24, 32, 40, 48, 56, 64}},
+		{100, []int{16, 24, 32, 40, 48, 56, 64, 80, 96, 100}},
+		{514, []int{16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 514}},
+		{10, []int{10}},
+	} {
+		if got := BucketLengths(c.maxLength); !slices.Equal(got, c.want) {
+			t.Errorf("BucketLengths(%d) = %v, want %v", c.maxLength, got, c.want)
+		}
+	}
 }

@@ -77,9 +77,6 @@ func (d *Dataset) check(what string, numLabels int) error {
 	return errors.Join(errs...)
 }
 
-// buckets are the padded lengths batches use, so that few graph shapes are compiled.
-var buckets = []int{16, 32, 64, 128, 256, 512}
-
 // megaBatches is transformers' LengthGroupedSampler mega_batch_mult: examples are sorted by
 // length within groups of up to 50 batches.
 const megaBatches = 50
@@ -113,8 +110,9 @@ func (d *Dataset) batch(idx []int, maxLen int) (tokens, mask, types, labels *ten
 		longest = max(longest, len(d.IDs[i]))
 	}
 	seq := longest
-	if j, _ := slices.BinarySearch(buckets, longest); j < len(buckets) {
-		seq = max(longest, min(buckets[j], maxLen))
+	if lengths := tokenize.BucketLengths(maxLen); longest <= maxLen {
+		j, _ := slices.BinarySearch(lengths, longest)
+		seq = lengths[j]
 	}
 	b := len(idx)
 	ids, m, ty, ls := make([]int32, b*seq), make([]int32, b*seq), make([]int32, b*seq), make([]int32, b)
