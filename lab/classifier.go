@@ -24,6 +24,7 @@ import (
 	"github.com/tunelab/tunelab/lab/backend"
 	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/encoder"
+	"github.com/tunelab/tunelab/lab/metrics"
 	"github.com/tunelab/tunelab/lab/tokenize"
 )
 
@@ -200,15 +201,11 @@ func (c *Classifier) Predict(ctx context.Context, texts []string) ([]Prediction,
 	}
 	preds := make([]Prediction, len(probs))
 	for i, p := range probs {
-		best := 0
+		preds[i].Label = c.Labels[metrics.ArgMax(p)]
 		preds[i].Scores = make(map[string]float64, len(p))
 		for j, v := range p {
 			preds[i].Scores[c.Labels[j]] = float64(v)
-			if v > p[best] {
-				best = j
-			}
 		}
-		preds[i].Label = c.Labels[best]
 	}
 	return preds, nil
 }

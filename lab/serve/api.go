@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/tunelab/tunelab/lab/metrics"
 )
 
 func (s *Server) routes() {
@@ -242,7 +244,7 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := PredictResponse{Predictions: make([]Prediction, len(texts)), Labels: s.labels}
 	for i, row := range probs {
-		p := Prediction{Label: s.labels[argmax(row)], Scores: make(map[string]float32, len(row)), Truncated: truncated[i]}
+		p := Prediction{Label: s.labels[metrics.ArgMax(row)], Scores: make(map[string]float32, len(row)), Truncated: truncated[i]}
 		for k, v := range row {
 			p.Scores[s.labels[k]] = v
 		}
@@ -250,16 +252,6 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 	}
 	resp.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
 	writeJSON(w, http.StatusOK, resp)
-}
-
-func argmax(row []float32) int {
-	best := 0
-	for i, v := range row {
-		if v > row[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 // labelScore is one class and its probability.

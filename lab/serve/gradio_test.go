@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tunelab/tunelab/lab/metrics"
 )
 
 // checkLabel compares a Label value with the keyword rule: every class, sorted by decreasing
@@ -30,8 +32,8 @@ func checkLabel(t testing.TB, text string, v labelValue) {
 		}
 	}
 	checkProbs(t, text, scores)
-	if v.Label != testLabels[argmax(want)] || v.Label != v.Confidences[0].Label {
-		t.Errorf("text %q: label %q, want %q", text, v.Label, testLabels[argmax(want)])
+	if v.Label != testLabels[metrics.ArgMax(want)] || v.Label != v.Confidences[0].Label {
+		t.Errorf("text %q: label %q, want %q", text, v.Label, testLabels[metrics.ArgMax(want)])
 	}
 }
 

@@ -72,7 +72,7 @@ func (t *Trainer) Evaluate(ctx context.Context, d *Dataset) (*Eval, error) {
 			row := logits[r*c : (r+1)*c]
 			probs, logZ := softmax(row)
 			ev.Probabilities[i] = probs
-			ev.Predictions[i] = argmax(row)
+			ev.Predictions[i] = metrics.ArgMax(row)
 			ev.Loss += logZ - float64(row[d.Labels[i]])
 		}
 	}
@@ -108,14 +108,4 @@ func softmax(logits []float32) ([]float32, float64) {
 		probs[i] = float32(math.Exp(float64(l)-top) / sum)
 	}
 	return probs, top + math.Log(sum)
-}
-
-func argmax(xs []float32) int {
-	best := 0
-	for i, x := range xs {
-		if x > xs[best] {
-			best = i
-		}
-	}
-	return best
 }
