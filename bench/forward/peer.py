@@ -1,25 +1,26 @@
-"""Peer of bench/forward: times transformers' BertForSequenceClassification forward pass.
+"""Peer of bench/forward: times transformers' *ForSequenceClassification forward pass.
 
-usage: peer.py MODEL_DIR BATCH SEQ REPS THREADS -> prints a JSON list of seconds per repetition.
+usage: peer.py MODEL_DIR BATCH SEQ REPS THREADS DEVICE -> prints benchkit.measure's JSON (seconds
+per repetition, peak resident memory). DEVICE is cpu or cuda.
 """
 import json
+import os
 import sys
-import time
 
 import torch
 from transformers import AutoModelForSequenceClassification
 
+sys.path.insert(1, os.path.join(os.path.dirname(os.path.abspath(__file__)), "benchkit"))
+import benchkit  # noqa: E402
+
 model_dir, batch, seq, reps, threads = sys.argv[1], *map(int, sys.argv[2:6])
+dev = benchkit.device(sys.argv[6])
 torch.set_num_threads(threads)
-model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=2).eval()
+model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=2).eval().to(dev)
 gen = torch.Generator().manual_seed(1)
 ids = torch.randint(1000, model.config.vocab_size, (batch, seq), generator=gen)
 mask = torch.ones_like(ids)
-times = []
+ids, mask = ids.to(dev), mask.to(dev)
 with torch.inference_mode():
-    for i in range(reps + 1):
-        start = time.perf_counter()
-        model(input_ids=ids, attention_mask=mask)
-        if i > 0:
-            times.append(time.perf_counter() - start)
-print(json.dumps(times))
+    result = benchkit.measure(lambda: model(input_ids=ids, attention_mask=mask), reps, dev)
+print(json.dumps(result))

@@ -1,31 +1,37 @@
 // Command train_step measures one fine-tuning step (forward, backward, gradient clipping and
 // the AdamW update of lab/train) in tunelab and in transformers + torch on the same machine, and
-// prints the ratio, for two shapes:
+// prints the ratio, the achieved GFLOP/s and the peak resident memory, for three shapes:
 //
-//   - all-MiniLM-L6-v2 (its real weights) at batch 32 x seq 128;
+//   - minilm: all-MiniLM-L6-v2 (its real weights) at batch 32 x seq 128;
 //
-//   - a BERT-base-shaped model (12 layers, hidden 768, 12 heads; random weights) at batch 8 x
-//     seq 128.
+//   - minilm-512: the same model at batch 8 x seq 512, reviews as long as IMDB's;
 //
-//     GOEXPERIMENT=simd go run ./bench/train_step [-model models/all-MiniLM-L6-v2] [-reps 3]
+//   - bert-base: a BERT-base-shaped model (12 layers, hidden 768, 12 heads; random weights) at
+//     batch 8 x seq 128.
 //
-// The peer runs bench/train_step/peer.py with $PYTHON (default /opt/oracle-venv/bin/python, a
-// venv with torch and transformers) using as many threads as GOMAXPROCS. Results go to
-// bench/results/train_step.{json,md}. With -cpuprofile (and -only), set GODEBUG=asyncpreemptoff=1
-// as for bench/forward.
+//     GOEXPERIMENT=simd go run ./bench/train_step [-model models/all-MiniLM-L6-v2] [-reps 3] \
+//     [-only minilm] [-batch 2 -seq 16] [-backend xla:cuda -device cuda] [-side tunelab]
+//
+// The peer runs peer.py (-peer) with $PYTHON (default /opt/oracle-venv/bin/python, a venv with
+// torch and transformers) using as many threads as GOMAXPROCS, on -device. Results go to
+// bench/results/train_step.{json,md}. GFLOP/s counts the matrix products of three forward passes
+// (benchkit.TrainingStepFLOPs) per step; peak RSS is each process's resident memory from its
+// warm-up step on, the loaded model included (host memory only: on a GPU it leaves out the
+// device's). bench/gpu.sh runs this on a GPU machine. With -cpuprofile (and -only), set
+// GODEBUG=asyncpreemptoff=1 as for bench/forward.
 package main
 
 import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"math/rand/v2"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,139 +60,275 @@ const bertBaseConfig = `{
 }`
 
 // workload is one measured shape: a checkpoint directory (real weights) or a config (random
-// weights), and the batch shape.
+// weights), and the batch shape. Tunelab and Torch are nil for a side that -side left out.
 type workload struct {
-	Name       string          `json:"name"`
-	dir        string          // checkpoint directory; empty for a random model from config
-	config     string          // config.json contents when dir is empty
-	Batch      int             `json:"batch"`
-	Seq        int             `json:"seq"`
-	Tunelab    benchkit.Result `json:"tunelab"`
-	Torch      benchkit.Result `json:"torch"`
-	Ratio      float64         `json:"ratio"`
-	peerDir    string
+	Name    string           `json:"name"`
+	Batch   int              `json:"batch"`
+	Seq     int              `json:"seq"`
+	FLOPs   int64            `json:"flops_per_step"`
+	Tunelab *benchkit.Result `json:"tunelab,omitempty"`
+	Torch   *benchkit.Result `json:"torch,omitempty"`
+	// Ratio is tunelab's seconds per step over torch's, when both sides ran.
+	Ratio float64 `json:"ratio,omitempty"`
+
+	dir        string // checkpoint directory; empty for a random model from config
+	config     string // config.json contents when dir is empty
+	cfg        *checkpoint.Config
+	peerDir    string // a checkpoint or config directory the peer can read
 	pretrained bool
 }
 
+// options are the flags that apply to every workload.
+type options struct {
+	reps                 int
+	backend, device      string
+	python, peer         string
+	tunelab, torch       bool
+	out, cpuProfile, tmp string
+}
+
 func main() {
-	minilm := flag.String("model", "models/all-MiniLM-L6-v2", "checkpoint directory of the MiniLM workload")
-	reps := flag.Int("reps", 3, "timed steps per side and workload (after one warm-up step)")
-	only := flag.String("only", "", "run only the workload with this name (minilm or bert-base)")
-	python := flag.String("python", benchkit.EnvOr("PYTHON", "/opt/oracle-venv/bin/python"), "python with torch and transformers for the peer")
-	out := flag.String("out", "bench/results", "directory for train_step.json and train_step.md")
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of tunelab's timed steps to this file (with -only)")
+	minilm := flag.String("model", "models/all-MiniLM-L6-v2", "checkpoint directory of the MiniLM workloads")
+	var o options
+	flag.IntVar(&o.reps, "reps", 3, "timed steps per side and workload (after one warm-up step)")
+	only := flag.String("only", "", "run only the workload with this name (minilm, minilm-512 or bert-base)")
+	batch := flag.Int("batch", 0, "batch size of every selected workload, when > 0")
+	seq := flag.Int("seq", 0, "sequence length of every selected workload, when > 0")
+	flag.StringVar(&o.backend, "backend", "", `tunelab's backend, as for lab/backend.New ("xla:cuda", ...); empty: $GOMLX_BACKEND or the Go backend`)
+	flag.StringVar(&o.device, "device", "cpu", "the peer's torch device: cpu or cuda")
+	side := flag.String("side", "", "run only this side: tunelab or torch (default both)")
+	flag.StringVar(&o.python, "python", benchkit.EnvOr("PYTHON", "/opt/oracle-venv/bin/python"), "python with torch and transformers for the peer")
+	flag.StringVar(&o.peer, "peer", filepath.Join("bench", "train_step", "peer.py"), "the peer script")
+	flag.StringVar(&o.out, "out", "bench/results", "directory for train_step.json and train_step.md")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of tunelab's timed steps to this file (with -only)")
 	flag.Parse()
 
 	workloads := []*workload{
 		{Name: "minilm", dir: *minilm, Batch: 32, Seq: 128},
+		{Name: "minilm-512", dir: *minilm, Batch: 8, Seq: 512},
 		{Name: "bert-base", config: bertBaseConfig, Batch: 8, Seq: 128},
 	}
 	if *only != "" {
+		var names []string
+		for _, w := range workloads {
+			names = append(names, w.Name)
+		}
 		workloads = slices.DeleteFunc(workloads, func(w *workload) bool { return w.Name != *only })
 		if len(workloads) == 0 {
-			log.Fatalf("-only %q: want minilm or bert-base", *only)
+			log.Fatalf("-only %q: want one of %s", *only, strings.Join(names, ", "))
 		}
 	}
-	if *cpuProfile != "" && len(workloads) > 1 {
+	for _, w := range workloads {
+		if *batch > 0 {
+			w.Batch = *batch
+		}
+		if *seq > 0 {
+			w.Seq = *seq
+		}
+	}
+	switch *side {
+	case "":
+		o.tunelab, o.torch = true, true
+	case "tunelab":
+		o.tunelab = true
+	case "torch":
+		o.torch = true
+	default:
+		log.Fatalf("-side %q: want tunelab, torch or nothing for both", *side)
+	}
+	if o.cpuProfile != "" && len(workloads) > 1 {
 		log.Fatal("-cpuprofile profiles one workload: add -only")
 	}
-	if err := run(workloads, *reps, *python, *out, *cpuProfile); err != nil {
+	if err := run(workloads, o); err != nil {
 		log.Fatal(err)
 	}
 }
 
-// run measures workloads on both sides and writes the results to out.
-func run(workloads []*workload, reps int, python, out, cpuProfile string) error {
-	b, err := backend.New("")
-	if err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp("", "train_step")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	var profile *os.File
-	if cpuProfile != "" {
-		if profile, err = os.Create(cpuProfile); err != nil {
+// run measures workloads on the sides o selects and writes the results to o.out.
+func run(workloads []*workload, o options) error {
+	var b compute.Backend
+	if o.tunelab {
+		var err error
+		if b, err = backend.New(o.backend); err != nil {
 			return err
 		}
-		defer profile.Close()
+	}
+	var err error
+	if o.tmp, err = os.MkdirTemp("", "train_step"); err != nil {
+		return err
+	}
+	defer os.RemoveAll(o.tmp)
+	var profile io.Writer
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		profile = f
 	}
 	for _, w := range workloads {
-		times, err := w.runTunelab(b, reps, profile, tmp)
-		if err != nil {
+		if err := w.measure(b, profile, o); err != nil {
 			return fmt.Errorf("%s: %w", w.Name, err)
 		}
-		w.Tunelab = benchkit.Summarize("tunelab (GoMLX "+b.Name()+")", times, w.Batch)
-		log.Printf("%s: tunelab %.3f s/step (median of %v)", w.Name, w.Tunelab.MedianSeconds, times)
-		if w.Torch, err = w.runPeer(python, reps); err != nil {
-			return fmt.Errorf("%s: peer: %w", w.Name, err)
+	}
+	return report(workloads, b, o)
+}
+
+// measure runs w on the sides o selects.
+func (w *workload) measure(b compute.Backend, profile io.Writer, o options) error {
+	if err := w.prepare(o.tmp); err != nil {
+		return err
+	}
+	if o.tunelab {
+		times, peakRSS, err := w.runTunelab(b, o.reps, profile)
+		if err != nil {
+			return err
 		}
+		r := benchkit.Summarize("tunelab (GoMLX "+b.Name()+")", times, w.Batch)
+		r.PeakRSSBytes, r.GFLOPS = peakRSS, benchkit.GFLOPS(w.FLOPs, r.MedianSeconds)
+		w.Tunelab = &r
+		log.Printf("%s: tunelab %.3f s/step (median of %v)", w.Name, r.MedianSeconds, times)
+	}
+	if o.torch {
+		pretrained := "0"
+		if w.pretrained {
+			pretrained = "1"
+		}
+		cmd := osexec.Command(o.python, o.peer, w.peerDir, pretrained, strconv.Itoa(w.Batch), strconv.Itoa(w.Seq),
+			strconv.Itoa(o.reps), strconv.Itoa(runtime.GOMAXPROCS(0)), o.device)
+		r, err := benchkit.RunPeer(cmd, "transformers + torch ("+o.device+")", w.Batch)
+		if err != nil {
+			return fmt.Errorf("peer: %w", err)
+		}
+		r.GFLOPS = benchkit.GFLOPS(w.FLOPs, r.MedianSeconds)
+		w.Torch = &r
+		log.Printf("%s: torch %.3f s/step", w.Name, r.MedianSeconds)
+	}
+	if w.Tunelab != nil && w.Torch != nil {
 		w.Ratio = w.Tunelab.MedianSeconds / w.Torch.MedianSeconds
 	}
+	return nil
+}
 
+// report prints the markdown table and writes it and the JSON to o.out.
+func report(workloads []*workload, b compute.Backend, o options) error {
 	machine := benchkit.Machine()
+	peak, peakErr := benchkit.MachinePeakGFLOPS()
 	var md strings.Builder
 	fmt.Fprintf(&md, "## Training step (forward, backward, clipping, AdamW), %d threads\n\nMachine: %s\n\n", runtime.GOMAXPROCS(0), machine)
-	md.WriteString("| workload | batch x seq | tunelab s/step | torch s/step | ratio tunelab / torch (time) |\n|---|---|---|---|---|\n")
+	if b != nil {
+		fmt.Fprintf(&md, "tunelab: %s. ", b.Description())
+	}
+	if o.torch {
+		fmt.Fprintf(&md, "torch: %s.", o.device)
+	}
+	md.WriteString("\n\n| workload | batch x seq | tunelab s/step | torch s/step | ratio | tunelab samples/s | torch samples/s | tunelab GFLOP/s | torch GFLOP/s | tunelab peak RSS MiB | torch peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, w := range workloads {
-		fmt.Fprintf(&md, "| %s | %d x %d | %.3f | %.3f | **%.2f** |\n", w.Name, w.Batch, w.Seq, w.Tunelab.MedianSeconds, w.Torch.MedianSeconds, w.Ratio)
+		row := []string{w.Name, fmt.Sprintf("%d x %d", w.Batch, w.Seq)}
+		for i, c := range columns {
+			row = append(row, cell(w.Tunelab, c.format, c.field), cell(w.Torch, c.format, c.field))
+			if i == 0 {
+				row = append(row, "-")
+				if w.Ratio != 0 {
+					row[len(row)-1] = fmt.Sprintf("**%.2f**", w.Ratio)
+				}
+			}
+		}
+		md.WriteString("| " + strings.Join(row, " | ") + " |\n")
+	}
+	md.WriteString("\nratio: tunelab / torch time per step, lower is better. GFLOP/s: 3 forward passes' matrix products per step over the median time.\n")
+	report := map[string]any{"threads": runtime.GOMAXPROCS(0), "machine": machine, "device": o.device,
+		"workloads": workloads, "date": time.Now().UTC().Format(time.RFC3339)}
+	if b != nil {
+		report["backend"] = b.Description()
+	}
+	if peakErr != nil {
+		fmt.Fprintf(&md, "Machine peak: unknown (%v).\n", peakErr)
+	} else {
+		fmt.Fprintf(&md, "Machine peak: %s.\n", peak)
+		report["peak"] = peak
 	}
 	fmt.Print(md.String())
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
 	}
-	js, err := json.MarshalIndent(map[string]any{"threads": runtime.GOMAXPROCS(0), "machine": machine,
-		"workloads": workloads, "date": time.Now().UTC().Format(time.RFC3339)}, "", "  ")
+	js, err := json.MarshalIndent(report, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := checkpoint.WriteFileAtomic(filepath.Join(out, "train_step.json"), js); err != nil {
+	if err := checkpoint.WriteFileAtomic(filepath.Join(o.out, "train_step.json"), js); err != nil {
 		return err
 	}
-	return checkpoint.WriteFileAtomic(filepath.Join(out, "train_step.md"), []byte(md.String()))
+	return checkpoint.WriteFileAtomic(filepath.Join(o.out, "train_step.md"), []byte(md.String()))
 }
 
-// runPeer times reps steps of the peer (after a warm-up step) on w.peerDir.
-func (w *workload) runPeer(python string, reps int) (benchkit.Result, error) {
-	pretrained := "0"
-	if w.pretrained {
-		pretrained = "1"
-	}
-	cmd := osexec.Command(python, filepath.Join("bench", "train_step", "peer.py"), w.peerDir, pretrained,
-		strconv.Itoa(w.Batch), strconv.Itoa(w.Seq), strconv.Itoa(reps), strconv.Itoa(runtime.GOMAXPROCS(0)))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return benchkit.Result{}, err
-	}
-	var times []float64
-	if err := json.Unmarshal(out, &times); err != nil || len(times) == 0 {
-		return benchkit.Result{}, fmt.Errorf("output %q: want a JSON list of seconds (%v)", out, err)
-	}
-	return benchkit.Summarize("transformers + torch", times, w.Batch), nil
+// columns are the table's measurements after the shape, each as tunelab's then torch's (the
+// ratio follows the first).
+var columns = []struct {
+	format string
+	field  func(*benchkit.Result) float64
+}{
+	{"%.3f", func(r *benchkit.Result) float64 { return r.MedianSeconds }},
+	{"%.2f", func(r *benchkit.Result) float64 { return r.SamplesPerSec }},
+	{"%.1f", func(r *benchkit.Result) float64 { return r.GFLOPS }},
+	{"%.0f", func(r *benchkit.Result) float64 { return benchkit.MiB(r.PeakRSSBytes) }},
 }
 
-// runTunelab builds w's model and training step and returns the seconds of reps timed steps.
-// It sets w.peerDir to a checkpoint or config directory the peer can read.
-func (w *workload) runTunelab(b compute.Backend, reps int, profile *os.File, tmp string) ([]float64, error) {
-	ck, err := w.checkpoint(tmp)
+// cell formats field of r, or "-" when that side did not run.
+func cell(r *benchkit.Result, format string, field func(*benchkit.Result) float64) string {
+	if r == nil {
+		return "-"
+	}
+	return fmt.Sprintf(format, field(r))
+}
+
+// prepare reads w's config, counts its FLOPs per step and sets w.peerDir: the checkpoint
+// directory, or for a random model a directory in tmp holding w.config.
+func (w *workload) prepare(tmp string) error {
+	var err error
+	if w.dir != "" {
+		w.peerDir, w.pretrained = w.dir, true
+		w.cfg, err = checkpoint.ReadConfig(w.dir)
+	} else {
+		w.peerDir = filepath.Join(tmp, w.Name)
+		if w.cfg, err = checkpoint.ParseConfig([]byte(w.config)); err == nil {
+			if err = os.MkdirAll(w.peerDir, 0o755); err == nil {
+				err = os.WriteFile(filepath.Join(w.peerDir, "config.json"), []byte(w.config), 0o644)
+			}
+		}
+	}
 	if err != nil {
-		return nil, err
+		return err
+	}
+	if w.Seq > w.cfg.MaxPositionEmbeddings {
+		return fmt.Errorf("seq %d is longer than the model's %d positions", w.Seq, w.cfg.MaxPositionEmbeddings)
+	}
+	w.FLOPs = benchkit.TrainingStepFLOPs(w.cfg, w.Batch, w.Seq)
+	return nil
+}
+
+// runTunelab builds w's model and training step and returns the seconds of reps timed steps and
+// the peak resident memory from the warm-up step on (benchkit.Measure). The backend's Exec
+// returns once the device has finished (go-xla waits for XLA's completion events), so the times
+// are whole steps on a GPU too.
+func (w *workload) runTunelab(b compute.Backend, reps int, profile io.Writer) ([]float64, int64, error) {
+	ck, err := w.checkpoint()
+	if err != nil {
+		return nil, 0, err
 	}
 	m := encoder.New(ck.Config, 2)
 	store := model.NewStore()
 	if err := m.LoadVariables(store, ck, 0); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	params := checkpoint.Params(ck.Config, 2)
 	opt := train.AdamW{Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8, WeightDecay: 0.01, MaxGradNorm: 1}
 	if err := opt.CreateMoments(store, params); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if err := store.SetRNGStateFromSeed(42); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	exec, err := model.NewExec(b, store, func(scope *model.Scope, in []*Node) []*Node {
 		tokens, mask, labels := in[0], in[1], in[2]
@@ -201,7 +343,7 @@ func (w *workload) runTunelab(b compute.Backend, reps int, profile *os.File, tmp
 		return []*Node{l, opt.Update(store, params, vars, Gradient(l, vars...), in[3], in[4], in[5])}
 	})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	ids := make([]int32, w.Batch*w.Seq)
@@ -215,57 +357,29 @@ func (w *workload) runTunelab(b compute.Backend, reps int, profile *os.File, tmp
 	}
 	inputs := []any{tensors.FromFlatDataAndDimensions(ids, w.Batch, w.Seq),
 		tensors.FromFlatDataAndDimensions(mask, w.Batch, w.Seq), tensors.FromFlatDataAndDimensions(labels, w.Batch)}
-	var times []float64
-	for k := 1; k <= reps+1; k++ {
+	return benchkit.Measure(reps, profile, func(k int) error {
 		s := opt.StepAt(k, 5e-5)
-		args := append(slices.Clone(inputs), float32(s.LR), float32(s.StepSize), float32(s.SqrtBC2))
-		if k == 2 && profile != nil {
-			if err := pprof.StartCPUProfile(profile); err != nil {
-				return nil, err
-			}
-		}
-		start := time.Now()
-		if _, err := exec.Exec(args...); err != nil {
-			return nil, fmt.Errorf("step %d: %w", k, err)
-		}
-		if k > 1 {
-			times = append(times, time.Since(start).Seconds())
-		}
-	}
-	if profile != nil {
-		pprof.StopCPUProfile()
-	}
-	return times, nil
+		_, err := exec.Exec(append(slices.Clone(inputs), float32(s.LR), float32(s.StepSize), float32(s.SqrtBC2))...)
+		return err
+	})
 }
 
-// checkpoint loads w's checkpoint, or builds a random one from w.config (weights ~ Normal(0,
+// checkpoint loads w's checkpoint, or builds a random one from w.cfg (weights ~ Normal(0,
 // initializer_range) as transformers initialises them; the values do not affect the timing).
-func (w *workload) checkpoint(tmp string) (*checkpoint.Checkpoint, error) {
+func (w *workload) checkpoint() (*checkpoint.Checkpoint, error) {
 	if w.dir != "" {
-		w.peerDir, w.pretrained = w.dir, true
 		return checkpoint.Load(w.dir, []string{"a", "b"})
 	}
-	cfg, err := checkpoint.ParseConfig([]byte(w.config))
-	if err != nil {
-		return nil, err
-	}
-	w.peerDir = filepath.Join(tmp, w.Name)
-	if err := os.MkdirAll(w.peerDir, 0o755); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(w.peerDir, "config.json"), []byte(w.config), 0o644); err != nil {
-		return nil, err
-	}
 	// LoadVariables initialises only the head afresh: give every other parameter a value here.
-	ck := &checkpoint.Checkpoint{Dir: w.peerDir, Config: cfg, Labels: []string{"a", "b"}, Tensors: map[string]checkpoint.Tensor{}}
+	ck := &checkpoint.Checkpoint{Dir: w.peerDir, Config: w.cfg, Labels: []string{"a", "b"}, Tensors: map[string]checkpoint.Tensor{}}
 	rng := rand.New(rand.NewPCG(3, 4))
-	for _, p := range checkpoint.Params(cfg, 2) {
+	for _, p := range checkpoint.Params(w.cfg, 2) {
 		if p.Fresh {
 			continue
 		}
 		t := checkpoint.Tensor{Shape: p.Shape, Data: make([]float32, product(p.Shape))}
 		for i := range t.Data {
-			t.Data[i] = float32(rng.NormFloat64() * cfg.InitializerRange)
+			t.Data[i] = float32(rng.NormFloat64() * w.cfg.InitializerRange)
 		}
 		ck.Tensors[p.Path] = t
 	}

@@ -1,13 +1,25 @@
-// Package benchkit holds what the benchmarks against transformers + torch share: the median of
-// timed repetitions and a description of the machine they ran on.
+// Package benchkit holds what the benchmarks against transformers + torch share: timed
+// repetitions and their median, peak resident memory, achieved and nominal FLOP rates, running
+// the Python peer, and a description of the machine they ran on. Its Python half,
+// benchkit.py, does the same measurements on the peer's side.
 package benchkit
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	osexec "os/exec"
 	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
+
+	"github.com/tunelab/tunelab/lab/checkpoint"
 )
 
 // Result is one side's timing of a benchmark.
@@ -15,6 +27,12 @@ type Result struct {
 	Side          string  `json:"side"`
 	MedianSeconds float64 `json:"median_seconds"`
 	SamplesPerSec float64 `json:"samples_per_second"`
+	// GFLOPS is the achieved rate: the counted FLOPs of one repetition (ForwardFLOPs,
+	// TrainingStepFLOPs) over MedianSeconds, in 1e9 FLOP/s.
+	GFLOPS float64 `json:"gflops,omitempty"`
+	// PeakRSSBytes is the process's peak resident memory (bytes) from the warm-up repetition on:
+	// the loaded model plus what the repetitions need at most (see Measure).
+	PeakRSSBytes int64 `json:"peak_rss_bytes,omitempty"`
 }
 
 // Summarize returns the median of times (seconds per repetition of batch samples); times must
@@ -25,12 +43,219 @@ func Summarize(side string, times []float64, batch int) Result {
 	return Result{Side: side, MedianSeconds: median, SamplesPerSec: float64(batch) / median}
 }
 
+// GFLOPS returns flops per seconds in 1e9 FLOP/s.
+func GFLOPS(flops int64, seconds float64) float64 {
+	return float64(flops) / seconds / 1e9
+}
+
+// MiB converts bytes to mebibytes.
+func MiB(bytes int64) float64 {
+	return float64(bytes) / (1 << 20)
+}
+
+// Measure runs step reps+1 times with i = 1, ..., reps+1; the first run is a warm-up (it also
+// compiles the graph) and is not timed. It returns the seconds of the timed runs and the peak
+// resident memory in bytes from the warm-up on (ResetPeakRSS is called right before it). With
+// profile non-nil, the timed runs are CPU-profiled into it.
+func Measure(reps int, profile io.Writer, step func(i int) error) (times []float64, peakRSS int64, err error) {
+	if err := ResetPeakRSS(); err != nil {
+		return nil, 0, err
+	}
+	for i := 1; i <= reps+1; i++ {
+		if i == 2 && profile != nil {
+			if err := pprof.StartCPUProfile(profile); err != nil {
+				return nil, 0, err
+			}
+			defer pprof.StopCPUProfile()
+		}
+		start := time.Now()
+		if err := step(i); err != nil {
+			return nil, 0, fmt.Errorf("repetition %d: %w", i, err)
+		}
+		if i > 1 {
+			times = append(times, time.Since(start).Seconds())
+		}
+	}
+	peakRSS, err = PeakRSS()
+	return times, peakRSS, err
+}
+
+// RunPeer runs a Python peer that prints what benchkit.py's measure returns ({"seconds": [...],
+// "peak_rss_bytes": n}) and summarizes it as side's Result for batch samples per repetition.
+// The peer's standard error goes to ours.
+func RunPeer(cmd *osexec.Cmd, side string, batch int) (Result, error) {
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return Result{}, fmt.Errorf("%s: %w", strings.Join(cmd.Args, " "), err)
+	}
+	var peer struct {
+		Seconds      []float64 `json:"seconds"`
+		PeakRSSBytes int64     `json:"peak_rss_bytes"`
+	}
+	if err := json.Unmarshal(out, &peer); err != nil || len(peer.Seconds) == 0 {
+		return Result{}, fmt.Errorf("%s printed %q: want {\"seconds\": [...], \"peak_rss_bytes\": n} (%v)", cmd.Args[1], out, err)
+	}
+	r := Summarize(side, peer.Seconds, batch)
+	r.PeakRSSBytes = peer.PeakRSSBytes
+	return r, nil
+}
+
 // EnvOr returns the environment variable key, or def when it is unset or empty.
 func EnvOr(key, def string) string {
 	if v := os.Getenv(key); v != "" {
 		return v
 	}
 	return def
+}
+
+// ResetPeakRSS resets the kernel's high-water mark of this process's resident memory (VmHWM) to
+// its current resident size, after returning the garbage collector's free memory to the OS, so
+// that PeakRSS then measures what the following work adds on top of the live heap.
+func ResetPeakRSS() error {
+	runtime.GC()
+	debug.FreeOSMemory()
+	f, err := os.OpenFile("/proc/self/clear_refs", os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("resetting the peak resident memory: %w", err)
+	}
+	// "5" resets the peak RSS counter (Documentation/filesystems/proc.rst, clear_refs).
+	if _, err := f.WriteString("5"); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("resetting the peak resident memory: writing /proc/self/clear_refs: %w", err)
+	}
+	return f.Close()
+}
+
+// PeakRSS returns the peak resident memory (VmHWM) of this process in bytes since it started or
+// since the last ResetPeakRSS.
+func PeakRSS() (int64, error) {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	return vmHWM(string(status))
+}
+
+// vmHWM parses the VmHWM line of a /proc/<pid>/status file ("VmHWM:   1984 kB") into bytes.
+func vmHWM(status string) (int64, error) {
+	for line := range strings.Lines(status) {
+		v, ok := strings.CutPrefix(line, "VmHWM:")
+		if !ok {
+			continue
+		}
+		kb, ok := strings.CutSuffix(strings.TrimSpace(v), " kB")
+		if !ok {
+			return 0, fmt.Errorf("/proc/self/status: VmHWM %q is not in kB", strings.TrimSpace(v))
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(kb), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/self/status: VmHWM: %w", err)
+		}
+		return n << 10, nil
+	}
+	return 0, errors.New("/proc/self/status has no VmHWM line")
+}
+
+// ForwardFLOPs counts the floating-point operations (a multiply-add is 2) of the matrix
+// products in one forward pass of cfg's encoder over batch x seq tokens: per layer, the Q, K, V
+// and output projections (4 of [B*S, H] x [H, H]) and the feed-forward pair ([B*S, H] x [H, I]
+// and back), plus the attention scores and their product with the values (2 of [S, H/heads] x
+// [H/heads, S] per head and sample). Embeddings, LayerNorm, softmax, GELU, the pooler and the
+// head are left out: elementwise or tiny, they add a few percent at most.
+func ForwardFLOPs(cfg *checkpoint.Config, batch, seq int) int64 {
+	b, s, h, i := int64(batch), int64(seq), int64(cfg.HiddenSize), int64(cfg.IntermediateSize)
+	dense := 2 * b * s * (4*h*h + 2*h*i)
+	attention := 2 * 2 * b * s * s * h
+	return int64(cfg.NumLayers) * (dense + attention)
+}
+
+// TrainingStepFLOPs counts a training step as three forward passes: the backward pass computes
+// two matrix products (the gradients of both operands) for every product of the forward pass.
+func TrainingStepFLOPs(cfg *checkpoint.Config, batch, seq int) int64 {
+	return 3 * ForwardFLOPs(cfg, batch, seq)
+}
+
+// Peak is a CPU's nominal peak float32 rate: every physical core retiring its widest fused
+// multiply-adds on every cycle at the clock /proc/cpuinfo reports. No real kernel reaches it;
+// it puts the achieved GFLOPS of both sides on one scale.
+type Peak struct {
+	Cores         int     `json:"cores"` // physical cores: hyperthreads share FMA units
+	MHz           float64 `json:"mhz"`
+	FLOPsPerCycle int     `json:"flops_per_cycle"` // per core
+	SIMD          string  `json:"simd"`
+	GFLOPS        float64 `json:"gflops"`
+}
+
+// String states the peak and how it was derived.
+func (p Peak) String() string {
+	return fmt.Sprintf("nominal CPU peak %.1f GFLOP/s float32 = %d cores x %.0f MHz x %d FLOP/cycle (%s)",
+		p.GFLOPS, p.Cores, p.MHz, p.FLOPsPerCycle, p.SIMD)
+}
+
+// MachinePeakGFLOPS returns this machine's nominal peak from /proc/cpuinfo; it fails on CPUs
+// without AVX2 and FMA, whose peak it does not know.
+func MachinePeakGFLOPS() (Peak, error) {
+	info, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return Peak{}, err
+	}
+	return parsePeak(string(info))
+}
+
+// parsePeak derives the nominal peak from the text of /proc/cpuinfo: physical cores are the
+// distinct (physical id, core id) pairs (the processor count where those lines are missing),
+// the clock is the highest "cpu MHz", and the FLOPs per cycle come from the flags: 64 with
+// avx512f (two 512-bit FMA units: 2 x 16 lanes x 2 FLOPs), 32 with avx2 and fma (two 256-bit
+// FMA units).
+func parsePeak(cpuinfo string) (Peak, error) {
+	var p Peak
+	processors := 0
+	cores := map[[2]string]bool{}
+	var physicalID string
+	flags := map[string]bool{}
+	for line := range strings.Lines(cpuinfo) {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		switch k {
+		case "processor":
+			processors++
+		case "physical id":
+			physicalID = v
+		case "core id":
+			cores[[2]string{physicalID, v}] = true
+		case "cpu MHz":
+			mhz, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return Peak{}, fmt.Errorf("/proc/cpuinfo: cpu MHz: %w", err)
+			}
+			p.MHz = max(p.MHz, mhz)
+		case "flags":
+			for _, f := range strings.Fields(v) {
+				flags[f] = true
+			}
+		}
+	}
+	p.Cores = len(cores)
+	if p.Cores == 0 {
+		p.Cores = processors
+	}
+	switch {
+	case flags["avx512f"]:
+		p.FLOPsPerCycle, p.SIMD = 64, "AVX-512: two 512-bit FMA units"
+	case flags["avx2"] && flags["fma"]:
+		p.FLOPsPerCycle, p.SIMD = 32, "AVX2: two 256-bit FMA units"
+	default:
+		return Peak{}, errors.New("/proc/cpuinfo: no avx2 with fma nor avx512f in the flags: nominal peak unknown")
+	}
+	if p.Cores == 0 || p.MHz == 0 {
+		return Peak{}, fmt.Errorf("/proc/cpuinfo: found %d cores at %.0f MHz", p.Cores, p.MHz)
+	}
+	p.GFLOPS = float64(p.Cores) * p.MHz * 1e6 * float64(p.FLOPsPerCycle) / 1e9
+	return p, nil
 }
 
 // Machine names the CPU and its widest SIMD extension, which decide GoMLX's kernels.

@@ -1,0 +1,54 @@
+"""Python half of bench/forward/benchkit, for the peers: the same timed repetitions and peak
+resident memory as benchkit.Measure, on a CPU or a CUDA device.
+"""
+import gc
+import time
+
+import torch
+
+
+def reset_peak_rss():
+    """Resets the kernel's high-water mark of this process's resident memory (VmHWM) to its
+    current size, after a garbage collection, as benchkit.ResetPeakRSS does."""
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def peak_rss_bytes():
+    """Returns VmHWM of this process in bytes."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("/proc/self/status has no VmHWM line")
+
+
+def device(name):
+    """Returns the torch device for "cpu" or "cuda". On CUDA, float32 matrix products use TF32
+    as XLA's CUDA backend does by default (its tf32 option), so both sides do the same
+    arithmetic."""
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit("peer: -device cuda, but torch.cuda.is_available() is False")
+        torch.backends.cuda.matmul.allow_tf32 = True
+    elif name != "cpu":
+        raise SystemExit(f"peer: device {name!r}: want cpu or cuda")
+    return torch.device(name)
+
+
+def measure(step, reps, dev):
+    """Runs step() reps+1 times, the first as a warm-up, and returns what benchkit.RunPeer reads:
+    the seconds of the timed runs and the peak resident memory from the warm-up on. On CUDA each
+    run is timed from an idle device to an idle device."""
+    sync = torch.cuda.synchronize if dev.type == "cuda" else lambda: None
+    reset_peak_rss()
+    times = []
+    for i in range(reps + 1):
+        sync()
+        start = time.perf_counter()
+        step()
+        sync()
+        if i > 0:
+            times.append(time.perf_counter() - start)
+    return {"seconds": times, "peak_rss_bytes": peak_rss_bytes()}

@@ -1,0 +1,219 @@
+package benchkit
+
+import (
+	"math"
+	"os"
+	osexec "os/exec"
+	"runtime"
+	"testing"
+
+	"github.com/tunelab/tunelab/lab/checkpoint"
+)
+
+// TestForwardFLOPs checks the count for a tiny encoder (hidden 4, 2 heads, intermediate 8, 2
+// layers; batch 1 x seq 3) against a hand count of its matrix products, each 2*m*k*n FLOPs:
+//
+//	Q, K, V, output projections: 4 x [3, 4] x [4, 4]     = 4 * 2*3*4*4 =  384
+//	feed-forward up and down:    [3, 4] x [4, 8], back   = 2 * 2*3*4*8 =  384
+//	scores per head:             [3, 2] x [2, 3], 2 heads = 2 * 2*3*2*3 =   72
+//	probabilities x values:      [3, 3] x [3, 2], 2 heads = 2 * 2*3*3*2 =   72
+//	one layer: 912; two layers: 1824.
+func TestForwardFLOPs(t *testing.T) {
+	cfg := &checkpoint.Config{HiddenSize: 4, NumHeads: 2, IntermediateSize: 8, NumLayers: 2}
+	if got := ForwardFLOPs(cfg, 1, 3); got != 1824 {
+		t.Errorf("ForwardFLOPs = %d, want 1824", got)
+	}
+	if got := TrainingStepFLOPs(cfg, 1, 3); got != 3*1824 {
+		t.Errorf("TrainingStepFLOPs = %d, want %d", got, 3*1824)
+	}
+	// The batch multiplies everything; the sequence length enters the attention squared: batch
+	// 2 x seq 6 has 4x the dense FLOPs (768 a layer) and 8x the attention FLOPs (144 a layer).
+	if got, want := ForwardFLOPs(cfg, 2, 6), int64(4*2*(384+384)+8*2*(72+72)); got != want {
+		t.Errorf("ForwardFLOPs(batch 2, seq 6) = %d, want %d", got, want)
+	}
+}
+
+// cpuinfoEPYC is /proc/cpuinfo of a 2-core AMD EPYC VM, trimmed to the lines that matter and a
+// few around them.
+const cpuinfoEPYC = `processor	: 0
+vendor_id	: AuthenticAMD
+model name	: AMD EPYC
+cpu MHz		: 2445.432
+cache size	: 512 KB
+physical id	: 0
+siblings	: 2
+core id		: 0
+cpu cores	: 2
+flags		: fpu vme sse sse2 ssse3 fma cx16 sse4_1 sse4_2 avx f16c avx2 bmi2
+
+processor	: 1
+vendor_id	: AuthenticAMD
+model name	: AMD EPYC
+cpu MHz		: 2445.432
+cache size	: 512 KB
+physical id	: 0
+siblings	: 2
+core id		: 1
+cpu cores	: 2
+flags		: fpu vme sse sse2 ssse3 fma cx16 sse4_1 sse4_2 avx f16c avx2 bmi2
+`
+
+// cpuinfoXeon is a hyperthreaded AVX-512 Xeon: 4 processors on 2 cores, one clocked higher.
+const cpuinfoXeon = `processor	: 0
+model name	: Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz
+cpu MHz		: 2500.000
+physical id	: 0
+core id		: 0
+flags		: fpu sse2 fma avx2 avx512f avx512dq
+processor	: 1
+cpu MHz		: 3100.000
+physical id	: 0
+core id		: 1
+flags		: fpu sse2 fma avx2 avx512f avx512dq
+processor	: 2
+cpu MHz		: 2500.000
+physical id	: 0
+core id		: 0
+flags		: fpu sse2 fma avx2 avx512f avx512dq
+processor	: 3
+cpu MHz		: 2500.000
+physical id	: 0
+core id		: 1
+flags		: fpu sse2 fma avx2 avx512f avx512dq
+`
+
+func TestParsePeak(t *testing.T) {
+	for _, tc := range []struct {
+		name, cpuinfo      string
+		cores, flopsPerCyc int
+		mhz, gflops        float64
+	}{
+		// 2 cores x 2445.432e6 cycles/s x 32 FLOPs = 156.507648e9 FLOP/s.
+		{"EPYC AVX2", cpuinfoEPYC, 2, 32, 2445.432, 156.507648},
+		// 2 physical cores (4 hyperthreads) x 3100e6 x 64 = 396.8e9.
+		{"Xeon AVX-512, hyperthreads", cpuinfoXeon, 2, 64, 3100, 396.8},
+		// Without physical id / core id lines each processor counts as a core: 3 x 2000e6 x 32.
+		{"no core ids", "processor : 0\ncpu MHz : 2000\nflags : avx2 fma\nprocessor : 1\ncpu MHz : 2000\nflags : avx2 fma\nprocessor : 2\ncpu MHz : 2000\nflags : avx2 fma\n", 3, 32, 2000, 192},
+	} {
+		p, err := parsePeak(tc.cpuinfo)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if p.Cores != tc.cores || p.FLOPsPerCycle != tc.flopsPerCyc || p.MHz != tc.mhz || math.Abs(p.GFLOPS-tc.gflops) > 1e-9 {
+			t.Errorf("%s: got %+v, want %d cores x %v MHz x %d = %v GFLOP/s", tc.name, p, tc.cores, tc.mhz, tc.flopsPerCyc, tc.gflops)
+		}
+	}
+	// AVX2 without FMA (and no AVX-512): the peak is unknown, not guessed.
+	if p, err := parsePeak("processor : 0\ncpu MHz : 2000\nflags : sse2 avx avx2\n"); err == nil {
+		t.Errorf("AVX2 without FMA: got %+v, want an error", p)
+	}
+}
+
+func TestVmHWM(t *testing.T) {
+	got, err := vmHWM("Name:\tbench\nVmPeak:\t  123456 kB\nVmSize:\t  120000 kB\nVmHWM:\t    1984 kB\nVmRSS:\t    1900 kB\n")
+	if err != nil || got != 1984*1024 {
+		t.Errorf("vmHWM = %d, %v; want %d", got, err, 1984*1024)
+	}
+	if _, err := vmHWM("Name:\tbench\nVmRSS:\t    1900 kB\n"); err == nil {
+		t.Error("status without VmHWM: want an error")
+	}
+}
+
+// TestPeakRSS: touching 64 MiB raises the peak by at least that much, and after the memory is
+// dropped a reset brings the peak back down (the kernel really reset it).
+func TestPeakRSS(t *testing.T) {
+	if err := ResetPeakRSS(); err != nil {
+		t.Skipf("no resettable peak RSS here: %v", err)
+	}
+	base, err := PeakRSS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 64 << 20
+	buf := make([]byte, size)
+	for i := range buf {
+		buf[i] = 1 // make every page resident
+	}
+	high, err := PeakRSS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.KeepAlive(buf)
+	if high-base < size {
+		t.Errorf("peak %d MiB after touching 64 MiB on a %d MiB base: want at least +64 MiB", high>>20, base>>20)
+	}
+	buf = nil
+	if err := ResetPeakRSS(); err != nil {
+		t.Fatal(err)
+	}
+	low, err := PeakRSS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if low > high-size/2 {
+		t.Errorf("peak after freeing 64 MiB and resetting = %d MiB, was %d MiB: want it at least 32 MiB lower", low>>20, high>>20)
+	}
+}
+
+// TestMeasure: the step runs reps+1 times (the first untimed) and memory it touches counts in
+// the peak.
+func TestMeasure(t *testing.T) {
+	if err := ResetPeakRSS(); err != nil {
+		t.Skipf("no resettable peak RSS here: %v", err)
+	}
+	base, err := PeakRSS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls []int
+	const size = 32 << 20
+	times, peak, err := Measure(3, nil, func(i int) error {
+		calls = append(calls, i)
+		if i == 1 {
+			buf := make([]byte, size)
+			for j := range buf {
+				buf[j] = 1
+			}
+			runtime.KeepAlive(buf)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(times) != 3 || len(calls) != 4 || calls[0] != 1 || calls[3] != 4 {
+		t.Errorf("got %d times and calls %v, want 3 times and calls 1..4", len(times), calls)
+	}
+	if peak-base < size {
+		t.Errorf("peak %d MiB on a %d MiB base after the warm-up touched 32 MiB: want at least +32 MiB", peak>>20, base>>20)
+	}
+}
+
+// TestPythonMeasure runs benchkit.py's measure through RunPeer, with a step that touches 64 MiB,
+// in the peers' Python (it needs torch).
+func TestPythonMeasure(t *testing.T) {
+	python := EnvOr("PYTHON", "/opt/oracle-venv/bin/python")
+	if _, err := os.Stat(python); err != nil {
+		t.Skipf("no peer python %s: %v", python, err)
+	}
+	cmd := osexec.Command(python, "-c", `
+import json, benchkit
+calls = []
+def step():
+    calls.append(b"\x01" * (64 << 20))  # written, hence resident
+print(json.dumps(benchkit.measure(step, 2, benchkit.device("cpu"))))
+`)
+	cmd.Env = append(os.Environ(), "PYTHONPATH=.")
+	r, err := RunPeer(cmd, "python", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.MedianSeconds <= 0 || r.SamplesPerSec != 4/r.MedianSeconds {
+		t.Errorf("got %+v: want a positive median and 4 samples per median", r)
+	}
+	// Three runs each keep 64 MiB alive: 192 MiB on top of python with torch (> 100 MiB).
+	if r.PeakRSSBytes < 192<<20+100<<20 {
+		t.Errorf("peak RSS %d MiB: want at least 292 MiB", r.PeakRSSBytes>>20)
+	}
+}
