@@ -37,11 +37,20 @@ test: setup
 	go vet ./...
 	go test -count=1 -timeout 40m ./...
 
-# bench runs the speed comparisons against transformers + torch on this machine; the peer's
-# Python (with torch and transformers) is $$PYTHON_PEER.
+# bench runs the speed comparisons against transformers + torch and Hugging Face tokenizers on
+# this machine (about 15 minutes on 2 cores) and writes bench/results/; the peer's Python (with
+# torch, transformers and gradio) is $$PYTHON_PEER. bench-finetune is the whole fine-tune of
+# the disaster tweets on both sides, 3 seeds (about an hour on 2 cores).
 PYTHON_PEER ?= /opt/oracle-venv/bin/python
+.PHONY: bench-finetune
 bench: models
 	go run ./bench/forward -python $(PYTHON_PEER)
+	go run ./bench/train_step -python $(PYTHON_PEER)
+	go run ./bench/tokenizer -python $(PYTHON)
+	go run ./bench/serve -compare -python $(PYTHON_PEER) -clients 32 -duration 60s
+	go run ./bench/serve -compare -python $(PYTHON_PEER) -clients 1 -duration 20s -warmup 5s -out bench/results/one-client
+bench-finetune: models
+	go run ./bench/finetune -python $(PYTHON_PEER)
 
 # lab installs the notebook environment (JupyterLab, nbconvert, the GoNB kernel with
 # GOEXPERIMENT=simd) and starts JupyterLab on notebooks/ without opening a browser: open the URL

@@ -83,7 +83,7 @@ func main() {
 	valLimit := flag.Int("val-limit", 0, "validate on a stratified subsample of this many examples (0: all)")
 	python := flag.String("python", envOr("PYTHON", "/opt/oracle-venv/bin/python"), "python with torch and transformers for the peer")
 	out := flag.String("out", "bench/results", "directory for finetune.json and finetune.md")
-	r := Recipe{LearningRate: 5e-5, BatchSize: 16, Epochs: 2, WeightDecay: 0.01, WarmupRatio: 0.1, MaxLength: 64, Threads: runtime.GOMAXPROCS(0)}
+	r := Recipe{LearningRate: 5e-5, BatchSize: 16, Epochs: 1, WeightDecay: 0.01, WarmupRatio: 0.1, MaxLength: 64, Threads: runtime.GOMAXPROCS(0)}
 	flag.IntVar(&r.Epochs, "epochs", r.Epochs, "training epochs")
 	flag.Parse()
 	r.Model = *modelDir
