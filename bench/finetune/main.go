@@ -215,7 +215,7 @@ func markdown(r Recipe, split Split, sides []*Side, load string) string {
 	fmt.Fprintf(&b, "# Fine-tuning: tunelab vs the transformers Trainer\n\nMachine: %s; %s (other work shares the machine when it exceeds the core count: the times are then upper bounds).\n\n", machine(), load)
 	fmt.Fprintf(&b, "%s on disaster tweets, the stratified 80/20 split of train.csv (seed 42): training on %d of its %d training examples "+
 		"and validating on %d of its %d validation examples (stratified subsamples when fewer). "+
-		"Recipe: lr %g, batch %d, %d epochs, weight decay %g, warmup ratio %g, linear schedule, max length %d, %d threads.\n\n",
+		"Recipe: lr %g, batch %d, epochs %d, weight decay %g, warmup ratio %g, linear schedule, max length %d, %d threads.\n\n",
 		r.Model, len(split.TrainIDs), split.TrainTotal, len(split.ValidationIDs), split.ValidationTotal,
 		r.LearningRate, r.BatchSize, r.Epochs, r.WeightDecay, r.WarmupRatio, r.MaxLength, r.Threads)
 	b.WriteString("| side | F1 of disaster per seed | mean F1 (std) | s/epoch | train samples/s |\n|---|---|---|---|---|\n")
