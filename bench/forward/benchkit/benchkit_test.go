@@ -120,9 +120,19 @@ func TestVmHWM(t *testing.T) {
 	}
 }
 
-// TestPeakRSS: touching 64 MiB raises the peak by at least that much, and after the memory is
-// dropped a reset brings the peak back down (the kernel really reset it).
-func TestPeakRSS(t *testing.T) {
+// resident returns n bytes whose every page has been written, so they count in the RSS.
+func resident(n int) []byte {
+	buf := make([]byte, n)
+	for i := range buf {
+		buf[i] = 1
+	}
+	return buf
+}
+
+// resetPeak resets the peak RSS and returns it (the current RSS), skipping the test where the
+// kernel cannot reset it.
+func resetPeak(t *testing.T) int64 {
+	t.Helper()
 	if err := ResetPeakRSS(); err != nil {
 		t.Skipf("no resettable peak RSS here: %v", err)
 	}
@@ -130,11 +140,15 @@ func TestPeakRSS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return base
+}
+
+// TestPeakRSS: touching 64 MiB raises the peak by at least that much, and after the memory is
+// dropped a reset brings the peak back down (the kernel really reset it).
+func TestPeakRSS(t *testing.T) {
+	base := resetPeak(t)
 	const size = 64 << 20
-	buf := make([]byte, size)
-	for i := range buf {
-		buf[i] = 1 // make every page resident
-	}
+	buf := resident(size)
 	high, err := PeakRSS()
 	if err != nil {
 		t.Fatal(err)
@@ -159,23 +173,13 @@ func TestPeakRSS(t *testing.T) {
 // TestMeasure: the step runs reps+1 times (the first untimed) and memory it touches counts in
 // the peak.
 func TestMeasure(t *testing.T) {
-	if err := ResetPeakRSS(); err != nil {
-		t.Skipf("no resettable peak RSS here: %v", err)
-	}
-	base, err := PeakRSS()
-	if err != nil {
-		t.Fatal(err)
-	}
+	base := resetPeak(t)
 	var calls []int
 	const size = 32 << 20
 	times, peak, err := Measure(3, nil, func(i int) error {
 		calls = append(calls, i)
 		if i == 1 {
-			buf := make([]byte, size)
-			for j := range buf {
-				buf[j] = 1
-			}
-			runtime.KeepAlive(buf)
+			runtime.KeepAlive(resident(size))
 		}
 		return nil
 	})
