@@ -26,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tunelab/tunelab/bench/forward/benchkit"
 	"github.com/tunelab/tunelab/lab"
 	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/data"
@@ -76,12 +77,12 @@ type Side struct {
 }
 
 func main() {
-	dataDir := flag.String("data", envOr("TUNELAB_DATA", "../shared/data"), "data directory holding disaster_tweets/")
+	dataDir := flag.String("data", benchkit.EnvOr("TUNELAB_DATA", "../shared/data"), "data directory holding disaster_tweets/")
 	modelDir := flag.String("model", "models/all-MiniLM-L6-v2", "pretrained checkpoint directory")
 	seedList := flag.String("seeds", "1,2,3", "comma-separated training seeds (head init, order, dropout)")
 	trainLimit := flag.Int("train-limit", 0, "train on a stratified subsample of this many examples (0: all)")
 	valLimit := flag.Int("val-limit", 0, "validate on a stratified subsample of this many examples (0: all)")
-	python := flag.String("python", envOr("PYTHON", "/opt/oracle-venv/bin/python"), "python with torch and transformers for the peer")
+	python := flag.String("python", benchkit.EnvOr("PYTHON", "/opt/oracle-venv/bin/python"), "python with torch and transformers for the peer")
 	out := flag.String("out", "bench/results", "directory for finetune.json and finetune.md")
 	r := Recipe{LearningRate: 5e-5, BatchSize: 16, Epochs: 1, WeightDecay: 0.01, WarmupRatio: 0.1, MaxLength: 64, Threads: runtime.GOMAXPROCS(0)}
 	flag.IntVar(&r.Epochs, "epochs", r.Epochs, "training epochs")
@@ -230,17 +231,9 @@ func markdown(r Recipe, split Split, sides []*Side, load string) string {
 	return b.String()
 }
 
+// machine is benchkit's description of the CPU with the Go version that built the binary.
 func machine() string {
-	model := "unknown CPU"
-	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			if name, ok := strings.CutPrefix(line, "model name"); ok {
-				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(name), ":"))
-				break
-			}
-		}
-	}
-	return fmt.Sprintf("%s, %d cores, %s", model, runtime.NumCPU(), runtime.Version())
+	return benchkit.Machine() + ", " + runtime.Version()
 }
 
 // loadAverage is the 1-minute load average, or "unknown".
@@ -264,11 +257,4 @@ func mustJSON(v any) []byte {
 		log.Fatal(err)
 	}
 	return append(data, '\n')
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }

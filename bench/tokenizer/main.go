@@ -80,7 +80,10 @@ func main() {
 
 	var cases []Case
 	for _, threads := range []int{1, runtime.NumCPU()} {
-		times, tokens := tunelabTimes(tok, texts, threads, *reps)
+		times, tokens, err := tunelabTimes(tok, texts, threads, *reps)
+		if err != nil {
+			log.Fatal(err)
+		}
 		peerTimes, peerTokens, err := peer(*python, *modelDir, textsFile, threads, *reps)
 		if err != nil {
 			log.Fatal(err)
@@ -111,29 +114,26 @@ func main() {
 	fmt.Print(md)
 }
 
-// tunelabTimes encodes texts reps times (after one warm-up pass) with GOMAXPROCS threads and
-// returns the seconds of each pass and the number of tokens (padding excluded).
-func tunelabTimes(tok *tokenize.Tokenizer, texts []string, threads, reps int) ([]float64, int) {
+// tunelabTimes encodes texts reps times (after one warm-up pass, benchkit.Measure) with
+// GOMAXPROCS threads and returns the seconds of each pass and the number of tokens of a pass
+// (padding excluded).
+func tunelabTimes(tok *tokenize.Tokenizer, texts []string, threads, reps int) ([]float64, int, error) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(threads))
-	var times []float64
 	tokens := 0
-	for rep := range reps + 1 {
-		start := time.Now()
+	times, _, err := benchkit.Measure(reps, nil, func(int) error {
 		tokens = 0
 		for lo := 0; lo < len(texts); lo += chunk {
 			b, err := tok.EncodeBatch(texts[lo:min(lo+chunk, len(texts))])
 			if err != nil {
-				log.Fatal(err)
+				return err
 			}
 			for _, n := range b.Lengths {
 				tokens += n
 			}
 		}
-		if rep > 0 {
-			times = append(times, time.Since(start).Seconds())
-		}
-	}
-	return times, tokens
+		return nil
+	})
+	return times, tokens, err
 }
 
 // peer runs peer.py with threads Rayon threads and returns its seconds per pass and its token count.
