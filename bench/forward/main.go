@@ -1,82 +1,74 @@
-// Command forward measures the forward pass (evaluation, serving) of a checkpoint at a fixed
-// batch shape in tunelab and in transformers + torch on the same machine, and prints the ratio,
-// the achieved GFLOP/s (benchkit.ForwardFLOPs over the median time) and the peak resident memory
-// from the warm-up on, the loaded model included.
+// Command forward measures the forward pass (evaluation, serving) in tunelab and in
+// transformers + torch on the same machine, and prints the ratio, the achieved GFLOP/s
+// (benchkit.ForwardFLOPs over the median time) and the peak resident memory from the warm-up
+// on, the loaded model included, for the workloads of benchkit.Workloads: all-MiniLM-L6-v2 at
+// batch 32 x seq 128 (minilm) and 8 x 512 (minilm-512), and a random BERT-base-shaped model at
+// 32 x 128 (bert-base).
 //
-//	GOEXPERIMENT=simd go run ./bench/forward [-model models/all-MiniLM-L6-v2] [-batch 32] [-seq 128] \
-//	[-backend xla:cuda -device cuda]
+//	GOEXPERIMENT=simd go run ./bench/forward [-model models/all-MiniLM-L6-v2] [-reps 5] \
+//	[-only minilm] [-batch 2 -seq 16] [-backend xla:cuda -device cuda]
 //
 // The peer runs bench/forward/peer.py with $PYTHON (default /opt/oracle-venv/bin/python, a venv
-// with torch and transformers) using as many threads as GOMAXPROCS, on -device.
+// with torch and transformers) using as many threads as GOMAXPROCS, on -device. Results go to
+// bench/results/forward.{json,md}.
 //
-// With -cpuprofile, also set GODEBUG=asyncpreemptoff=1: otherwise the profile credits a large
-// share of the time spent in GoMLX's SIMD kernels to runtime.asyncPreempt (the timings do not
-// change).
+// With -cpuprofile (and -only), also set GODEBUG=asyncpreemptoff=1: otherwise the profile
+// credits a large share of the time spent in GoMLX's SIMD kernels to runtime.asyncPreempt (the
+// timings do not change).
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log"
-	"math/rand/v2"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/gomlx/compute"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/tunelab/tunelab/bench/forward/benchkit"
 	"github.com/tunelab/tunelab/lab/backend"
-	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/encoder"
 )
 
 func main() {
-	dir := flag.String("model", "models/all-MiniLM-L6-v2", "checkpoint directory")
-	batch := flag.Int("batch", 32, "batch size")
-	seq := flag.Int("seq", 128, "sequence length")
-	reps := flag.Int("reps", 10, "timed repetitions (after one warm-up)")
+	minilm := flag.String("model", "models/all-MiniLM-L6-v2", "checkpoint directory of the MiniLM workloads")
+	only := flag.String("only", "", "run only the workload with this name (minilm, minilm-512 or bert-base)")
+	batch := flag.Int("batch", 0, "batch size of every selected workload, when > 0")
+	seq := flag.Int("seq", 0, "sequence length of every selected workload, when > 0")
+	reps := flag.Int("reps", 5, "timed repetitions per side and workload (after one warm-up)")
 	python := flag.String("python", benchkit.EnvOr("PYTHON", "/opt/oracle-venv/bin/python"), "python with torch and transformers for the peer")
 	out := flag.String("out", "bench/results", "directory for forward.json and forward.md")
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of tunelab's timed repetitions to this file")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of tunelab's timed repetitions to this file (with -only)")
 	backendConfig := flag.String("backend", "", `tunelab's backend, as for lab/backend.New ("xla:cuda", ...); empty: $GOMLX_BACKEND or the Go backend`)
 	device := flag.String("device", "cpu", "the peer's torch device: cpu or cuda")
 	flag.Parse()
 
-	ck, err := checkpoint.Load(*dir, []string{"a", "b"})
+	workloads, err := benchkit.Select(benchkit.Workloads(*minilm), *only, *batch, *seq)
 	if err != nil {
 		log.Fatal(err)
+	}
+	if *cpuProfile != "" && len(workloads) > 1 {
+		log.Fatal("-cpuprofile profiles one workload: add -only")
 	}
 	b, err := backend.New(*backendConfig)
 	if err != nil {
 		log.Fatal(err)
 	}
-	m := encoder.New(ck.Config, 2)
-	store := model.NewStore()
-	if err := m.LoadVariables(store, ck, 0); err != nil {
-		log.Fatal(err)
-	}
-	exec, err := model.NewExec(b, store, func(scope *model.Scope, tokens, mask *Node) *Node {
-		return m.Logits(scope, tokens, mask, nil)
-	})
+	tmp, err := os.MkdirTemp("", "forward")
 	if err != nil {
 		log.Fatal(err)
 	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	ids := make([]int32, *batch**seq)
-	mask := make([]int32, len(ids))
-	for i := range ids {
-		ids[i], mask[i] = int32(1000+rng.IntN(ck.Config.VocabSize-1000)), 1
-	}
-	tIDs := tensors.FromFlatDataAndDimensions(ids, *batch, *seq)
-	tMask := tensors.FromFlatDataAndDimensions(mask, *batch, *seq)
+	defer os.RemoveAll(tmp)
 	var profile io.Writer
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -86,54 +78,78 @@ func main() {
 		defer f.Close()
 		profile = f
 	}
-	// Counted before the measurement, after which nothing refers to ck: its tensors were copied
-	// into the store, and the garbage collector can return them before the peak is reset.
-	flops := benchkit.ForwardFLOPs(ck.Config, *batch, *seq)
-	times, peakRSS, err := benchkit.Measure(*reps, profile, func(int) error {
+	for _, w := range workloads {
+		if err := w.Prepare(tmp); err != nil {
+			log.Fatalf("%s: %v", w.Name, err)
+		}
+		w.FLOPs = benchkit.ForwardFLOPs(w.Config, w.Batch, w.Seq)
+		ours, err := runTunelab(w, b, *reps, profile)
+		if err != nil {
+			log.Fatalf("%s: %v", w.Name, err)
+		}
+		log.Printf("%s: tunelab %.3f s/batch", w.Name, ours.MedianSeconds)
+		pretrained := "0"
+		if w.Pretrained {
+			pretrained = "1"
+		}
+		peer, err := benchkit.RunPeer(osexec.Command(*python, filepath.Join("bench", "forward", "peer.py"), w.PeerDir, pretrained,
+			strconv.Itoa(w.Batch), strconv.Itoa(w.Seq), strconv.Itoa(*reps), strconv.Itoa(runtime.GOMAXPROCS(0)), *device),
+			"transformers + torch ("+*device+")", w.Batch)
+		if err != nil {
+			log.Fatalf("%s: peer: %v", w.Name, err)
+		}
+		peer.GFLOPS = benchkit.GFLOPS(w.FLOPs, peer.MedianSeconds)
+		log.Printf("%s: torch %.3f s/batch", w.Name, peer.MedianSeconds)
+		w.Measured(&ours, &peer)
+	}
+
+	machine := benchkit.Machine()
+	var md strings.Builder
+	fmt.Fprintf(&md, "## Forward pass (evaluation, serving), %d threads\n\nMachine: %s\n\ntunelab: %s. torch: %s.\n\n%s",
+		runtime.GOMAXPROCS(0), machine, b.Description(), *device, benchkit.Table(workloads, "batch"))
+	md.WriteString("\nratio: tunelab / torch time per batch, lower is better. GFLOP/s: the encoder's matrix products per batch over the median time.\n")
+	report := map[string]any{"threads": runtime.GOMAXPROCS(0), "machine": machine, "backend": b.Description(), "device": *device,
+		"workloads": workloads, "date": time.Now().UTC().Format(time.RFC3339)}
+	if peak, err := benchkit.MachinePeakGFLOPS(); err != nil {
+		fmt.Fprintf(&md, "Machine peak: unknown (%v).\n", err)
+	} else {
+		fmt.Fprintf(&md, "Machine peak: %s.\n", peak)
+		report["peak"] = peak
+	}
+	if err := benchkit.WriteReport(*out, "forward", md.String(), report); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// runTunelab builds w's classifier and times reps forward passes over random tokens (after a
+// warm-up that compiles the graph), with the peak resident memory from the warm-up on.
+func runTunelab(w *benchkit.Workload, b compute.Backend, reps int, profile io.Writer) (benchkit.Result, error) {
+	ck, err := w.Checkpoint()
+	if err != nil {
+		return benchkit.Result{}, err
+	}
+	m := encoder.New(ck.Config, len(ck.Labels))
+	store := model.NewStore()
+	if err := m.LoadVariables(store, ck, 0); err != nil {
+		return benchkit.Result{}, err
+	}
+	exec, err := model.NewExec(b, store, func(scope *model.Scope, tokens, mask *Node) *Node {
+		return m.Logits(scope, tokens, mask, nil)
+	})
+	if err != nil {
+		return benchkit.Result{}, err
+	}
+	ids, mask := w.RandomTokens()
+	tIDs := tensors.FromFlatDataAndDimensions(ids, w.Batch, w.Seq)
+	tMask := tensors.FromFlatDataAndDimensions(mask, w.Batch, w.Seq)
+	times, peakRSS, err := benchkit.Measure(reps, profile, func(int) error {
 		_, err := exec.Exec1(tIDs, tMask)
 		return err
 	})
 	if err != nil {
-		log.Fatal(err)
+		return benchkit.Result{}, err
 	}
-	ours := benchkit.Summarize("tunelab (GoMLX "+b.Name()+")", times, *batch)
-	ours.PeakRSSBytes, ours.GFLOPS = peakRSS, benchkit.GFLOPS(flops, ours.MedianSeconds)
-
-	peer, err := benchkit.RunPeer(osexec.Command(*python, filepath.Join("bench", "forward", "peer.py"), *dir,
-		strconv.Itoa(*batch), strconv.Itoa(*seq), strconv.Itoa(*reps), strconv.Itoa(runtime.GOMAXPROCS(0)), *device),
-		"transformers + torch ("+*device+")", *batch)
-	if err != nil {
-		log.Fatalf("peer: %v", err)
-	}
-	peer.GFLOPS = benchkit.GFLOPS(flops, peer.MedianSeconds)
-
-	ratio := ours.MedianSeconds / peer.MedianSeconds
-	machine := benchkit.Machine()
-	report := map[string]any{"model": *dir, "batch": *batch, "seq": *seq, "threads": runtime.GOMAXPROCS(0), "machine": machine,
-		"backend": b.Description(), "device": *device, "flops_per_batch": flops,
-		"results": []benchkit.Result{ours, peer}, "ratio": ratio, "date": time.Now().UTC().Format(time.RFC3339)}
-	md := fmt.Sprintf("## Forward pass, %s, batch %d x seq %d, %d threads\n\nMachine: %s\n\ntunelab: %s. torch: %s.\n\n"+
-		"| side | median s/batch | samples/s | GFLOP/s | peak RSS MiB |\n|---|---|---|---|---|\n",
-		filepath.Base(*dir), *batch, *seq, runtime.GOMAXPROCS(0), machine, b.Description(), *device)
-	for _, r := range []benchkit.Result{ours, peer} {
-		md += fmt.Sprintf("| %s | %.3f | %.1f | %.1f | %.0f |\n", r.Side, r.MedianSeconds, r.SamplesPerSec, r.GFLOPS, benchkit.MiB(r.PeakRSSBytes))
-	}
-	md += fmt.Sprintf("\nratio tunelab / torch (time, lower is better): **%.2f**\n\nGFLOP/s: the encoder's matrix products per batch over the median time.\n", ratio)
-	if peak, err := benchkit.MachinePeakGFLOPS(); err != nil {
-		md += fmt.Sprintf("Machine peak: unknown (%v).\n", err)
-	} else {
-		md += fmt.Sprintf("Machine peak: %s.\n", peak)
-		report["peak"] = peak
-	}
-	fmt.Print(md)
-	if err := os.MkdirAll(*out, 0o755); err != nil {
-		log.Fatal(err)
-	}
-	js, _ := json.MarshalIndent(report, "", "  ")
-	if err := checkpoint.WriteFileAtomic(filepath.Join(*out, "forward.json"), js); err != nil {
-		log.Fatal(err)
-	}
-	if err := checkpoint.WriteFileAtomic(filepath.Join(*out, "forward.md"), []byte(md)); err != nil {
-		log.Fatal(err)
-	}
+	r := benchkit.Summarize("tunelab (GoMLX "+b.Name()+")", times, w.Batch)
+	r.PeakRSSBytes, r.GFLOPS = peakRSS, benchkit.GFLOPS(w.FLOPs, r.MedianSeconds)
+	return r, nil
 }

@@ -1,0 +1,208 @@
+package benchkit
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/tunelab/tunelab/lab/checkpoint"
+)
+
+// BERTBaseConfig is bert-base-uncased's config.json: the random BERT-base-shaped model is built
+// from it on both sides.
+const BERTBaseConfig = `{
+  "architectures": ["BertForMaskedLM"], "model_type": "bert",
+  "vocab_size": 30522, "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
+  "intermediate_size": 3072, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
+  "attention_probs_dropout_prob": 0.1, "max_position_embeddings": 512, "type_vocab_size": 2,
+  "initializer_range": 0.02, "layer_norm_eps": 1e-12, "pad_token_id": 0
+}`
+
+// Workload is one measured shape: a checkpoint directory (real weights) or a config (random
+// weights), and the batch shape. Tunelab and Torch are nil for a side that did not run.
+type Workload struct {
+	Name  string `json:"name"`
+	Batch int    `json:"batch"`
+	Seq   int    `json:"seq"`
+	// FLOPs counts the matrix products of one repetition (ForwardFLOPs or TrainingStepFLOPs).
+	FLOPs   int64   `json:"flops"`
+	Tunelab *Result `json:"tunelab,omitempty"`
+	Torch   *Result `json:"torch,omitempty"`
+	// Ratio is tunelab's seconds per repetition over torch's, when both sides ran.
+	Ratio float64 `json:"ratio,omitempty"`
+
+	// Dir is the checkpoint directory; empty for a random model from ConfigJSON.
+	Dir        string `json:"-"`
+	ConfigJSON string `json:"-"`
+	// Config, PeerDir (a checkpoint or config directory the peer can read) and Pretrained are
+	// set by Prepare.
+	Config     *checkpoint.Config `json:"-"`
+	PeerDir    string             `json:"-"`
+	Pretrained bool               `json:"-"`
+}
+
+// Workloads are the speed issue's cases: all-MiniLM-L6-v2 (its real weights in minilmDir) at
+// batch 32 x seq 128 and at 8 x 512 (reviews as long as IMDB's), and a BERT-base-shaped model
+// (12 layers, hidden 768, 12 heads; random weights) at 32 x 128.
+func Workloads(minilmDir string) []*Workload {
+	return []*Workload{
+		{Name: "minilm", Dir: minilmDir, Batch: 32, Seq: 128},
+		{Name: "minilm-512", Dir: minilmDir, Batch: 8, Seq: 512},
+		{Name: "bert-base", ConfigJSON: BERTBaseConfig, Batch: 32, Seq: 128},
+	}
+}
+
+// Select keeps the workload named only (all when empty) and overrides the batch size and
+// sequence length of what it keeps where batch or seq are > 0.
+func Select(workloads []*Workload, only string, batch, seq int) ([]*Workload, error) {
+	if only != "" {
+		var names []string
+		for _, w := range workloads {
+			names = append(names, w.Name)
+		}
+		workloads = slices.DeleteFunc(workloads, func(w *Workload) bool { return w.Name != only })
+		if len(workloads) == 0 {
+			return nil, fmt.Errorf("-only %q: want one of %s", only, strings.Join(names, ", "))
+		}
+	}
+	for _, w := range workloads {
+		if batch > 0 {
+			w.Batch = batch
+		}
+		if seq > 0 {
+			w.Seq = seq
+		}
+	}
+	return workloads, nil
+}
+
+// Prepare reads w's config and sets w.PeerDir: the checkpoint directory, or for a random model
+// a directory in tmp holding w.ConfigJSON. It fails when w.Seq exceeds the model's positions.
+func (w *Workload) Prepare(tmp string) error {
+	var err error
+	if w.Dir != "" {
+		w.PeerDir, w.Pretrained = w.Dir, true
+		w.Config, err = checkpoint.ReadConfig(w.Dir)
+	} else {
+		w.PeerDir = filepath.Join(tmp, w.Name)
+		if w.Config, err = checkpoint.ParseConfig([]byte(w.ConfigJSON)); err == nil {
+			if err = os.MkdirAll(w.PeerDir, 0o755); err == nil {
+				err = os.WriteFile(filepath.Join(w.PeerDir, "config.json"), []byte(w.ConfigJSON), 0o644)
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if w.Seq > w.Config.MaxPositionEmbeddings {
+		return fmt.Errorf("seq %d is longer than the model's %d positions", w.Seq, w.Config.MaxPositionEmbeddings)
+	}
+	return nil
+}
+
+// Checkpoint loads w's checkpoint with a two-label head, or builds a random one from w.Config
+// (weights ~ Normal(0, initializer_range) as transformers initialises them; the values do not
+// affect the timing). Call Prepare first.
+func (w *Workload) Checkpoint() (*checkpoint.Checkpoint, error) {
+	labels := []string{"a", "b"}
+	if w.Dir != "" {
+		return checkpoint.Load(w.Dir, labels)
+	}
+	// The encoder initialises only the head afresh: give every other parameter a value here.
+	ck := &checkpoint.Checkpoint{Dir: w.PeerDir, Config: w.Config, Labels: labels, Tensors: map[string]checkpoint.Tensor{}}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, p := range checkpoint.Params(w.Config, len(labels)) {
+		if p.Fresh {
+			continue
+		}
+		size := 1
+		for _, d := range p.Shape {
+			size *= d
+		}
+		t := checkpoint.Tensor{Shape: p.Shape, Data: make([]float32, size)}
+		for i := range t.Data {
+			t.Data[i] = float32(rng.NormFloat64() * w.Config.InitializerRange)
+		}
+		ck.Tensors[p.Path] = t
+	}
+	return ck, nil
+}
+
+// RandomTokens returns w.Batch x w.Seq token ids drawn from the vocabulary above the first 1000
+// (past the special and unused tokens), with an all-ones mask: no padding, every position real.
+func (w *Workload) RandomTokens() (ids, mask []int32) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	ids = make([]int32, w.Batch*w.Seq)
+	mask = make([]int32, len(ids))
+	for i := range ids {
+		ids[i], mask[i] = int32(1000+rng.IntN(w.Config.VocabSize-1000)), 1
+	}
+	return ids, mask
+}
+
+// Measured records the sides' results and their ratio.
+func (w *Workload) Measured(tunelab, torch *Result) {
+	w.Tunelab, w.Torch = tunelab, torch
+	if tunelab != nil && torch != nil {
+		w.Ratio = tunelab.MedianSeconds / torch.MedianSeconds
+	}
+}
+
+// Table renders workloads as a Markdown table of both sides' time per repetition (unit names
+// it: "step", "batch"), ratio, samples/s, GFLOP/s and peak RSS; "-" marks a side that did not
+// run.
+func Table(workloads []*Workload, unit string) string {
+	var md strings.Builder
+	fmt.Fprintf(&md, "| workload | batch x seq | tunelab s/%[1]s | torch s/%[1]s | ratio | tunelab samples/s | torch samples/s | tunelab GFLOP/s | torch GFLOP/s | tunelab peak RSS MiB | torch peak RSS MiB |\n", unit)
+	md.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	columns := []struct {
+		format string
+		field  func(*Result) float64
+	}{
+		{"%.3f", func(r *Result) float64 { return r.MedianSeconds }},
+		{"%.2f", func(r *Result) float64 { return r.SamplesPerSec }},
+		{"%.1f", func(r *Result) float64 { return r.GFLOPS }},
+		{"%.0f", func(r *Result) float64 { return MiB(r.PeakRSSBytes) }},
+	}
+	cell := func(r *Result, format string, field func(*Result) float64) string {
+		if r == nil {
+			return "-"
+		}
+		return fmt.Sprintf(format, field(r))
+	}
+	for _, w := range workloads {
+		row := []string{w.Name, fmt.Sprintf("%d x %d", w.Batch, w.Seq)}
+		for i, c := range columns {
+			row = append(row, cell(w.Tunelab, c.format, c.field), cell(w.Torch, c.format, c.field))
+			if i == 0 {
+				ratio := "-"
+				if w.Ratio != 0 {
+					ratio = fmt.Sprintf("**%.2f**", w.Ratio)
+				}
+				row = append(row, ratio)
+			}
+		}
+		md.WriteString("| " + strings.Join(row, " | ") + " |\n")
+	}
+	return md.String()
+}
+
+// WriteReport prints md and writes it to dir/name.md and report to dir/name.json, atomically.
+func WriteReport(dir, name, md string, report any) error {
+	fmt.Print(md)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(report, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := checkpoint.WriteFileAtomic(filepath.Join(dir, name+".json"), js); err != nil {
+		return err
+	}
+	return checkpoint.WriteFileAtomic(filepath.Join(dir, name+".md"), []byte(md))
+}
