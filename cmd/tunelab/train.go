@@ -59,16 +59,6 @@ func (tf *taskFlags) load(ctx context.Context, seed uint64, stderr io.Writer) (*
 	return d, nil
 }
 
-// heldOut is the split a task is evaluated on: validation, else test.
-func heldOut(d *data.Dataset) (string, []data.Example, error) {
-	for _, name := range []string{"validation", "test"} {
-		if ex := d.Splits[name]; len(ex) > 0 && ex[0].Label != "" {
-			return name, ex, nil
-		}
-	}
-	return "", nil, fmt.Errorf("task %s has no labelled validation or test split", d.Name)
-}
-
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -117,7 +107,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	evalName, evalSet, err := heldOut(ds)
+	evalName, evalSet, err := ds.Labelled(data.Validation, data.Test)
 	if err != nil {
 		return err
 	}
@@ -161,7 +151,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	name, examples, err := heldOut(ds)
+	name, examples, err := ds.Labelled(data.Validation, data.Test)
 	if err != nil {
 		return err
 	}

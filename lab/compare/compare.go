@@ -60,15 +60,6 @@ func Defaults() Options {
 	}
 }
 
-// heldOut is the labelled split a task is scored on: its test split when labelled (IMDB, AG
-// News), else its validation split (the disaster tweets: Kaggle's test set has no labels).
-func heldOut(d *data.Dataset) (string, []data.Example) {
-	if test := d.Splits[data.Test]; len(test) > 0 && test[0].Label != "" {
-		return data.Test, test
-	}
-	return data.Validation, d.Splits[data.Validation]
-}
-
 // Run fine-tunes every model on every task and returns the runs, task by task, with the notes
 // the datasets carried (offline splits, limits). After each run, done (when not nil) receives
 // the runs so far, so a long comparison can save what it has.
@@ -82,7 +73,12 @@ func Run(ctx context.Context, opts Options, done func(runs []*display.Run, notes
 		if err != nil {
 			return nil, nil, err
 		}
-		split, evalSet := heldOut(d)
+		// Scored on the official test split where it is labelled (IMDB, AG News), else on the
+		// validation split (the disaster tweets: Kaggle's test set has no labels).
+		split, evalSet, err := d.Labelled(data.Test, data.Validation)
+		if err != nil {
+			return nil, nil, err
+		}
 		trainSet := d.Splits[data.Train]
 		if task.TrainLimit > 0 {
 			trainSet = data.Limit(trainSet, task.TrainLimit, opts.Recipe.Seed)

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // Example is one text with its label.
@@ -77,6 +78,17 @@ func (d *Dataset) SplitNames() []string {
 	}
 	sort.Strings(others)
 	return append(names, others...)
+}
+
+// Labelled returns the first of the named splits, in order of preference, whose examples carry
+// labels (Kaggle's tweet test split has none), with its name.
+func (d *Dataset) Labelled(splits ...string) (string, []Example, error) {
+	for _, name := range splits {
+		if ex := d.Splits[name]; len(ex) > 0 && ex[0].Label != "" {
+			return name, ex, nil
+		}
+	}
+	return "", nil, fmt.Errorf("dataset %s has no labelled %s split", d.Name, strings.Join(splits, " or "))
 }
 
 // LabelID returns the id (index in Labels) of the label name, or -1 if it is not one of them.

@@ -108,3 +108,22 @@ func TestLabelIDs(t *testing.T) {
 	_, err = d.LabelIDs([]Example{{ID: "r8"}})
 	wantErr(t, err, "example r8 has no label")
 }
+
+// TestLabelled picks the held-out split as the CLI (validation first) and the comparison (test
+// first) do, on a dataset shaped like the disaster tweets: Kaggle's test split has no labels.
+func TestLabelled(t *testing.T) {
+	val := []Example{{ID: "v1", Label: "pos"}}
+	d := &Dataset{Name: "tweets", Splits: map[string][]Example{Validation: val, Test: {{ID: "t1"}}}}
+	for _, order := range [][]string{{Validation, Test}, {Test, Validation}} {
+		name, ex, err := d.Labelled(order...)
+		if err != nil || name != Validation || !reflect.DeepEqual(ex, val) {
+			t.Errorf("Labelled(%v) = %q, %v, %v; want the validation split", order, name, ex, err)
+		}
+	}
+	d.Splits[Test] = []Example{{ID: "t1", Label: "neg"}}
+	if name, _, _ := d.Labelled(Test, Validation); name != Test {
+		t.Errorf("Labelled(test, validation) with a labelled test split = %q, want test", name)
+	}
+	_, _, err := (&Dataset{Name: "tweets", Splits: map[string][]Example{Test: {{ID: "t1"}}}}).Labelled(Validation, Test)
+	wantErr(t, err, "dataset tweets has no labelled validation or test split")
+}
