@@ -301,7 +301,15 @@ func copyFile(from, to string) error {
 	return nil
 }
 
-var readmeTemplate = template.Must(template.New("README.md").Funcs(template.FuncMap{"yaml": yamlString}).Parse(`---
+// sentence ends s with a full stop unless it already ends with punctuation ("Real disaster?").
+func sentence(s string) string {
+	if strings.HasSuffix(s, ".") || strings.HasSuffix(s, "?") || strings.HasSuffix(s, "!") {
+		return s
+	}
+	return s + "."
+}
+
+var readmeTemplate = template.Must(template.New("README.md").Funcs(template.FuncMap{"yaml": yamlString, "sentence": sentence}).Parse(`---
 title: {{yaml .Title}}
 emoji: {{yaml .Emoji}}
 colorFrom: {{.ColorFrom}}
@@ -314,7 +322,7 @@ pinned: false
 
 # {{.Title}}
 
-{{.ShortDescription}}.
+{{sentence .ShortDescription}}
 
 A text classifier fine-tuned with [tunelab](https://{{.Module}}) and served by ` + "`tunelab serve`" + `:
 the demo page is at the Space's root, and the same model answers

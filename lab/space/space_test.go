@@ -86,6 +86,9 @@ func TestExportWritesAReadyToPushSpace(t *testing.T) {
 	if len(fm) != len(want) {
 		t.Errorf("front matter has %d keys, want %d: %v", len(fm), len(want), fm)
 	}
+	if !strings.Contains(string(readme), "\nTells real disaster tweets from the rest.\n") {
+		t.Errorf("README.md does not state the description as a sentence:\n%s", readme)
+	}
 
 	// The model files, byte for byte; files the Space does not need stay behind.
 	for _, f := range []string{"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "vocab.txt", "README.md"} {
@@ -242,5 +245,22 @@ func TestFindModuleRoot(t *testing.T) {
 	}
 	if _, err := FindModuleRoot(t.TempDir()); err == nil {
 		t.Error("found a module root above a temporary folder")
+	}
+}
+
+// TestReadmeQuestion keeps a description that ends with its own punctuation as it is.
+func TestReadmeQuestion(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "space")
+	err := Export(Options{ModelDir: fakeModel(t, "config.json", "model.safetensors", "vocab.txt"), OutDir: out,
+		SourceDir: repoRoot(), ShortDescription: "Is this tweet about a real disaster?"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(out, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), "\nIs this tweet about a real disaster?\n") {
+		t.Errorf("README.md:\n%s\nwant the question as written, without a full stop after it", readme)
 	}
 }
