@@ -148,6 +148,29 @@ func TestLinesBreakAtNaN(t *testing.T) {
 	}
 }
 
+// TestLinesOnePoint draws one evaluation (a one-epoch run): the dot must sit inside the plot,
+// centred horizontally (x = 56 + (640-56-16)/2 = 340), and say its value.
+func TestLinesOnePoint(t *testing.T) {
+	doc := Lines("validation accuracy", "step", Series{Name: "validation accuracy", X: []float64{40}, Y: []float64{0.8725}})
+	var circles, labels int
+	for _, e := range parse(t, doc) {
+		switch {
+		case e.Name == "circle":
+			circles++
+			cx, _ := strconv.ParseFloat(e.Attrs["cx"], 64)
+			cy, _ := strconv.ParseFloat(e.Attrs["cy"], 64)
+			if cx != 340 || cy <= marginT || cy >= height-marginB {
+				t.Errorf("dot at (%g, %g), want x 340 and y strictly inside (%d, %d)", cx, cy, marginT, height-marginB)
+			}
+		case e.Name == "text" && e.Text == "0.873":
+			labels++
+		}
+	}
+	if circles != 1 || labels != 1 {
+		t.Errorf("%d dots and %d labels \"0.873\", want one of each:\n%s", circles, labels, doc)
+	}
+}
+
 func TestHeatmapCellsAndShares(t *testing.T) {
 	doc := Heatmap("cm", []string{"neg", "pos"}, [][]int{{3, 1}, {0, 4}})
 	var texts []string

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"html"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -166,7 +167,8 @@ func histogram(values []int, bins int) (names []string, counts []int) {
 }
 
 // Lines draws each series as a polyline of its (X, Y) points, with xLabel under the x axis. NaN
-// values break a line.
+// values break a line. A series of one point (one evaluation in a one-epoch run) is a labelled
+// dot in the middle of its axes.
 func Lines(title, xLabel string, series ...Series) string {
 	w := newChart(title)
 	xlo, xhi, ylo, yhi := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
@@ -183,10 +185,11 @@ func Lines(title, xLabel string, series ...Series) string {
 		xlo, xhi, ylo, yhi = 0, 1, 0, 1
 	}
 	if xhi == xlo {
-		xhi = xlo + 1
+		xlo, xhi = xlo-1, xhi+1
 	}
 	if yhi == ylo {
-		yhi = ylo + 1
+		pad := max(math.Abs(ylo)*0.05, 0.05)
+		ylo, yhi = ylo-pad, yhi+pad
 	}
 	y := w.yAxis(ylo, yhi)
 	x := func(v float64) float64 {
@@ -201,12 +204,21 @@ func Lines(title, xLabel string, series ...Series) string {
 	w.printf(`<text x="%d" y="%d" text-anchor="middle">%s</text>`, width/2, height-marginB+32, html.EscapeString(xLabel))
 	for s, ser := range series {
 		colour := palette[s%len(palette)]
+		finite := 0
+		for i := range min(len(ser.X), len(ser.Y)) {
+			if !math.IsNaN(ser.Y[i]) {
+				finite++
+			}
+		}
 		var pts []string
 		flush := func() {
 			if len(pts) == 1 {
 				var cx, cy float64
 				fmt.Sscanf(pts[0], "%f,%f", &cx, &cy)
 				w.printf(`<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>`, cx, cy, colour)
+				if finite == 1 {
+					w.printf(`<text x="%.1f" y="%.1f" dominant-baseline="middle" fill="%s">%s</text>`, cx+7, cy, colour, formatValue(ser.Y[slices.IndexFunc(ser.Y, func(v float64) bool { return !math.IsNaN(v) })]))
+				}
 			} else if len(pts) > 1 {
 				w.printf(`<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`, colour, strings.Join(pts, " "))
 			}
