@@ -251,3 +251,82 @@ func TestReport(t *testing.T) {
 	}
 	t.Logf("report in %s", dir)
 }
+
+// TestKeepFineTunes re-executes the quick run's IMDB + AG News notebook with
+// --keep-fine-tunes: the cells tagged fine-tune keep their outputs and train nothing (the runs'
+// run.json files stay as they were), and every other cell runs again (the comparison cell,
+// emptied here, shows its table and chart again from the saved runs).
+func TestKeepFineTunes(t *testing.T) {
+	requireTools(t)
+	dir := executed(t)
+	const name = "02-imdb-agnews.ipynb"
+	raw, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nb map[string]any
+	if err := json.Unmarshal(raw, &nb); err != nil {
+		t.Fatal(err)
+	}
+	cells := nb["cells"].([]any)
+	fineTunes := map[int]string{}
+	last := -1
+	for i, c := range cells {
+		cell := c.(map[string]any)
+		if cell["cell_type"] != "code" {
+			continue
+		}
+		last = i
+		tags, _ := cell["metadata"].(map[string]any)["tags"].([]any)
+		for _, tag := range tags {
+			if tag == "fine-tune" {
+				out, _ := json.Marshal(cell["outputs"])
+				fineTunes[i] = string(out)
+			}
+		}
+	}
+	if len(fineTunes) != 2 {
+		t.Fatalf("%s has %d cells tagged fine-tune, want 2 (IMDB and AG News)", name, len(fineTunes))
+	}
+	cells[last].(map[string]any)["outputs"] = []any{}
+	keep := t.TempDir()
+	emptied, _ := json.Marshal(nb)
+	if err := os.WriteFile(filepath.Join(keep, name), emptied, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runs, _ := filepath.Glob(filepath.Join(dir, "runs", "*", "run.json"))
+	before := map[string]string{}
+	for _, r := range runs {
+		b, _ := os.ReadFile(r)
+		before[r] = string(b)
+	}
+
+	cmd := exec.Command("python3", filepath.Join("..", "scripts", "lab", "report.py"), "execute", "--keep-fine-tunes", "--out", keep, name)
+	cmd.Env = append(os.Environ(), "TUNELAB_OUT="+filepath.Join(dir, "runs"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("report.py execute --keep-fine-tunes: %v\n%s", err, klogLine.ReplaceAllString(string(out), ""))
+	}
+	raw, err = os.ReadFile(filepath.Join(keep, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var again map[string]any
+	if err := json.Unmarshal(raw, &again); err != nil {
+		t.Fatal(err)
+	}
+	cells = again["cells"].([]any)
+	for i, want := range fineTunes {
+		if got, _ := json.Marshal(cells[i].(map[string]any)["outputs"]); string(got) != want {
+			t.Errorf("fine-tune cell %d's outputs changed:\n%s\nwant\n%s", i, got, want)
+		}
+	}
+	if outputs := cells[last].(map[string]any)["outputs"].([]any); len(outputs) == 0 {
+		t.Errorf("the last cell was not executed again: no outputs")
+	}
+	for _, r := range runs {
+		if b, _ := os.ReadFile(r); string(b) != before[r] {
+			t.Errorf("%s changed: a fine-tune ran again", r)
+		}
+	}
+}

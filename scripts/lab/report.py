@@ -2,6 +2,8 @@
 """Runs the notebooks headless with the GoNB kernel and exports them as the lab report.
 
     report.py execute [--quick] [--out DIR] [NOTEBOOK...]   run notebooks into DIR/NAME.ipynb
+    report.py execute --keep-fine-tunes [--out DIR] [NOTEBOOK...]
+                                                            re-run DIR's executed notebooks, fine-tunes kept
     report.py export  [--out DIR] [--runs DIR] [NOTEBOOK...] HTML + PDF per notebook, and DIR/lab-report.pdf
     report.py all     [--quick] [--out DIR]                  both
 
@@ -10,6 +12,11 @@ cell with its source and the Go error and exits 1. --quick sets TUNELAB_QUICK=1 
 and puts a banner saying so at the top of each executed notebook. The notebooks write their
 models and runs to $TUNELAB_OUT (default DIR/runs); export reads those runs (--runs) for the
 results tables of the title page.
+
+--keep-fine-tunes re-executes the notebooks already executed in DIR but skips the cells tagged
+"fine-tune", keeping their outputs: every later cell reads the saved runs and models from
+$TUNELAB_OUT, so charts and tables are drawn again (after a change to lab/display, say) without
+hours of training. Each skipped cell is printed.
 
 PDFs are printed by Chromium (Debian's `chromium`, or $CHROMIUM) from the HTML export, with print
 CSS that wraps long code lines; the combined report is a title page plus every notebook, merged
@@ -24,6 +31,8 @@ from traitlets.config import Config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BANNER_TAG = "quick-run-banner"
+# FINE_TUNE_TAG marks the cells that train; --keep-fine-tunes keeps their outputs.
+FINE_TUNE_TAG = "fine-tune"
 BANNER = ("> **Quick run** (`TUNELAB_QUICK=1`): 160 examples per split (80 for validation) and 20 training steps of 8 examples, so that the "
           "notebook runs in minutes. Its numbers only show that every step works; the real run is the "
           "default (unset `TUNELAB_QUICK`).")
@@ -37,6 +46,10 @@ PRINT_CSS = """
   .jp-Cell, .jp-OutputArea-output, table, svg, img { break-inside: avoid; }
   svg, img { max-width: 100% !important; height: auto !important; }
   .jp-InputPrompt, .jp-OutputPrompt { display: none; }
+  /* Wide results tables shrink to the page instead of scrolling (a scroll bar cannot print). */
+  .jp-OutputArea-output { overflow-x: visible !important; }
+  .jp-OutputArea-output table { font-size: 9.5px !important; }
+  .jp-OutputArea-output th, .jp-OutputArea-output td { padding: 2px 5px !important; }
 }
 </style>
 """
@@ -66,18 +79,26 @@ def execute(args):
         os.environ["TUNELAB_QUICK"] = "1"
     bad = 0
     for path in notebooks(args.notebooks):
-        nb = nbformat.read(path, as_version=4)
-        nb.cells = [c for c in nb.cells if BANNER_TAG not in c.metadata.get("tags", [])]
-        if args.quick:
-            banner = nbformat.v4.new_markdown_cell(BANNER, id="quickrun")
-            banner.metadata["tags"] = [BANNER_TAG]
-            nb.cells.insert(0, banner)
         name = os.path.basename(path)
-        print(f"executing {name} ({'quick' if args.quick else 'real run'})", flush=True)
+        if args.keep_fine_tunes:
+            nb = nbformat.read(os.path.join(args.out, name), as_version=4)
+        else:
+            nb = nbformat.read(path, as_version=4)
+            nb.cells = [c for c in nb.cells if BANNER_TAG not in c.metadata.get("tags", [])]
+            if args.quick:
+                banner = nbformat.v4.new_markdown_cell(BANNER, id="quickrun")
+                banner.metadata["tags"] = [BANNER_TAG]
+                nb.cells.insert(0, banner)
+        mode = "keeping its fine-tunes" if args.keep_fine_tunes else "quick" if args.quick else "real run"
+        print(f"executing {name} ({mode})", flush=True)
         start = datetime.datetime.now()
+        # The kernel runs in notebooks/ (GoNB's GONB_DIR), where the cells find the repository.
         client = NotebookClient(nb, kernel_name="gonb", timeout=args.timeout, allow_errors=True,
                                 resources={"metadata": {"path": os.path.dirname(path)}})
-        client.execute()
+        if args.keep_fine_tunes:
+            execute_keeping_fine_tunes(client, name)
+        else:
+            client.execute()
         secs = (datetime.datetime.now() - start).total_seconds()
         nbformat.write(nb, os.path.join(args.out, name))
         print(f"  {name}: {secs:.0f} s", flush=True)
@@ -85,6 +106,23 @@ def execute(args):
             bad += 1
             print(f"\n{name}: cell {i} failed:\n--- source ---\n{src}\n--- error ---\n{err}\n", file=sys.stderr)
     return 1 if bad else 0
+
+
+def execute_keeping_fine_tunes(client, name):
+    """Runs client's notebook in order, skipping the cells tagged FINE_TUNE_TAG (their outputs
+    stay); execution counts follow the cells, skipped ones included."""
+    client.reset_execution_trackers()
+    with client.setup_kernel():
+        count = 0
+        for index, cell in enumerate(client.nb.cells):
+            if cell.cell_type != "code":
+                continue
+            count += 1
+            if FINE_TUNE_TAG in cell.metadata.get("tags", []):
+                cell.execution_count = count
+                print(f"  {name}: kept cell {index} ({cell.source.splitlines()[0]})", flush=True)
+                continue
+            client.execute_cell(cell, index, execution_count=count)
 
 
 def chromium():
@@ -195,7 +233,11 @@ def main():
     p.add_argument("--runs", help="folder of the notebooks' runs (default $TUNELAB_OUT or OUT/runs)")
     p.add_argument("--quick", action="store_true", help="TUNELAB_QUICK=1: small slices, minutes per notebook")
     p.add_argument("--timeout", type=int, default=4 * 3600, help="seconds per cell")
+    p.add_argument("--keep-fine-tunes", action="store_true",
+                   help=f"re-execute OUT's executed notebooks without the cells tagged {FINE_TUNE_TAG!r}, keeping their outputs")
     args = p.parse_intermixed_args()
+    if args.keep_fine_tunes and (args.quick or args.command != "execute"):
+        p.error("--keep-fine-tunes goes with execute alone: it re-runs notebooks executed before, in their mode")
     args.notebooks = [os.path.abspath(n) for n in args.notebooks]
     rc = 0
     if args.command in ("execute", "all"):
