@@ -4,7 +4,7 @@
 // The tests are slow (minutes: they fine-tune four models on small slices) and need JupyterLab's
 // nbclient/nbconvert, the GoNB kernel (scripts/lab/install.sh), Chromium and poppler-utils. They
 // run only when $TUNELAB_NOTEBOOKS is set (`make notebooks-test`): on a 2-core CPU they take about
-// 25 minutes, more than the rest of the suite. Then, under $CI, a missing tool fails them.
+// 11 minutes, more than the rest of the suite. Then, under $CI, a missing tool fails them.
 package notebooks_test
 
 import (
@@ -30,7 +30,7 @@ func requireTools(t *testing.T) {
 	}
 	ci := os.Getenv("CI") != ""
 	if os.Getenv("TUNELAB_NOTEBOOKS") == "" {
-		t.Skip("set TUNELAB_NOTEBOOKS=1 (make notebooks-test) to execute the notebooks (about 25 minutes)")
+		t.Skip("set TUNELAB_NOTEBOOKS=1 (make notebooks-test) to execute the notebooks (about 11 minutes on 2 cores)")
 	}
 	var missing []string
 	for _, tool := range tools {
