@@ -26,7 +26,6 @@ import (
 	osexec "os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
@@ -88,12 +87,7 @@ func main() {
 			log.Fatalf("%s: %v", w.Name, err)
 		}
 		log.Printf("%s: tunelab %.3f s/batch", w.Name, ours.MedianSeconds)
-		pretrained := "0"
-		if w.Pretrained {
-			pretrained = "1"
-		}
-		peer, err := benchkit.RunPeer(osexec.Command(*python, filepath.Join("bench", "forward", "peer.py"), w.PeerDir, pretrained,
-			strconv.Itoa(w.Batch), strconv.Itoa(w.Seq), strconv.Itoa(*reps), strconv.Itoa(runtime.GOMAXPROCS(0)), *device),
+		peer, err := benchkit.RunPeer(osexec.Command(*python, append([]string{filepath.Join("bench", "forward", "peer.py")}, w.PeerArgs(*reps, *device)...)...),
 			"transformers + torch ("+*device+")", w.Batch)
 		if err != nil {
 			log.Fatalf("%s: peer: %v", w.Name, err)

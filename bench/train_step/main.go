@@ -27,7 +27,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -140,12 +139,7 @@ func measure(w *benchkit.Workload, b compute.Backend, profile io.Writer, o optio
 		log.Printf("%s: tunelab %.3f s/step (median of %v)", w.Name, r.MedianSeconds, times)
 	}
 	if o.torch {
-		pretrained := "0"
-		if w.Pretrained {
-			pretrained = "1"
-		}
-		cmd := osexec.Command(o.python, o.peer, w.PeerDir, pretrained, strconv.Itoa(w.Batch), strconv.Itoa(w.Seq),
-			strconv.Itoa(o.reps), strconv.Itoa(runtime.GOMAXPROCS(0)), o.device)
+		cmd := osexec.Command(o.python, append([]string{o.peer}, w.PeerArgs(o.reps, o.device)...)...)
 		r, err := benchkit.RunPeer(cmd, "transformers + torch ("+o.device+")", w.Batch)
 		if err != nil {
 			return fmt.Errorf("peer: %w", err)

@@ -12,27 +12,15 @@ import os
 import sys
 
 import torch
-from transformers import AutoConfig, AutoModelForSequenceClassification
 
 # benchkit.py is in bench/forward/benchkit, or beside this file where bench/gpu.sh build put both.
 sys.path.insert(1, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "forward", "benchkit"))
 import benchkit  # noqa: E402
 
-model_dir, pretrained, batch, seq, reps, threads = sys.argv[1], *map(int, sys.argv[2:7])
-dev = benchkit.device(sys.argv[7])
-torch.set_num_threads(threads)
-torch.manual_seed(0)
-if pretrained:
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=2)
-else:
-    model = AutoModelForSequenceClassification.from_config(AutoConfig.from_pretrained(model_dir, num_labels=2))
-model.train().to(dev)
+model, ids, mask, gen, reps, dev = benchkit.classifier_workload(sys.argv[1:])
+model.train()
 opt = torch.optim.AdamW(model.parameters(), lr=5e-5, weight_decay=0.01)
-gen = torch.Generator().manual_seed(1)
-ids = torch.randint(1000, model.config.vocab_size, (batch, seq), generator=gen)
-mask = torch.ones_like(ids)
-labels = torch.randint(0, 2, (batch,), generator=gen)
-ids, mask, labels = ids.to(dev), mask.to(dev), labels.to(dev)
+labels = torch.randint(0, 2, (ids.shape[0],), generator=gen).to(dev)
 
 
 def step():

@@ -52,3 +52,26 @@ def measure(step, reps, dev):
         if i > 0:
             times.append(time.perf_counter() - start)
     return {"seconds": times, "peak_rss_bytes": peak_rss_bytes()}
+
+
+def classifier_workload(argv):
+    """Reads a peer's arguments MODEL_DIR PRETRAINED BATCH SEQ REPS THREADS DEVICE (as the Go side
+    passes them), sets torch's threads and seed, and returns (model, ids, mask, gen, reps, dev): a
+    two-label *ForSequenceClassification on dev, with MODEL_DIR's weights when PRETRAINED is 1 or
+    initialised randomly from its config.json when 0, and BATCH x SEQ random token ids above the
+    first 1000 with an all-ones mask (no padding), on dev. gen is the ids' generator, for more
+    random inputs."""
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    model_dir, pretrained, batch, seq, reps, threads = argv[0], *map(int, argv[1:6])
+    dev = device(argv[6])
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    if pretrained:
+        model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=2)
+    else:
+        model = AutoModelForSequenceClassification.from_config(AutoConfig.from_pretrained(model_dir, num_labels=2))
+    model.to(dev)
+    gen = torch.Generator().manual_seed(1)
+    ids = torch.randint(1000, model.config.vocab_size, (batch, seq), generator=gen)
+    return model, ids.to(dev), torch.ones_like(ids).to(dev), gen, reps, dev

@@ -6,7 +6,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/tunelab/tunelab/lab/checkpoint"
@@ -142,6 +144,18 @@ func (w *Workload) RandomTokens() (ids, mask []int32) {
 		ids[i], mask[i] = int32(1000+rng.IntN(w.Config.VocabSize-1000)), 1
 	}
 	return ids, mask
+}
+
+// PeerArgs are the arguments of a peer script for w (benchkit.py's classifier_workload reads
+// them): MODEL_DIR PRETRAINED BATCH SEQ REPS THREADS DEVICE, with as many threads as GOMAXPROCS.
+// Call Prepare first.
+func (w *Workload) PeerArgs(reps int, device string) []string {
+	pretrained := "0"
+	if w.Pretrained {
+		pretrained = "1"
+	}
+	return []string{w.PeerDir, pretrained, strconv.Itoa(w.Batch), strconv.Itoa(w.Seq), strconv.Itoa(reps),
+		strconv.Itoa(runtime.GOMAXPROCS(0)), device}
 }
 
 // Measured records the sides' results and their ratio.

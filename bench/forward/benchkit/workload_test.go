@@ -4,6 +4,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -72,6 +75,22 @@ func TestRandomWorkload(t *testing.T) {
 		if ids[k] < 1000 || ids[k] >= 30522 || mask[k] != 1 {
 			t.Errorf("token %d: id %d mask %d, want an id in [1000, 30522) and mask 1", k, ids[k], mask[k])
 		}
+	}
+}
+
+// TestPeerArgs checks the arguments benchkit.py's classifier_workload reads, for a random model.
+func TestPeerArgs(t *testing.T) {
+	w, err := Select(Workloads("m"), "bert-base", 2, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	if err := w[0].Prepare(tmp); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(tmp, "bert-base"), "0", "2", "16", "3", strconv.Itoa(runtime.GOMAXPROCS(0)), "cuda"}
+	if got := w[0].PeerArgs(3, "cuda"); !slices.Equal(got, want) {
+		t.Errorf("PeerArgs = %q, want %q", got, want)
 	}
 }
 
