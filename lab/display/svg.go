@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"html"
 	"math"
-	"slices"
 	"strings"
 )
 
@@ -204,10 +203,10 @@ func Lines(title, xLabel string, series ...Series) string {
 	w.printf(`<text x="%d" y="%d" text-anchor="middle">%s</text>`, width/2, height-marginB+32, html.EscapeString(xLabel))
 	for s, ser := range series {
 		colour := palette[s%len(palette)]
-		finite := 0
+		finite, only := 0, 0.0 // only is the value of a series with one finite point
 		for i := range min(len(ser.X), len(ser.Y)) {
 			if !math.IsNaN(ser.Y[i]) {
-				finite++
+				finite, only = finite+1, ser.Y[i]
 			}
 		}
 		var pts []string
@@ -217,7 +216,7 @@ func Lines(title, xLabel string, series ...Series) string {
 				fmt.Sscanf(pts[0], "%f,%f", &cx, &cy)
 				w.printf(`<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>`, cx, cy, colour)
 				if finite == 1 {
-					w.printf(`<text x="%.1f" y="%.1f" dominant-baseline="middle" fill="%s">%s</text>`, cx+7, cy, colour, formatValue(ser.Y[slices.IndexFunc(ser.Y, func(v float64) bool { return !math.IsNaN(v) })]))
+					w.printf(`<text x="%.1f" y="%.1f" dominant-baseline="middle" fill="%s">%s</text>`, cx+7, cy, colour, formatValue(only))
 				}
 			} else if len(pts) > 1 {
 				w.printf(`<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`, colour, strings.Join(pts, " "))
