@@ -1,6 +1,8 @@
 # tunelab: the two set-up commands of the README are `make demo` and `make test`.
 #
-# Every Go build runs with GOEXPERIMENT=simd: without it GoMLX's Go backend runs ~6x slower.
+# The engine is XLA on the CPU (XLA's PJRT CPU plugin, installed by `make setup`); every Go build
+# also runs with GOEXPERIMENT=simd, without which GoMLX's Go backend (the fallback where the
+# plugin does not load) runs ~6x slower.
 export GOEXPERIMENT := simd
 export TUNELAB_DATA ?= $(abspath ../shared/data)
 PYTHON ?= python3
@@ -8,11 +10,14 @@ BIN := build/tunelab
 
 .PHONY: setup models models-all demo test bench tunelab
 
-# setup installs what the lab needs: Go modules, the Python packages the tests use as oracles
-# (light: tokenizers, scikit-learn, gradio_client), and the offline default model.
+# setup installs what the lab needs: XLA's CPU plugin (the engine), Go modules, the Python
+# packages the tests use as oracles (light: tokenizers, scikit-learn, gradio_client), and the
+# offline default model; then it says which engine tunelab will run on.
 setup: models
+	bash scripts/setup/xla-plugin.sh
 	go mod download
 	$(PYTHON) -m pip install --quiet -r requirements-test.txt
+	go run ./cmd/tunelab engine
 
 # models installs the offline default model; models-all also the other pretrained models of
 # the catalogue (models/README.md), for comparisons.
@@ -32,10 +37,14 @@ demo: setup tunelab
 	$(BIN) eval --model build/tweets-minilm --task tweets --data $(TUNELAB_DATA)
 	$(BIN) serve --model build/tweets-minilm --port 7860
 
-# test runs every test; CI runs exactly this.
+# test runs every test on the default engine, then the numeric tests (logits and gradients
+# against the goldens, the AdamW step, resume, determinism, save -> transformers reload) again on
+# the Go backend, so both engines give the same numbers; CI runs exactly this.
+NUMERIC_PACKAGES := ./lab/encoder/ ./lab/train/ ./lab/
 test: setup
 	go vet ./...
 	go test -count=1 -timeout 40m ./...
+	GOMLX_BACKEND=go go test -count=1 -timeout 20m $(NUMERIC_PACKAGES)
 
 # bench runs the speed comparisons against transformers + torch and Hugging Face tokenizers on
 # this machine (about 15 minutes on 2 cores) and writes bench/results/; the peer's Python (with

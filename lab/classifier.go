@@ -45,8 +45,9 @@ type Classifier struct {
 	// Notes say what loading did that a user should know (a freshly initialised head, ...).
 	Notes []string
 
-	mu   sync.Mutex
-	exec *model.Exec
+	mu     sync.Mutex
+	exec   *model.Exec
+	shapes backend.Shapes
 }
 
 // options of Load.
@@ -109,13 +110,15 @@ func Load(ctx context.Context, nameOrDir string, opts ...Option) (*Classifier, e
 	if err != nil {
 		return nil, err
 	}
+	shapes := backend.ShapesFor(b)
 	c := &Classifier{
 		Dir:       dir,
 		Labels:    ck.Labels,
-		Tokenizer: tok.WithMaxLength(maxLength).WithPadding(tokenize.PadToBuckets(tokenize.BucketLengths(maxLength)...)),
+		Tokenizer: tok.WithMaxLength(maxLength).WithPadding(tokenize.PadToBuckets(shapes.SeqLengths(maxLength)...)),
 		Model:     encoder.New(ck.Config, len(ck.Labels)),
 		Store:     model.NewStore(),
 		Backend:   b,
+		shapes:    shapes,
 	}
 	if err := c.Model.LoadVariables(c.Store, ck, o.seed); err != nil {
 		return nil, err
@@ -133,15 +136,6 @@ const inferenceBatch = 32
 func (c *Classifier) Probabilities(ctx context.Context, texts []string) ([][]float32, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.exec == nil {
-		exec, err := model.NewExec(c.Backend, c.Store, func(scope *model.Scope, tokens, mask *Node) *Node {
-			return Softmax(c.Model.Logits(scope, tokens, mask, nil), -1)
-		})
-		if err != nil {
-			return nil, err
-		}
-		c.exec = exec.SetMaxCache(64)
-	}
 	out := make([][]float32, 0, len(texts))
 	for start := 0; start < len(texts); start += inferenceBatch {
 		if err := ctx.Err(); err != nil {
@@ -152,25 +146,61 @@ func (c *Classifier) Probabilities(ctx context.Context, texts []string) ([][]flo
 		if err != nil {
 			return nil, err
 		}
-		// Round the batch up to a power of two with empty rows so few graphs get compiled.
-		rows := 1
-		for rows < len(chunk) {
-			rows *= 2
-		}
-		ids, mask := padRows(batch, rows)
-		probs, err := c.exec.Exec1(
-			tensors.FromFlatDataAndDimensions(ids, rows, batch.SeqLen),
-			tensors.FromFlatDataAndDimensions(mask, rows, batch.SeqLen))
+		probs, err := c.forward(batch, c.shapes.Rows(len(chunk), inferenceBatch))
 		if err != nil {
 			return nil, err
 		}
-		flat := tensors.MustCopyFlatData[float32](probs)
 		n := len(c.Labels)
 		for i := range chunk {
-			out = append(out, flat[i*n:(i+1)*n:(i+1)*n])
+			out = append(out, probs[i*n:(i+1)*n:(i+1)*n])
 		}
 	}
 	return out, nil
+}
+
+// forward runs the model on batch padded to rows rows and returns the probabilities [rows, c],
+// flat. The caller holds c.mu.
+func (c *Classifier) forward(batch *tokenize.Batch, rows int) ([]float32, error) {
+	if c.exec == nil {
+		exec, err := model.NewExec(c.Backend, c.Store, func(scope *model.Scope, tokens, mask *Node) *Node {
+			return Softmax(c.Model.Logits(scope, tokens, mask, nil), -1)
+		})
+		if err != nil {
+			return nil, err
+		}
+		c.exec = exec.SetMaxCache(64)
+	}
+	ids, mask := padRows(batch, rows)
+	probs, err := c.exec.Exec1(
+		tensors.FromFlatDataAndDimensions(ids, rows, batch.SeqLen),
+		tensors.FromFlatDataAndDimensions(mask, rows, batch.SeqLen))
+	if err != nil {
+		return nil, err
+	}
+	return tensors.MustCopyFlatData[float32](probs), nil
+}
+
+// Warm runs the model once on every input shape that Probabilities uses for batches of up to
+// maxTexts texts (at most 32), so that on XLA, which compiles a program per shape, no request
+// waits for a compilation. It returns the number of shapes.
+func (c *Classifier) Warm(ctx context.Context, maxTexts int) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	shapes := 0
+	for _, seq := range c.shapes.SeqLengths(c.Tokenizer.MaxLength()) {
+		for _, rows := range c.shapes.RowCounts(min(maxTexts, inferenceBatch)) {
+			if err := ctx.Err(); err != nil {
+				return shapes, err
+			}
+			b := &tokenize.Batch{BatchSize: 1, SeqLen: seq, IDs: make([]int32, seq), Mask: make([]int32, seq)}
+			b.IDs[0], b.Mask[0] = c.Tokenizer.PadID(), 1
+			if _, err := c.forward(b, rows); err != nil {
+				return shapes, err
+			}
+			shapes++
+		}
+	}
+	return shapes, nil
 }
 
 // padRows extends a batch to rows rows with copies of its first row (an all-padding row would
@@ -179,10 +209,8 @@ func padRows(b *tokenize.Batch, rows int) (ids, mask []int32) {
 	ids = append(make([]int32, 0, rows*b.SeqLen), b.IDs...)
 	mask = append(make([]int32, 0, rows*b.SeqLen), b.Mask...)
 	for r := b.BatchSize; r < rows; r++ {
-		for j := range b.SeqLen {
-			ids = append(ids, b.IDs[j])
-			mask = append(mask, b.Mask[j])
-		}
+		ids = append(ids, b.IDs[:b.SeqLen]...)
+		mask = append(mask, b.Mask[:b.SeqLen]...)
 	}
 	return ids, mask
 }

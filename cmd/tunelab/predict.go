@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/tunelab/tunelab/lab"
+	"github.com/tunelab/tunelab/lab/backend"
 )
 
 func init() {
@@ -32,7 +33,7 @@ type modelFlags struct {
 func (m *modelFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.model, "model", lab.DefaultModel, "model directory, name under models/, or Hugging Face Hub id")
 	fs.StringVar(&m.labels, "labels", "", "comma-separated class names (needed for a model without a classification head)")
-	fs.StringVar(&m.backend, "backend", "", "compute backend: go (default), xla:cpu, xla:cuda (or $GOMLX_BACKEND)")
+	fs.StringVar(&m.backend, "backend", "", "compute engine: xla:cpu (default where its plugin is installed, else go), go, xla:cuda (or $GOMLX_BACKEND)")
 	fs.IntVar(&m.maxLength, "max-length", 0, "truncate texts to this many tokens (default: the model's limit, at most 512)")
 }
 
@@ -45,6 +46,7 @@ func (m *modelFlags) load(ctx context.Context, stderr io.Writer) (*lab.Classifie
 	if err != nil {
 		return nil, err
 	}
+	backend.Announce(stderr, clf.Backend)
 	for _, note := range clf.Notes {
 		fmt.Fprintln(stderr, "note:", note)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/tunelab/tunelab/lab"
 	"github.com/tunelab/tunelab/lab/serve"
@@ -55,6 +56,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Card:     serve.Card{Title: *title, Description: *description, Examples: examples},
 		FlagDir:  *flagDir,
 		MaxBatch: *maxBatch,
+		Warmup: func(ctx context.Context) error {
+			start := time.Now()
+			n, err := clf.Warm(ctx, *maxBatch)
+			if err == nil {
+				fmt.Fprintf(stderr, "ready: %d input shapes prepared in %.1f s\n", n, time.Since(start).Seconds())
+			}
+			return err
+		},
 	}
 	if *origins != "" {
 		opts.AllowedOrigins = strings.Split(*origins, ",")

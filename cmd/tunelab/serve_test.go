@@ -25,6 +25,7 @@ import (
 
 	"github.com/tunelab/tunelab/internal/testenv"
 	"github.com/tunelab/tunelab/lab"
+	"github.com/tunelab/tunelab/lab/backend"
 	"github.com/tunelab/tunelab/lab/serve"
 )
 
@@ -404,6 +405,17 @@ func TestSpaceExportRunsWithoutDocker(t *testing.T) {
 	}
 	args = append(args, "--host", "127.0.0.1")
 	home := t.TempDir()
+	// The image's COPY of the plugin that its build stage installed, into user 1000's go-xla folder.
+	plugin, pluginErr := backend.FindPlugin("cpu")
+	if pluginErr == nil {
+		dir := filepath.Join(home, ".local", "lib", "go-xla")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(plugin, filepath.Join(dir, filepath.Base(plugin))); err != nil {
+			t.Fatal(err)
+		}
+	}
 	srv := exec.Command(bin, args...)
 	srv.Dir = home
 	srv.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH")}
@@ -422,6 +434,9 @@ func TestSpaceExportRunsWithoutDocker(t *testing.T) {
 	}()
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	waitReady(t, base, exited)
+	if pluginErr == nil && !strings.Contains(logs.String(), "tunelab: engine xla:cpu (") {
+		t.Errorf("the Space does not run on XLA's CPU plugin: %q", logs.String())
+	}
 	got, err := postPredict(http.DefaultClient, base, tweets)
 	if err != nil {
 		t.Fatal(err)

@@ -1,15 +1,18 @@
-// Package backend creates the GoMLX compute backend that every tunelab job runs on.
+// Package backend creates the GoMLX compute backend (the engine) that every tunelab job runs on.
 //
-// The default is GoMLX's pure Go backend, configured for training on a CPU. XLA (including
-// `xla:cuda` on an NVIDIA GPU) is selected with the --backend flag or $GOMLX_BACKEND where a PJRT
-// plugin is installed; tunelab never downloads plugins, so an offline machine gets one clear
-// sentence instead of a hang.
+// The default engine is XLA on the CPU ("xla:cpu"): XLA's CPU PJRT plugin, installed by `make
+// setup` (scripts/setup/xla-plugin.sh) into go-xla's user folder. Where it does not load (no
+// plugin, macOS, ARM, a binary built with -tags noxla) the default is GoMLX's pure Go backend,
+// 3-4x slower, and tunelab says once on stderr why and how to install the plugin. The --backend
+// flag or $GOMLX_BACKEND choose explicitly ("go", "xla:cpu", "xla:cuda"); an explicit choice that
+// cannot load is an error, never a silent fallback. tunelab never downloads plugins.
 package backend
 
 import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -17,32 +20,92 @@ import (
 	"github.com/gomlx/compute/gobackend"
 )
 
-// DefaultConfig is the Go backend with every op free to run in parallel: the library default
-// deadlocked while training on 2 cores (its matmul workers waited for pool slots that never
-// freed), and this setting did not.
-const DefaultConfig = "go:ops_parallel,parallelism=-1"
+const (
+	// XLACPU is the default engine where XLA's CPU plugin loads.
+	XLACPU = "xla:cpu"
+	// GoConfig is the Go backend with every op free to run in parallel: the library default
+	// deadlocked while training on 2 cores (its matmul workers waited for pool slots that never
+	// freed), and this setting did not.
+	GoConfig = "go:ops_parallel,parallelism=-1"
+	// EnvVar names the environment variable that selects the backend when no flag does.
+	EnvVar = compute.ConfigEnvVar
+	// InstallHint says how to get the CPU plugin.
+	InstallHint = "`make setup` (scripts/setup/xla-plugin.sh) installs it"
+)
 
-// EnvVar names the environment variable that selects the backend when no flag does.
-const EnvVar = compute.ConfigEnvVar
+// Notices receives the one-line notice of a fallback to the Go backend (standard error).
+var Notices io.Writer = os.Stderr
 
-// New returns the backend described by config ("go[:options]", "xla:cpu", "xla:cuda", ...).
-// An empty config means $GOMLX_BACKEND, or DefaultConfig when that is unset.
+// New returns the backend described by config ("go[:options]", "xla:cpu", "xla:cuda",
+// "xla:/path/to/pjrt_c_api_NAME_plugin.so", ...). An empty config means $GOMLX_BACKEND, or,
+// when that is unset too, the default engine: xla:cpu where its plugin loads, else the Go backend.
 func New(config string) (compute.Backend, error) {
 	if config == "" {
 		config = os.Getenv(EnvVar)
 	}
 	if config == "" {
-		config = DefaultConfig
+		return Default(), nil
 	}
 	name, _, _ := strings.Cut(config, ":")
 	switch name {
-	case gobackend.BackendName:
+	case "go":
+		if config == "go" {
+			config = GoConfig
+		}
 		return newGo(config)
 	case "xla", "stablehlo", "shlo", "hlo":
 		return newXLA(config)
 	default:
-		return nil, fmt.Errorf("unknown backend %q in %q: use %q (the default) or \"xla:cpu\" / \"xla:cuda\" with a PJRT plugin installed", name, config, DefaultConfig)
+		return nil, fmt.Errorf("unknown backend %q in %q: use %q, %q or \"xla:cuda\"", name, config, XLACPU, "go")
 	}
+}
+
+var fallbackNotice sync.Once
+
+// Default returns the default engine: xla:cpu where its plugin loads, else the Go backend with a
+// one-line notice (once per process) of why.
+func Default() compute.Backend {
+	b, err := newXLA(XLACPU)
+	if err == nil {
+		return b
+	}
+	fallbackNotice.Do(func() {
+		fmt.Fprintf(Notices, "tunelab: running on GoMLX's Go backend (3-4x slower than XLA): %v\n", err)
+	})
+	goBackend, goErr := newGo(GoConfig)
+	if goErr != nil { // the Go backend is compiled in and takes no resources: this cannot fail
+		panic(goErr)
+	}
+	return goBackend
+}
+
+var pluginDescription = regexp.MustCompile(`PJRT "?([\w.-]*)"? ?plugin \(([^)]*)\) (v[\d.]+)`)
+
+// Describe names the engine b in one line for the start of a job: "xla:cpu (XLA PJRT plugin
+// v0.115, 4 devices: /root/.local/lib/go-xla/pjrt_c_api_cpu_plugin.so)" or "go (GoMLX's pure Go
+// backend, 2 threads)".
+func Describe(b compute.Backend) string {
+	if b.String() == gobackend.BackendName {
+		return fmt.Sprintf("go (%s)", b.Description())
+	}
+	m := pluginDescription.FindStringSubmatch(b.Description())
+	if m == nil {
+		return b.Description()
+	}
+	name := pluginName(m[2])
+	if name == "" {
+		name = m[1]
+	}
+	devices := "devices"
+	if b.NumDevices() == 1 {
+		devices = "device"
+	}
+	return fmt.Sprintf("%s:%s (XLA PJRT plugin %s, %d %s: %s)", b.Name(), name, m[3], b.NumDevices(), devices, m[2])
+}
+
+// Announce writes the start-of-job line "tunelab: engine ..." to w.
+func Announce(w io.Writer, b compute.Backend) {
+	fmt.Fprintf(w, "tunelab: engine %s\n", Describe(b))
 }
 
 // goBackendMu serialises the stdout redirection in newGo.

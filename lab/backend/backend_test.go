@@ -1,19 +1,53 @@
 package backend
 
 import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
 
-func TestDefaultIsTheGoBackend(t *testing.T) {
+// cpuPlugin returns the installed CPU plugin: `make setup` installs it, so CI must have it.
+func cpuPlugin(t *testing.T) string {
+	t.Helper()
+	path, err := FindPlugin("cpu")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("XLA's CPU plugin is not installed (make setup): %v", err)
+		}
+		t.Skipf("XLA's CPU plugin is not installed (make setup): %v", err)
+	}
+	return path
+}
+
+func TestDefaultIsXLAOnTheCPU(t *testing.T) {
+	path := cpuPlugin(t)
 	t.Setenv(EnvVar, "")
 	b, err := New("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.Name() != "go" && !strings.Contains(strings.ToLower(b.Description()), "go") {
-		t.Errorf("default backend is %q (%s), want the Go backend", b.Name(), b.Description())
+	got := Describe(b)
+	if want := "xla:cpu (XLA PJRT plugin v"; !strings.HasPrefix(got, want) || !strings.HasSuffix(got, ": "+path+")") {
+		t.Errorf("default engine %q, want %q... ending with the plugin's path %s", got, want, path)
+	}
+	if b.NumDevices() < 1 {
+		t.Errorf("%d devices", b.NumDevices())
+	}
+}
+
+func TestGoBackendByName(t *testing.T) {
+	for _, config := range []string{"go", GoConfig} {
+		b, err := New(config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := Describe(b), "go (Go Portable Compute Backend (parallelism=-1))"; got != want {
+			t.Errorf("New(%q): %q, want %q", config, got, want)
+		}
 	}
 }
 
@@ -23,21 +57,114 @@ func TestEnvironmentSelectsBackend(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `unknown backend "nonesuch"`) {
 		t.Fatalf("error = %v, want the unknown backend named", err)
 	}
+	t.Setenv(EnvVar, "go")
+	b, err := New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != "go" {
+		t.Errorf("GOMLX_BACKEND=go gave %q", Describe(b))
+	}
 }
 
-// TestXLAWithoutPluginFailsFast: no PJRT plugin is installed in the test environment, and asking
-// for XLA must say so at once instead of downloading or hanging.
-func TestXLAWithoutPluginFailsFast(t *testing.T) {
-	t.Setenv("PJRT_PLUGIN_LIBRARY_PATH", t.TempDir())
-	start := time.Now()
-	_, err := New("xla:cuda")
-	if err == nil {
-		t.Skip("a PJRT plugin is installed here")
+// TestBrokenPluginIsAnErrorNamingTheFile: go-xla itself crashes on a plugin file it cannot load;
+// tunelab must answer with one error that names the file, and never hang or crash.
+func TestBrokenPluginIsAnErrorNamingTheFile(t *testing.T) {
+	notPlugin, err := filepath.Glob("/usr/lib/x86_64-linux-gnu/libz.so.*")
+	if err != nil || len(notPlugin) == 0 {
+		notPlugin, _ = filepath.Glob("/lib/*/libc.so.6")
 	}
-	if !strings.Contains(err.Error(), "PJRT plugin") {
-		t.Errorf("error %q does not explain the missing plugin", err)
+	cases := map[string]struct {
+		content []byte
+		want    string
+	}{
+		"garbage":    {[]byte("not a library\n"), "is not a shared library"},
+		"empty":      {nil, "is not a shared library"},
+		"executable": {mustRead(t, "/bin/sh"), "is not a PJRT plugin"},
 	}
-	if time.Since(start) > 10*time.Second {
-		t.Errorf("took %v: it must fail fast", time.Since(start))
+	if len(notPlugin) > 0 {
+		cases["other library"] = struct {
+			content []byte
+			want    string
+		}{mustRead(t, notPlugin[0]), "does not export GetPjrtApi"}
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "pjrt_c_api_cpu_plugin.so")
+			if err := os.WriteFile(path, c.content, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv(PluginPathEnv, dir)
+			start := time.Now()
+			_, err := New(XLACPU)
+			if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v: want one naming %s and saying %q", err, path, c.want)
+			}
+			if time.Since(start) > 10*time.Second {
+				t.Errorf("took %v: it must fail fast", time.Since(start))
+			}
+		})
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestMissingPluginSaysHowToInstall(t *testing.T) {
+	t.Setenv(PluginPathEnv, t.TempDir())
+	for _, config := range []string{"xla:cpu", "xla:cuda"} {
+		_, err := New(config)
+		if err == nil || !strings.Contains(err.Error(), "PJRT") {
+			t.Fatalf("New(%q): error %v, want the missing plugin explained", config, err)
+		}
+	}
+	_, err := New("xla:cpu")
+	if !strings.Contains(err.Error(), "make setup") {
+		t.Errorf("error %q does not say how to install the CPU plugin", err)
+	}
+}
+
+// TestFallbackNotice runs `tunelab engine`'s code path in a child process (the notice is printed
+// once per process) without any plugin: the Go backend, and one line on stderr saying why.
+func TestFallbackNotice(t *testing.T) {
+	if os.Getenv("TUNELAB_BACKEND_CHILD") == "1" {
+		for range 2 { // asked twice, noticed once
+			Announce(os.Stdout, Default())
+		}
+		return
+	}
+	empty := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFallbackNotice$")
+	cmd.Env = append(os.Environ(), "TUNELAB_BACKEND_CHILD=1", PluginPathEnv+"="+empty, EnvVar+"=")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	if got := strings.Count(stdout.String(), "tunelab: engine go ("); got != 2 {
+		t.Errorf("stdout %q: want the Go backend announced twice", stdout.String())
+	}
+	notice := strings.TrimSpace(stderr.String())
+	if strings.Count(notice, "\n") != 0 || !strings.Contains(notice, "running on GoMLX's Go backend") ||
+		!strings.Contains(notice, empty) || !strings.Contains(notice, "make setup") {
+		t.Errorf("stderr %q: want one line naming the searched folder and how to install the plugin", notice)
+	}
+}
+
+func TestPluginName(t *testing.T) {
+	for path, want := range map[string]string{
+		"/a/pjrt_c_api_cpu_plugin.so": "cpu", "/a/pjrt-plugin-cuda.so": "cuda", "/a/pjrt_plugin_x.so": "x",
+		"/a/libpjrt_cpu.so": "", "/a/pjrt_c_api__plugin.so": "",
+	} {
+		if got := pluginName(path); got != want {
+			t.Errorf("pluginName(%q) = %q, want %q", path, got, want)
+		}
 	}
 }

@@ -4,24 +4,51 @@ package backend
 
 import (
 	"fmt"
+	"path/filepath"
+	"strings"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/go-xla/compute/xla"
 )
 
+// newXLA builds an XLA backend from config "xla:NAME[,options]" or "xla:/path/to/plugin.so[,options]".
+// It finds and checks the plugin file itself and hands go-xla its absolute path, so a broken file
+// is an error naming it rather than a crash in go-xla's own search.
 func newXLA(config string) (compute.Backend, error) {
 	// Never download plugins: tunelab runs offline, and a failed download would only hide the
 	// real problem (no plugin installed).
 	xla.EnableAutoInstall(false)
-	if len(xla.GetAvailablePlugins()) == 0 {
-		return nil, fmt.Errorf("backend %q needs a PJRT plugin and none is installed: install one "+
-			"(CPU: the gomlx pjrt-cpu release into /usr/local/lib/go-xla; CUDA: pip install jax-cuda13-pjrt, "+
-			"link its jax_plugins/xla_cuda13/xla_cuda_plugin.so as DIR/lib/pjrt_c_api_cuda_plugin.so and its nvidia/ "+
-			"folder as DIR/nvidia, and set PJRT_PLUGIN_LIBRARY_PATH=DIR/lib, as bench/gpu.sh does) or use the default %q", config, DefaultConfig)
+	_, plugin, _ := strings.Cut(config, ":")
+	plugin, options, _ := strings.Cut(plugin, ",")
+	if plugin == "" {
+		plugin = "cpu"
 	}
-	b, err := compute.NewWithConfig(config)
+	path := plugin
+	if !filepath.IsAbs(plugin) {
+		var err error
+		if path, err = FindPlugin(plugin); err != nil {
+			return nil, fmt.Errorf("backend %q needs XLA's PJRT plugin: %w; %s", config, err, installAdvice(plugin))
+		}
+	}
+	if err := CheckPlugin(path); err != nil {
+		return nil, fmt.Errorf("backend %q: %w", config, err)
+	}
+	if options != "" {
+		path += "," + options
+	}
+	b, err := compute.NewWithConfig("xla:" + path)
 	if err != nil {
 		return nil, fmt.Errorf("backend %q: %w", config, err)
 	}
 	return b, nil
+}
+
+// installAdvice says how to install the plugin called name.
+func installAdvice(name string) string {
+	if name == "cpu" {
+		return InstallHint
+	}
+	return "for CUDA, pip install jax-cuda13-pjrt, link its jax_plugins/xla_cuda13/xla_cuda_plugin.so as " +
+		"DIR/lib/pjrt_c_api_cuda_plugin.so and its nvidia/ folder as DIR/nvidia, and set " +
+		"PJRT_PLUGIN_LIBRARY_PATH=DIR/lib, as bench/gpu.sh does"
 }

@@ -276,6 +276,11 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "shutting down")
 		return
 	}
+	if !s.warm.Load() {
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "warming up: compiling the model for its input shapes")
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "labels": s.labels})
 }
 

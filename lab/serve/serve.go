@@ -71,6 +71,11 @@ type Options struct {
 
 	// Logger receives request failures and recovered panics (default: standard error).
 	Logger *log.Logger
+
+	// Warmup, when set, runs once Serve listens, before /readyz answers ready (it answers 503
+	// until then): an engine that compiles a program per input shape (XLA) compiles them there
+	// rather than in the first requests. Serve stops with its error.
+	Warmup func(context.Context) error
 }
 
 func (o *Options) setDefaults() {
@@ -111,6 +116,8 @@ type Server struct {
 	// draining is set when shutdown begins: /readyz then answers 503 so load balancers stop
 	// sending traffic while in-flight requests finish.
 	draining atomic.Bool
+	// warm is set once Options.Warmup has run (at once without one).
+	warm atomic.Bool
 }
 
 // New returns a Server for clf. It starts the batching goroutine; Serve stops it on shutdown,
@@ -136,6 +143,7 @@ func New(clf Classifier, opts Options) (*Server, error) {
 			opts.MaxBatch, opts.QueueSize, opts.MaxTexts, opts.MaxChars)
 	}
 	s := &Server{opts: opts, labels: labels}
+	s.warm.Store(opts.Warmup == nil)
 	if opts.FlagDir != "" {
 		f, err := newFlagLog(opts.FlagDir)
 		if err != nil {
@@ -194,10 +202,25 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	defer s.Close()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
+	warmed := make(chan error, 1)
+	if s.opts.Warmup != nil {
+		go func() { warmed <- s.opts.Warmup(ctx) }()
+	}
+	var stopErr error // why Serve stops, other than ctx
+wait:
+	for {
+		select {
+		case err := <-errc:
+			return err
+		case err := <-warmed:
+			if err != nil && ctx.Err() == nil {
+				stopErr = fmt.Errorf("serve: warming up: %w", err)
+				break wait
+			}
+			s.warm.Store(true)
+		case <-ctx.Done():
+			break wait
+		}
 	}
 	s.draining.Store(true)
 	sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
@@ -208,5 +231,5 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	return nil
+	return stopErr
 }

@@ -241,8 +241,8 @@ func FindModuleRoot(dir string) (string, error) {
 	}
 }
 
-// sourceDirs are the folders of the module the binary is built from.
-var sourceDirs = []string{"cmd", "lab", "internal"}
+// sourceDirs are the folders of the module the binary is built from, and the plugin installer.
+var sourceDirs = []string{"cmd", "lab", "internal", "scripts/setup"}
 
 // copySource copies go.mod, go.sum and the non-test Go files and embedded assets under
 // sourceDirs, skipping testdata, node_modules and hidden folders.
@@ -361,21 +361,24 @@ func yamlString(s string) string {
 	return string(b)
 }
 
-var dockerfileTemplate = template.Must(template.New("Dockerfile").Parse(`# Builds tunelab (pure Go backend, static binary) and serves the baked-in model on port {{.Port}}.
+var dockerfileTemplate = template.Must(template.New("Dockerfile").Parse(`# Builds tunelab and serves the baked-in model on port {{.Port}} on XLA's CPU plugin, tunelab's
+# engine, which the build stage fetches from PyPI and checks (scripts/setup/xla-plugin.sh).
 FROM golang:1.26-bookworm AS build
+RUN apt-get update && apt-get install -y --no-install-recommends python3-pip && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY {{.Src}}/go.mod {{.Src}}/go.sum ./
 RUN go mod download
 COPY {{.Src}}/ ./
-# GOEXPERIMENT=simd turns on the Go backend's SIMD kernels; noxla leaves out the XLA backend,
-# whose plugin a Space could not download at run time.
-ENV CGO_ENABLED=0 GOEXPERIMENT=simd
-RUN go build -tags noxla -trimpath -ldflags="-s -w" -o /out/tunelab ./cmd/tunelab
+RUN TUNELAB_XLA_PLUGIN_DIR=/out/go-xla bash scripts/setup/xla-plugin.sh
+# GOEXPERIMENT=simd turns on the SIMD kernels of the Go backend, the fallback without the plugin.
+ENV GOEXPERIMENT=simd
+RUN go build -trimpath -ldflags="-s -w" -o /out/tunelab ./cmd/tunelab
 
 FROM debian:bookworm-slim
-# Spaces run the container as user 1000.
+# Spaces run the container as user 1000; go-xla finds the plugin in its ~/.local/lib/go-xla.
 RUN useradd --create-home --uid 1000 user
 COPY --from=build /out/tunelab /usr/local/bin/tunelab
+COPY --from=build --chown=1000:1000 /out/go-xla /home/user/.local/lib/go-xla
 COPY --chown=1000:1000 {{.Model}} /app/model
 USER user
 WORKDIR /home/user

@@ -103,7 +103,7 @@ func TestExportWritesAReadyToPushSpace(t *testing.T) {
 	}
 
 	// The source the Dockerfile builds: module files and non-test Go code, no tests or test data.
-	for _, f := range []string{"go.mod", "go.sum", "cmd/tunelab/main.go", "lab/serve/serve.go", "lab/serve/static/index.html", "lab/space/space.go"} {
+	for _, f := range []string{"go.mod", "go.sum", "cmd/tunelab/main.go", "lab/serve/serve.go", "lab/serve/static/index.html", "lab/space/space.go", "scripts/setup/xla-plugin.sh"} {
 		if _, err := os.Stat(filepath.Join(out, "src", f)); err != nil {
 			t.Errorf("src/%s missing: %v", f, err)
 		}
@@ -128,8 +128,10 @@ func checkDockerfile(t *testing.T, d, src, model string) {
 	for _, want := range []string{
 		"FROM golang:1.26-bookworm AS build",
 		"COPY " + src + "/go.mod " + src + "/go.sum ./",
-		"ENV CGO_ENABLED=0 GOEXPERIMENT=simd",
-		"RUN go build -tags noxla -trimpath",
+		"RUN TUNELAB_XLA_PLUGIN_DIR=/out/go-xla bash scripts/setup/xla-plugin.sh",
+		"ENV GOEXPERIMENT=simd",
+		"RUN go build -trimpath",
+		"COPY --from=build --chown=1000:1000 /out/go-xla /home/user/.local/lib/go-xla",
 		"-o /out/tunelab ./cmd/tunelab",
 		"RUN useradd --create-home --uid 1000 user",
 		"COPY --from=build /out/tunelab /usr/local/bin/tunelab",

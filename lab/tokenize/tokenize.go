@@ -342,6 +342,17 @@ func BucketLengths(maxLength int) []int {
 	return append(lengths, maxLength)
 }
 
+// CoarseBucketLengths are padded lengths for engines that compile a program per shape at a cost
+// of seconds (XLA): powers of two from 32 up to maxLength (the last one), so a 64-token run
+// compiles 2 shapes and a 512-token one 5, for about a third of padding on average.
+func CoarseBucketLengths(maxLength int) []int {
+	var lengths []int
+	for n := 32; n < maxLength; n *= 2 {
+		lengths = append(lengths, n)
+	}
+	return append(lengths, maxLength)
+}
+
 // Encoding is one encoded text: ids, attention mask (1 = real token, 0 = padding) and token
 // type ids, each of shape [seq].
 type Encoding struct {

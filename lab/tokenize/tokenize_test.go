@@ -354,3 +354,13 @@ func TestBucketLengths(t *testing.T) {
 		}
 	}
 }
+
+func TestCoarseBucketLengths(t *testing.T) {
+	for maxLength, want := range map[int][]int{
+		512: {32, 64, 128, 256, 512}, 64: {32, 64}, 100: {32, 64, 100}, 32: {32}, 10: {10},
+	} {
+		if got := CoarseBucketLengths(maxLength); !slices.Equal(got, want) {
+			t.Errorf("CoarseBucketLengths(%d) = %v, want %v", maxLength, got, want)
+		}
+	}
+}

@@ -105,7 +105,7 @@ func TestAdamWMatchesTorch(t *testing.T) {
 		}
 		s := tr.opt.StepAt(k, lr)
 		if _, err := exec.Exec(golden(t, batch, "input_ids"), golden(t, batch, "attention_mask"), golden(t, batch, "token_type_ids"), golden(t, batch, "labels"),
-			tensors.FromScalar(float32(s.LR)), tensors.FromScalar(float32(s.StepSize)), tensors.FromScalar(float32(s.SqrtBC2))); err != nil {
+			tensors.FromScalar(float32(s.LR)), tensors.FromScalar(float32(s.StepSize)), tensors.FromScalar(float32(s.SqrtBC2)), allReal(golden(t, batch, "labels"))); err != nil {
 			t.Fatal(err)
 		}
 		want := filepath.Join(goldens, "adamw_step"+string(rune('0'+k))+".safetensors")
@@ -179,4 +179,13 @@ func TestSchedules(t *testing.T) {
 	if got := WarmupSteps(5, 0.1, 25); got != 5 {
 		t.Errorf("WarmupSteps(5, 0.1, 25) = %d, want 5", got)
 	}
+}
+
+// allReal is the real-row mask [b] of a batch without padding rows, for labels [b].
+func allReal(labels *tensors.Tensor) *tensors.Tensor {
+	real := make([]bool, labels.Shape().Dim(0))
+	for i := range real {
+		real[i] = true
+	}
+	return tensors.FromFlatDataAndDimensions(real, len(real))
 }

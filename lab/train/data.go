@@ -101,22 +101,28 @@ func (d *Dataset) order(seed uint64, epoch, batchSize int) [][]int {
 	return batches
 }
 
-// batch returns the model inputs of examples idx: tokens, mask and type ids [b, s] padded on
-// the right to the smallest bucket that holds the longest row (at most maxLen, the model's
-// positions), and labels [b].
-func (d *Dataset) batch(idx []int, maxLen int) (tokens, mask, types, labels *tensors.Tensor) {
+// batch returns the model inputs of examples idx: tokens, mask and type ids [rows, s] padded on
+// the right to the smallest of lengths that holds the longest row (lengths ends with the
+// longest length the model takes), labels [rows], and real [rows], true for the rows of idx.
+// The rows past len(idx) (rows >= len(idx)) repeat the first example, so that a short last batch
+// keeps the shape of the others (one compiled program less on XLA); real masks them out of the
+// loss and the metrics.
+func (d *Dataset) batch(idx []int, lengths []int, rows int) (tokens, mask, types, labels, real *tensors.Tensor) {
 	longest := 0
 	for _, i := range idx {
 		longest = max(longest, len(d.IDs[i]))
 	}
 	seq := longest
-	if lengths := tokenize.BucketLengths(maxLen); longest <= maxLen {
-		j, _ := slices.BinarySearch(lengths, longest)
+	if j, _ := slices.BinarySearch(lengths, longest); j < len(lengths) {
 		seq = lengths[j]
 	}
-	b := len(idx)
-	ids, m, ty, ls := make([]int32, b*seq), make([]int32, b*seq), make([]int32, b*seq), make([]int32, b)
-	for r, i := range idx {
+	ids, m, ty, ls := make([]int32, rows*seq), make([]int32, rows*seq), make([]int32, rows*seq), make([]int32, rows)
+	isReal := make([]bool, rows)
+	for r := range rows {
+		i := idx[0]
+		if r < len(idx) {
+			i, isReal[r] = idx[r], true
+		}
 		row := ids[r*seq : (r+1)*seq]
 		for k := range row {
 			row[k] = d.PadID
@@ -128,6 +134,22 @@ func (d *Dataset) batch(idx []int, maxLen int) (tokens, mask, types, labels *ten
 		}
 		ls[r] = int32(d.Labels[i])
 	}
-	return tensors.FromFlatDataAndDimensions(ids, b, seq), tensors.FromFlatDataAndDimensions(m, b, seq),
-		tensors.FromFlatDataAndDimensions(ty, b, seq), tensors.FromFlatDataAndDimensions(ls, b)
+	return tensors.FromFlatDataAndDimensions(ids, rows, seq), tensors.FromFlatDataAndDimensions(m, rows, seq),
+		tensors.FromFlatDataAndDimensions(ty, rows, seq), tensors.FromFlatDataAndDimensions(ls, rows),
+		tensors.FromFlatDataAndDimensions(isReal, rows)
+}
+
+// seqLengths are the padded sequence lengths of t's batches: the engine's buckets up to the
+// model's longest input (the tokenizer has already truncated to the run's maximum length).
+func (t *Trainer) seqLengths() []int {
+	return t.shapes.SeqLengths(t.model.Config().MaxPositionEmbeddings)
+}
+
+// trainRows is the number of rows a batch of n examples is padded to: n on the Go backend;
+// with few shapes (XLA) the batch size, so a short last batch compiles no program of its own.
+func (t *Trainer) trainRows(n int) int {
+	if t.shapes.Few {
+		return max(n, t.cfg.BatchSize)
+	}
+	return n
 }

@@ -62,7 +62,7 @@ func (t *Trainer) Evaluate(ctx context.Context, d *Dataset) (*Eval, error) {
 			return nil, err
 		}
 		batch := idx[lo:min(lo+t.cfg.BatchSize, len(idx))]
-		tokens, mask, types, _ := d.batch(batch, t.model.Config().MaxPositionEmbeddings)
+		tokens, mask, types, _, _ := d.batch(batch, t.seqLengths(), t.trainRows(len(batch)))
 		out, err := t.evalExec.Exec(tokens, mask, types)
 		if err != nil {
 			return nil, fmt.Errorf("train: evaluating examples: %w", err)

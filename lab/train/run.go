@@ -120,7 +120,7 @@ func (t *Trainer) run(ctx context.Context, runDir string, trainSet, evalSet *Dat
 	}
 	st.TotalSteps = total
 	warmup := WarmupSteps(c.WarmupSteps, c.WarmupRatio, total)
-	maxLen := t.model.Config().MaxPositionEmbeddings
+	lengths := t.seqLengths()
 	res := &Result{}
 	start, startStep, samples := time.Now(), st.Step, 0
 
@@ -169,9 +169,9 @@ func (t *Trainer) run(ctx context.Context, runDir string, trainSet, evalSet *Dat
 				if err != nil {
 					return nil, fmt.Errorf("train: step %d: %w", k, err)
 				}
-				tokens, mask, types, labels := trainSet.batch(order[st.Batch], maxLen)
+				tokens, mask, types, labels, real := trainSet.batch(order[st.Batch], lengths, t.trainRows(len(order[st.Batch])))
 				out, err := exec.Exec(tokens, mask, types, labels,
-					tensors.FromScalar(float32(s.LR)), tensors.FromScalar(float32(s.StepSize)), tensors.FromScalar(float32(s.SqrtBC2)))
+					tensors.FromScalar(float32(s.LR)), tensors.FromScalar(float32(s.StepSize)), tensors.FromScalar(float32(s.SqrtBC2)), real)
 				if err != nil {
 					return nil, fmt.Errorf("train: step %d: %w", k, err)
 				}

@@ -22,6 +22,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/train/loss"
 
+	"github.com/tunelab/tunelab/lab/backend"
 	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/encoder"
 )
@@ -112,6 +113,7 @@ type Trainer struct {
 
 	execs    map[bool]*model.Exec // keyed by "apply the update"
 	evalExec *model.Exec
+	shapes   backend.Shapes
 
 	progress io.Writer
 	hook     func(Progress)
@@ -120,7 +122,7 @@ type Trainer struct {
 // New returns a Trainer of m, whose variables are in store (m.LoadVariables), with class names
 // labels (one per class of m), on backend. It creates the optimizer variables in store and,
 // when cfg.Dropout is set, changes m's dropout rates.
-func New(backend compute.Backend, m *encoder.Model, store *model.Store, labels []string, cfg Config) (*Trainer, error) {
+func New(b compute.Backend, m *encoder.Model, store *model.Store, labels []string, cfg Config) (*Trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -130,11 +132,11 @@ func New(backend compute.Backend, m *encoder.Model, store *model.Store, labels [
 	if cfg.Dropout != nil {
 		m.WithDropout(*cfg.Dropout)
 	}
-	t := &Trainer{backend: backend, model: m, store: store, labels: labels, cfg: cfg,
+	t := &Trainer{backend: b, model: m, store: store, labels: labels, cfg: cfg,
 		params: checkpoint.Params(m.Config(), m.NumLabels()),
 		opt: AdamW{Beta1: cfg.AdamBeta1, Beta2: cfg.AdamBeta2, Epsilon: cfg.AdamEpsilon,
 			WeightDecay: cfg.WeightDecay, MaxGradNorm: cfg.MaxGradNorm},
-		execs: map[bool]*model.Exec{}}
+		execs: map[bool]*model.Exec{}, shapes: backend.ShapesFor(b)}
 	for _, p := range t.params {
 		if store.GetVariable(p.Path) == nil {
 			return nil, fmt.Errorf("train: store has no variable %s (%s): call LoadVariables first", p.Path, p.Name)
@@ -179,8 +181,9 @@ func zeros(shape []int) *tensors.Tensor {
 }
 
 // stepExec returns the training step graph: inputs tokens, mask, typeIDs [b, s], labels [b],
-// and the float32 scalars of Step; outputs the mean loss and the gradient norm (0 when the
-// step only accumulates). With apply false it adds the gradients / GradAccum to the
+// the float32 scalars of Step, and real [b] (false for the padding rows of a short batch);
+// outputs the mean loss over the real rows and the gradient norm (0 when the step only
+// accumulates). With apply false it adds the gradients / GradAccum to the
 // accumulators; with apply true it also clips and applies AdamW and zeroes them.
 func (t *Trainer) stepExec(apply bool) (*model.Exec, error) {
 	if e := t.execs[apply]; e != nil {
@@ -192,7 +195,7 @@ func (t *Trainer) stepExec(apply bool) (*model.Exec, error) {
 		g := tokens.Graph()
 		t.store.SetTraining(g, true)
 		logits := t.model.Logits(scope, tokens, mask, types)
-		l := loss.SparseCategoricalCrossEntropyLogits([]*Node{ExpandAxes(labels, -1)}, []*Node{logits})
+		l := loss.SparseCategoricalCrossEntropyLogits([]*Node{ExpandAxes(labels, -1), in[7]}, []*Node{logits})
 		vars := make([]*Node, len(t.params))
 		for i, p := range t.params {
 			vars[i] = t.store.GetVariable(p.Path).NodeValue(g)

@@ -1,0 +1,33 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/tunelab/tunelab/lab/backend"
+)
+
+func init() {
+	register(command{name: "engine", summary: "say which compute engine tunelab runs on (XLA's CPU plugin, the Go backend, ...)", run: runEngine})
+}
+
+func runEngine(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("engine", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	config := fs.String("backend", "", "engine to check: xla:cpu, go, xla:cuda (default: $GOMLX_BACKEND, else the default engine)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	b, err := backend.New(*config)
+	if err != nil {
+		return err
+	}
+	defer b.Finalize()
+	backend.Announce(stdout, b)
+	return nil
+}

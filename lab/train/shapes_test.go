@@ -1,0 +1,57 @@
+package train
+
+import (
+	"math"
+	"testing"
+
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+// TestPaddedRowsDoNotCount: a short batch padded with masked rows (as on XLA, to keep one shape)
+// takes the same optimizer step as the unpadded batch, and its padding rows repeat a real one.
+func TestPaddedRowsDoNotCount(t *testing.T) {
+	zero := 0.0
+	cfg := Defaults()
+	cfg.LearningRate, cfg.WeightDecay, cfg.Dropout = 1e-3, 0.01, &zero
+	d := &Dataset{PadID: 0,
+		IDs:     [][]int32{{2, 17, 301, 3}, {2, 44, 3}, {2, 9, 80, 700, 5, 3}},
+		TypeIDs: [][]int32{{0, 0, 0, 0}, {0, 0, 0}, {0, 0, 0, 0, 0, 0}},
+		Labels:  []int{2, 0, 1}}
+	idx := []int{0, 1, 2}
+	step := func(rows int) map[string][]float32 {
+		tr, _ := tinyTrainer(t, "bert-tiny-cls", nil, cfg)
+		exec, err := tr.stepExec(true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens, mask, types, labels, real := d.batch(idx, []int{8, 16}, rows)
+		if got := tensors.MustCopyFlatData[bool](real); len(got) != rows || got[rows-1] != (rows == len(idx)) {
+			t.Fatalf("real rows %v for %d rows", got, rows)
+		}
+		if ids := tensors.MustCopyFlatData[int32](tokens); tokens.Shape().Dim(1) != 8 || (rows > 3 && ids[3*8+1] != ids[1]) {
+			t.Fatalf("tokens %v %v: want 8 columns, padding rows repeating the first example", tokens.Shape(), ids)
+		}
+		s := tr.opt.StepAt(1, cfg.LearningRate)
+		if _, err := exec.Exec(tokens, mask, types, labels, tensors.FromScalar(float32(s.LR)),
+			tensors.FromScalar(float32(s.StepSize)), tensors.FromScalar(float32(s.SqrtBC2)), real); err != nil {
+			t.Fatal(err)
+		}
+		params, err := tr.model.Tensors(tr.store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string][]float32{}
+		for name, p := range params {
+			out[name] = p.Data
+		}
+		return out
+	}
+	want, got := step(3), step(4)
+	for name, w := range want {
+		for i := range w {
+			if math.Abs(float64(got[name][i]-w[i])) > 1e-6 {
+				t.Fatalf("%s[%d]: %g with a padding row, %g without", name, i, got[name][i], w[i])
+			}
+		}
+	}
+}
