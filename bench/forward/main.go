@@ -1,5 +1,6 @@
-// Command forward measures the forward pass (evaluation, serving) in tunelab and in
-// transformers + torch on the same machine, and prints the ratio, the achieved GFLOP/s
+// Command forward measures the forward pass (evaluation, serving) in tunelab, on each of its
+// engines (XLA's CPU plugin and the Go backend by default), and in transformers + torch on the
+// same machine in the same run, and prints each engine's ratio to torch, the achieved GFLOP/s
 // (benchkit.ForwardFLOPs over the median time) and the peak resident memory from the warm-up
 // on, the loaded model included, for the workloads of benchkit.Workloads: all-MiniLM-L6-v2 at
 // batch 32 x seq 128 (minilm) and 8 x 512 (minilm-512), and a random BERT-base-shaped model at
@@ -12,7 +13,7 @@
 // with torch and transformers) using as many threads as GOMAXPROCS, on -device. Results go to
 // bench/results/forward.{json,md}.
 //
-// With -cpuprofile (and -only), also set GODEBUG=asyncpreemptoff=1: otherwise the profile
+// With -cpuprofile (and -only and one engine), also set GODEBUG=asyncpreemptoff=1: otherwise the profile
 // credits a large share of the time spent in GoMLX's SIMD kernels to runtime.asyncPreempt (the
 // timings do not change).
 package main
@@ -48,7 +49,7 @@ func main() {
 	python := flag.String("python", benchkit.EnvOr("PYTHON", "/opt/oracle-venv/bin/python"), "python with torch and transformers for the peer")
 	out := flag.String("out", "bench/results", "directory for forward.json and forward.md")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of tunelab's timed repetitions to this file (with -only)")
-	backendConfig := flag.String("backend", "", `tunelab's backend, as for lab/backend.New ("xla:cuda", ...); empty: $GOMLX_BACKEND or the Go backend`)
+	engines := flag.String("backend", "", `tunelab's engines, comma-separated, as for lab/backend.New ("xla:cuda", "go", ...); empty: xla:cpu and go (go alone without XLA's plugin)`)
 	device := flag.String("device", "cpu", "the peer's torch device: cpu or cuda")
 	flag.Parse()
 
@@ -58,10 +59,6 @@ func main() {
 	}
 	if *cpuProfile != "" && len(workloads) > 1 {
 		log.Fatal("-cpuprofile profiles one workload: add -only")
-	}
-	b, err := backend.New(*backendConfig)
-	if err != nil {
-		log.Fatal(err)
 	}
 	tmp, err := os.MkdirTemp("", "forward")
 	if err != nil {
@@ -77,32 +74,51 @@ func main() {
 		defer f.Close()
 		profile = f
 	}
+	results := make([][]*benchkit.Result, len(workloads))
 	for _, w := range workloads {
 		if err := w.Prepare(tmp); err != nil {
 			log.Fatalf("%s: %v", w.Name, err)
 		}
 		w.FLOPs = benchkit.ForwardFLOPs(w.Config, w.Batch, w.Seq)
-		ours, err := runTunelab(w, b, *reps, profile)
+	}
+	names := benchkit.Engines(*engines)
+	if *cpuProfile != "" && len(names) > 1 {
+		log.Fatal("-cpuprofile profiles one engine: add -backend ENGINE")
+	}
+	var descriptions []string
+	for _, engine := range names {
+		b, err := benchkit.OpenEngine(engine)
 		if err != nil {
-			log.Fatalf("%s: %v", w.Name, err)
+			log.Fatal(err)
 		}
-		log.Printf("%s: tunelab %.3f s/batch", w.Name, ours.MedianSeconds)
+		descriptions = append(descriptions, backend.Describe(b))
+		for i, w := range workloads {
+			ours, err := runTunelab(w, b, engine, *reps, profile)
+			if err != nil {
+				log.Fatalf("%s on %s: %v", w.Name, engine, err)
+			}
+			log.Printf("%s: tunelab on %s %.3f s/batch (first %.2f s)", w.Name, engine, ours.MedianSeconds, ours.FirstSeconds)
+			results[i] = append(results[i], &ours)
+		}
+		b.Finalize()
+	}
+	for i, w := range workloads {
 		peer, err := benchkit.RunPeer(osexec.Command(*python, append([]string{filepath.Join("bench", "forward", "peer.py")}, w.PeerArgs(*reps, *device)...)...),
-			"transformers + torch ("+*device+")", w.Batch)
+			"torch ("+*device+")", w.Batch)
 		if err != nil {
 			log.Fatalf("%s: peer: %v", w.Name, err)
 		}
 		peer.GFLOPS = benchkit.GFLOPS(w.FLOPs, peer.MedianSeconds)
 		log.Printf("%s: torch %.3f s/batch", w.Name, peer.MedianSeconds)
-		w.Measured(&ours, &peer)
+		w.Measured(results[i], &peer)
 	}
 
 	machine := benchkit.Machine()
 	var md strings.Builder
-	fmt.Fprintf(&md, "## Forward pass (evaluation, serving), %d threads\n\nMachine: %s\n\ntunelab: %s. torch: %s.\n\n%s",
-		runtime.GOMAXPROCS(0), machine, b.Description(), *device, benchkit.Table(workloads, "batch"))
-	md.WriteString("\nratio: tunelab / torch time per batch, lower is better. GFLOP/s: the encoder's matrix products per batch over the median time.\n")
-	report := map[string]any{"threads": runtime.GOMAXPROCS(0), "machine": machine, "backend": b.Description(), "device": *device,
+	fmt.Fprintf(&md, "## Forward pass (evaluation, serving), %d threads\n\nMachine: %s\n\ntunelab engines: %s. torch: %s.\n\n%s",
+		runtime.GOMAXPROCS(0), machine, strings.Join(descriptions, "; "), *device, benchkit.Table(workloads, "batch"))
+	md.WriteString("\nratio: tunelab / torch time per batch (medians), lower is better. GFLOP/s: the encoder's matrix products per batch over the median time.\n")
+	report := map[string]any{"threads": runtime.GOMAXPROCS(0), "machine": machine, "engines": descriptions, "device": *device,
 		"workloads": workloads, "date": time.Now().UTC().Format(time.RFC3339)}
 	if peak, err := benchkit.MachinePeakGFLOPS(); err != nil {
 		fmt.Fprintf(&md, "Machine peak: unknown (%v).\n", err)
@@ -117,7 +133,7 @@ func main() {
 
 // runTunelab builds w's classifier and times reps forward passes over random tokens (after a
 // warm-up that compiles the graph), with the peak resident memory from the warm-up on.
-func runTunelab(w *benchkit.Workload, b compute.Backend, reps int, profile io.Writer) (benchkit.Result, error) {
+func runTunelab(w *benchkit.Workload, b compute.Backend, engine string, reps int, profile io.Writer) (benchkit.Result, error) {
 	ck, err := w.Checkpoint()
 	if err != nil {
 		return benchkit.Result{}, err
@@ -136,14 +152,14 @@ func runTunelab(w *benchkit.Workload, b compute.Backend, reps int, profile io.Wr
 	ids, mask := w.RandomTokens()
 	tIDs := tensors.FromFlatDataAndDimensions(ids, w.Batch, w.Seq)
 	tMask := tensors.FromFlatDataAndDimensions(mask, w.Batch, w.Seq)
-	times, peakRSS, err := benchkit.Measure(reps, profile, func(int) error {
+	times, peakRSS, first, err := benchkit.Measure(reps, profile, func(int) error {
 		_, err := exec.Exec1(tIDs, tMask)
 		return err
 	})
 	if err != nil {
 		return benchkit.Result{}, err
 	}
-	r := benchkit.Summarize("tunelab (GoMLX "+b.Name()+")", times, w.Batch)
-	r.PeakRSSBytes, r.GFLOPS = peakRSS, benchkit.GFLOPS(w.FLOPs, r.MedianSeconds)
+	r := benchkit.Summarize(engine, times, w.Batch)
+	r.PeakRSSBytes, r.GFLOPS, r.FirstSeconds = peakRSS, benchkit.GFLOPS(w.FLOPs, r.MedianSeconds), first
 	return r, nil
 }

@@ -120,7 +120,7 @@ func main() {
 func tunelabTimes(tok *tokenize.Tokenizer, texts []string, threads, reps int) ([]float64, int, error) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(threads))
 	tokens := 0
-	times, _, err := benchkit.Measure(reps, nil, func(int) error {
+	times, _, _, err := benchkit.Measure(reps, nil, func(int) error {
 		tokens = 0
 		for lo := 0; lo < len(texts); lo += chunk {
 			b, err := tok.EncodeBatch(texts[lo:min(lo+chunk, len(texts))])

@@ -1,6 +1,7 @@
 // Command train_step measures one fine-tuning step (forward, backward, gradient clipping and
-// the AdamW update of lab/train) in tunelab and in transformers + torch on the same machine, and
-// prints the ratio, the achieved GFLOP/s and the peak resident memory, for the workloads of
+// the AdamW update of lab/train) in tunelab, on each of its engines (XLA's CPU plugin and the Go
+// backend by default), and in transformers + torch on the same machine in the same run, and
+// prints each engine's ratio to torch, the achieved GFLOP/s and the peak resident memory, for the workloads of
 // benchkit.Workloads: all-MiniLM-L6-v2 at batch 32 x seq 128 (minilm) and 8 x 512
 // (minilm-512), and a random BERT-base-shaped model at 32 x 128 (bert-base).
 //
@@ -12,7 +13,8 @@
 // bench/results/train_step.{json,md}. GFLOP/s counts the matrix products of three forward passes
 // (benchkit.TrainingStepFLOPs) per step; peak RSS is each process's resident memory from its
 // warm-up step on, the loaded model included (host memory only: on a GPU it leaves out the
-// device's). bench/gpu.sh runs this on a GPU machine. With -cpuprofile (and -only), set
+// device's). bench/gpu.sh runs this on a GPU machine. With -cpuprofile (and -only and one
+// engine), set
 // GODEBUG=asyncpreemptoff=1 as for bench/forward.
 package main
 
@@ -59,7 +61,7 @@ func main() {
 	only := flag.String("only", "", "run only the workload with this name (minilm, minilm-512 or bert-base)")
 	batch := flag.Int("batch", 0, "batch size of every selected workload, when > 0")
 	seq := flag.Int("seq", 0, "sequence length of every selected workload, when > 0")
-	flag.StringVar(&o.backend, "backend", "", `tunelab's backend, as for lab/backend.New ("xla:cuda", ...); empty: $GOMLX_BACKEND or the Go backend`)
+	flag.StringVar(&o.backend, "backend", "", `tunelab's engines, comma-separated, as for lab/backend.New ("xla:cuda", "go", ...); empty: xla:cpu and go (go alone without XLA's plugin)`)
 	flag.StringVar(&o.device, "device", "cpu", "the peer's torch device: cpu or cuda")
 	side := flag.String("side", "", "run only this side: tunelab or torch (default both)")
 	flag.StringVar(&o.python, "python", benchkit.EnvOr("PYTHON", "/opt/oracle-venv/bin/python"), "python with torch and transformers for the peer")
@@ -92,13 +94,6 @@ func main() {
 
 // run measures workloads on the sides o selects and writes the results to o.out.
 func run(workloads []*benchkit.Workload, o options) error {
-	var b compute.Backend
-	if o.tunelab {
-		var err error
-		if b, err = backend.New(o.backend); err != nil {
-			return err
-		}
-	}
 	var err error
 	if o.tmp, err = os.MkdirTemp("", "train_step"); err != nil {
 		return err
@@ -114,62 +109,69 @@ func run(workloads []*benchkit.Workload, o options) error {
 		profile = f
 	}
 	for _, w := range workloads {
-		if err := measure(w, b, profile, o); err != nil {
+		if err := w.Prepare(o.tmp); err != nil {
 			return fmt.Errorf("%s: %w", w.Name, err)
 		}
+		w.FLOPs = benchkit.TrainingStepFLOPs(w.Config, w.Batch, w.Seq)
 	}
-	return report(workloads, b, o)
-}
-
-// measure runs w on the sides o selects.
-func measure(w *benchkit.Workload, b compute.Backend, profile io.Writer, o options) error {
-	if err := w.Prepare(o.tmp); err != nil {
-		return err
-	}
-	w.FLOPs = benchkit.TrainingStepFLOPs(w.Config, w.Batch, w.Seq)
-	var ours, peer *benchkit.Result
+	results := make([][]*benchkit.Result, len(workloads))
+	var engines []string
 	if o.tunelab {
-		times, peakRSS, err := runTunelab(w, b, o.reps, profile)
-		if err != nil {
-			return err
+		names := benchkit.Engines(o.backend)
+		if profile != nil && len(names) > 1 {
+			return fmt.Errorf("-cpuprofile profiles one engine: add -backend ENGINE")
 		}
-		r := benchkit.Summarize("tunelab (GoMLX "+b.Name()+")", times, w.Batch)
-		r.PeakRSSBytes, r.GFLOPS = peakRSS, benchkit.GFLOPS(w.FLOPs, r.MedianSeconds)
-		ours = &r
-		log.Printf("%s: tunelab %.3f s/step (median of %v)", w.Name, r.MedianSeconds, times)
-	}
-	if o.torch {
-		cmd := osexec.Command(o.python, append([]string{o.peer}, w.PeerArgs(o.reps, o.device)...)...)
-		r, err := benchkit.RunPeer(cmd, "transformers + torch ("+o.device+")", w.Batch)
-		if err != nil {
-			return fmt.Errorf("peer: %w", err)
+		for _, engine := range names {
+			b, err := benchkit.OpenEngine(engine)
+			if err != nil {
+				return err
+			}
+			engines = append(engines, backend.Describe(b))
+			for i, w := range workloads {
+				times, peakRSS, first, err := runTunelab(w, b, o.reps, profile)
+				if err != nil {
+					return fmt.Errorf("%s on %s: %w", w.Name, engine, err)
+				}
+				r := benchkit.Summarize(engine, times, w.Batch)
+				r.PeakRSSBytes, r.GFLOPS, r.FirstSeconds = peakRSS, benchkit.GFLOPS(w.FLOPs, r.MedianSeconds), first
+				log.Printf("%s: tunelab on %s %.3f s/step (median of %v; first %.2f s)", w.Name, engine, r.MedianSeconds, times, first)
+				results[i] = append(results[i], &r)
+			}
+			b.Finalize()
 		}
-		r.GFLOPS = benchkit.GFLOPS(w.FLOPs, r.MedianSeconds)
-		peer = &r
-		log.Printf("%s: torch %.3f s/step", w.Name, r.MedianSeconds)
 	}
-	w.Measured(ours, peer)
-	return nil
+	for i, w := range workloads {
+		var peer *benchkit.Result
+		if o.torch {
+			cmd := osexec.Command(o.python, append([]string{o.peer}, w.PeerArgs(o.reps, o.device)...)...)
+			r, err := benchkit.RunPeer(cmd, "torch ("+o.device+")", w.Batch)
+			if err != nil {
+				return fmt.Errorf("%s: peer: %w", w.Name, err)
+			}
+			r.GFLOPS = benchkit.GFLOPS(w.FLOPs, r.MedianSeconds)
+			peer = &r
+			log.Printf("%s: torch %.3f s/step", w.Name, r.MedianSeconds)
+		}
+		w.Measured(results[i], peer)
+	}
+	return report(workloads, engines, o)
 }
 
-// report prints the markdown table and writes it and the JSON to o.out.
-func report(workloads []*benchkit.Workload, b compute.Backend, o options) error {
+// report prints the markdown tables and writes them and the JSON to o.out.
+func report(workloads []*benchkit.Workload, engines []string, o options) error {
 	machine := benchkit.Machine()
 	var md strings.Builder
 	fmt.Fprintf(&md, "## Training step (forward, backward, clipping, AdamW), %d threads\n\nMachine: %s\n\n", runtime.GOMAXPROCS(0), machine)
-	if b != nil {
-		fmt.Fprintf(&md, "tunelab: %s. ", b.Description())
+	if len(engines) > 0 {
+		fmt.Fprintf(&md, "tunelab engines: %s. ", strings.Join(engines, "; "))
 	}
 	if o.torch {
 		fmt.Fprintf(&md, "torch: %s.", o.device)
 	}
 	md.WriteString("\n\n" + benchkit.Table(workloads, "step"))
-	md.WriteString("\nratio: tunelab / torch time per step, lower is better. GFLOP/s: 3 forward passes' matrix products per step over the median time.\n")
+	md.WriteString("\nratio: tunelab / torch time per step (medians), lower is better. GFLOP/s: 3 forward passes' matrix products per step over the median time.\n")
 	report := map[string]any{"threads": runtime.GOMAXPROCS(0), "machine": machine, "device": o.device,
-		"workloads": workloads, "date": time.Now().UTC().Format(time.RFC3339)}
-	if b != nil {
-		report["backend"] = b.Description()
-	}
+		"workloads": workloads, "date": time.Now().UTC().Format(time.RFC3339), "engines": engines}
 	if peak, err := benchkit.MachinePeakGFLOPS(); err != nil {
 		fmt.Fprintf(&md, "Machine peak: unknown (%v).\n", err)
 	} else {
@@ -183,23 +185,23 @@ func report(workloads []*benchkit.Workload, b compute.Backend, o options) error 
 // the peak resident memory from the warm-up step on (benchkit.Measure). The backend's Exec
 // returns once the device has finished (go-xla waits for XLA's completion events), so the times
 // are whole steps on a GPU too.
-func runTunelab(w *benchkit.Workload, b compute.Backend, reps int, profile io.Writer) ([]float64, int64, error) {
+func runTunelab(w *benchkit.Workload, b compute.Backend, reps int, profile io.Writer) ([]float64, int64, float64, error) {
 	ck, err := w.Checkpoint()
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	m := encoder.New(ck.Config, 2)
 	store := model.NewStore()
 	if err := m.LoadVariables(store, ck, 0); err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	params := checkpoint.Params(ck.Config, 2)
 	opt := train.AdamW{Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8, WeightDecay: 0.01, MaxGradNorm: 1}
 	if err := opt.CreateMoments(store, params); err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	if err := store.SetRNGStateFromSeed(42); err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	exec, err := model.NewExec(b, store, func(scope *model.Scope, in []*Node) []*Node {
 		tokens, mask, labels := in[0], in[1], in[2]
@@ -214,7 +216,7 @@ func runTunelab(w *benchkit.Workload, b compute.Backend, reps int, profile io.Wr
 		return []*Node{l, opt.Update(store, params, vars, Gradient(l, vars...), in[3], in[4], in[5])}
 	})
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	ids, mask := w.RandomTokens()
 	rng := rand.New(rand.NewPCG(5, 6))

@@ -19,6 +19,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gomlx/compute"
+
+	"github.com/tunelab/tunelab/lab/backend"
 	"github.com/tunelab/tunelab/lab/checkpoint"
 )
 
@@ -33,6 +36,9 @@ type Result struct {
 	// PeakRSSBytes is the process's peak resident memory (bytes) from the warm-up repetition on:
 	// the loaded model plus what the repetitions need at most (see Measure).
 	PeakRSSBytes int64 `json:"peak_rss_bytes,omitempty"`
+	// FirstSeconds is the warm-up repetition's time: the compilation of the program (XLA,
+	// torch's first-call set-up) plus one run.
+	FirstSeconds float64 `json:"first_seconds,omitempty"`
 }
 
 // Summarize returns the median of times (seconds per repetition of batch samples); times must
@@ -54,30 +60,32 @@ func MiB(bytes int64) float64 {
 }
 
 // Measure runs step reps+1 times with i = 1, ..., reps+1; the first run is a warm-up (it also
-// compiles the graph) and is not timed. It returns the seconds of the timed runs and the peak
-// resident memory in bytes from the warm-up on (ResetPeakRSS is called right before it). With
-// profile non-nil, the timed runs are CPU-profiled into it.
-func Measure(reps int, profile io.Writer, step func(i int) error) (times []float64, peakRSS int64, err error) {
+// compiles the graph) and is timed apart. It returns the seconds of the timed runs, the peak
+// resident memory in bytes from the warm-up on (ResetPeakRSS is called right before it) and the
+// warm-up's seconds. With profile non-nil, the timed runs are CPU-profiled into it.
+func Measure(reps int, profile io.Writer, step func(i int) error) (times []float64, peakRSS int64, first float64, err error) {
 	if err := ResetPeakRSS(); err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	for i := 1; i <= reps+1; i++ {
 		if i == 2 && profile != nil {
 			if err := pprof.StartCPUProfile(profile); err != nil {
-				return nil, 0, err
+				return nil, 0, 0, err
 			}
 			defer pprof.StopCPUProfile()
 		}
 		start := time.Now()
 		if err := step(i); err != nil {
-			return nil, 0, fmt.Errorf("repetition %d: %w", i, err)
+			return nil, 0, 0, fmt.Errorf("repetition %d: %w", i, err)
 		}
 		if i > 1 {
 			times = append(times, time.Since(start).Seconds())
+		} else {
+			first = time.Since(start).Seconds()
 		}
 	}
 	peakRSS, err = PeakRSS()
-	return times, peakRSS, err
+	return times, peakRSS, first, err
 }
 
 // RunPeer runs a Python peer that prints what benchkit.py's measure returns ({"seconds": [...],
@@ -92,12 +100,13 @@ func RunPeer(cmd *osexec.Cmd, side string, batch int) (Result, error) {
 	var peer struct {
 		Seconds      []float64 `json:"seconds"`
 		PeakRSSBytes int64     `json:"peak_rss_bytes"`
+		FirstSeconds float64   `json:"first_seconds"`
 	}
 	if err := json.Unmarshal(out, &peer); err != nil || len(peer.Seconds) == 0 {
 		return Result{}, fmt.Errorf("%s printed %q: want {\"seconds\": [...], \"peak_rss_bytes\": n} (%v)", cmd.Args[1], out, err)
 	}
 	r := Summarize(side, peer.Seconds, batch)
-	r.PeakRSSBytes = peer.PeakRSSBytes
+	r.PeakRSSBytes, r.FirstSeconds = peer.PeakRSSBytes, peer.FirstSeconds
 	return r, nil
 }
 
@@ -277,4 +286,29 @@ func Machine() string {
 		simd = "AVX2, no AVX-512"
 	}
 	return fmt.Sprintf("%s, %s, %d cores", name, simd, runtime.NumCPU())
+}
+
+// Engines returns the tunelab engines a benchmark measures: the comma-separated list (as for
+// lab/backend.New), or where it is empty XLA's CPU plugin and the Go backend, or only the Go
+// backend where the plugin does not load.
+func Engines(list string) []string {
+	if list != "" {
+		return strings.Split(list, ",")
+	}
+	if b, err := backend.New(backend.XLACPU); err == nil {
+		b.Finalize()
+		return []string{backend.XLACPU, "go"}
+	}
+	return []string{"go"}
+}
+
+// OpenEngine creates the backend engine and announces it on standard error; measure what runs
+// on it, then Finalize it before the next engine so that each one's memory is its own.
+func OpenEngine(engine string) (compute.Backend, error) {
+	b, err := backend.New(engine)
+	if err != nil {
+		return nil, err
+	}
+	backend.Announce(os.Stderr, b)
+	return b, nil
 }

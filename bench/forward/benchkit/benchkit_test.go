@@ -5,7 +5,9 @@ import (
 	"os"
 	osexec "os/exec"
 	"runtime"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/tunelab/tunelab/lab/checkpoint"
 )
@@ -176,10 +178,11 @@ func TestMeasure(t *testing.T) {
 	base := resetPeak(t)
 	var calls []int
 	const size = 32 << 20
-	times, peak, err := Measure(3, nil, func(i int) error {
+	times, peak, first, err := Measure(3, nil, func(i int) error {
 		calls = append(calls, i)
 		if i == 1 {
 			runtime.KeepAlive(resident(size))
+			time.Sleep(50 * time.Millisecond) // a warm-up slower than the timed runs, as a compilation makes it
 		}
 		return nil
 	})
@@ -188,6 +191,9 @@ func TestMeasure(t *testing.T) {
 	}
 	if len(times) != 3 || len(calls) != 4 || calls[0] != 1 || calls[3] != 4 {
 		t.Errorf("got %d times and calls %v, want 3 times and calls 1..4", len(times), calls)
+	}
+	if first < 0.05 || slices.Max(times) >= first {
+		t.Errorf("first run %.3f s, timed runs %v: want the 50 ms warm-up timed apart", first, times)
 	}
 	if peak-base < size {
 		t.Errorf("peak %d MiB on a %d MiB base after the warm-up touched 32 MiB: want at least +32 MiB", peak>>20, base>>20)

@@ -25,17 +25,18 @@ const BERTBaseConfig = `{
 }`
 
 // Workload is one measured shape: a checkpoint directory (real weights) or a config (random
-// weights), and the batch shape. Tunelab and Torch are nil for a side that did not run.
+// weights), and the batch shape. Tunelab holds one result per engine measured (Result.Side
+// names it: "xla:cpu", "go"); Torch is nil when the peer did not run.
 type Workload struct {
 	Name  string `json:"name"`
 	Batch int    `json:"batch"`
 	Seq   int    `json:"seq"`
 	// FLOPs counts the matrix products of one repetition (ForwardFLOPs or TrainingStepFLOPs).
-	FLOPs   int64   `json:"flops"`
-	Tunelab *Result `json:"tunelab,omitempty"`
-	Torch   *Result `json:"torch,omitempty"`
-	// Ratio is tunelab's seconds per repetition over torch's, when both sides ran.
-	Ratio float64 `json:"ratio,omitempty"`
+	FLOPs   int64     `json:"flops"`
+	Tunelab []*Result `json:"tunelab,omitempty"`
+	Torch   *Result   `json:"torch,omitempty"`
+	// Ratios are each engine's seconds per repetition over torch's, when both ran.
+	Ratios map[string]float64 `json:"ratios,omitempty"`
 
 	// Dir is the checkpoint directory; empty for a random model from ConfigJSON.
 	Dir        string `json:"-"`
@@ -158,49 +159,81 @@ func (w *Workload) PeerArgs(reps int, device string) []string {
 		strconv.Itoa(runtime.GOMAXPROCS(0)), device}
 }
 
-// Measured records the sides' results and their ratio.
-func (w *Workload) Measured(tunelab, torch *Result) {
-	w.Tunelab, w.Torch = tunelab, torch
-	if tunelab != nil && torch != nil {
-		w.Ratio = tunelab.MedianSeconds / torch.MedianSeconds
+// Measured records the engines' results and the peer's, and each engine's ratio to the peer.
+func (w *Workload) Measured(tunelab []*Result, torch *Result) {
+	w.Tunelab, w.Torch, w.Ratios = tunelab, torch, nil
+	if torch == nil {
+		return
+	}
+	for _, r := range tunelab {
+		if w.Ratios == nil {
+			w.Ratios = map[string]float64{}
+		}
+		w.Ratios[r.Side] = r.MedianSeconds / torch.MedianSeconds
 	}
 }
 
-// Table renders workloads as a Markdown table of both sides' time per repetition (unit names
-// it: "step", "batch"), ratio, samples/s, GFLOP/s and peak RSS; "-" marks a side that did not
-// run.
+// Table renders workloads as two Markdown tables: time per repetition (unit names it: "step",
+// "batch") of each engine and of torch with each engine's ratio to torch; then one row per
+// side with samples/s, GFLOP/s, peak RSS and the first repetition's seconds (compilation
+// included). "-" marks a side that did not run.
 func Table(workloads []*Workload, unit string) string {
-	var md strings.Builder
-	fmt.Fprintf(&md, "| workload | batch x seq | tunelab s/%[1]s | torch s/%[1]s | ratio | tunelab samples/s | torch samples/s | tunelab GFLOP/s | torch GFLOP/s | tunelab peak RSS MiB | torch peak RSS MiB |\n", unit)
-	md.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
-	columns := []struct {
-		format string
-		field  func(*Result) float64
-	}{
-		{"%.3f", func(r *Result) float64 { return r.MedianSeconds }},
-		{"%.2f", func(r *Result) float64 { return r.SamplesPerSec }},
-		{"%.1f", func(r *Result) float64 { return r.GFLOPS }},
-		{"%.0f", func(r *Result) float64 { return MiB(r.PeakRSSBytes) }},
+	var engines []string
+	for _, w := range workloads {
+		for _, r := range w.Tunelab {
+			if !slices.Contains(engines, r.Side) {
+				engines = append(engines, r.Side)
+			}
+		}
 	}
-	cell := func(r *Result, format string, field func(*Result) float64) string {
+	result := func(w *Workload, engine string) *Result {
+		for _, r := range w.Tunelab {
+			if r.Side == engine {
+				return r
+			}
+		}
+		return nil
+	}
+	var md strings.Builder
+	header := []string{"workload", "batch x seq"}
+	for _, e := range engines {
+		header = append(header, fmt.Sprintf("tunelab %s s/%s", e, unit))
+	}
+	header = append(header, "torch s/"+unit)
+	for _, e := range engines {
+		header = append(header, e+" / torch")
+	}
+	md.WriteString("| " + strings.Join(header, " | ") + " |\n|" + strings.Repeat("---|", len(header)) + "\n")
+	seconds := func(r *Result) string {
 		if r == nil {
 			return "-"
 		}
-		return fmt.Sprintf(format, field(r))
+		return fmt.Sprintf("%.3f", r.MedianSeconds)
 	}
 	for _, w := range workloads {
 		row := []string{w.Name, fmt.Sprintf("%d x %d", w.Batch, w.Seq)}
-		for i, c := range columns {
-			row = append(row, cell(w.Tunelab, c.format, c.field), cell(w.Torch, c.format, c.field))
-			if i == 0 {
-				ratio := "-"
-				if w.Ratio != 0 {
-					ratio = fmt.Sprintf("**%.2f**", w.Ratio)
-				}
-				row = append(row, ratio)
+		for _, e := range engines {
+			row = append(row, seconds(result(w, e)))
+		}
+		row = append(row, seconds(w.Torch))
+		for _, e := range engines {
+			if ratio, ok := w.Ratios[e]; ok {
+				row = append(row, fmt.Sprintf("**%.2f**", ratio))
+			} else {
+				row = append(row, "-")
 			}
 		}
 		md.WriteString("| " + strings.Join(row, " | ") + " |\n")
+	}
+	md.WriteString("\n| workload | side | samples/s | GFLOP/s | peak RSS MiB | first " + unit + " s (compile included) |\n|---|---|---|---|---|---|\n")
+	for _, w := range workloads {
+		sides := slices.Clone(w.Tunelab)
+		if w.Torch != nil {
+			sides = append(sides, w.Torch)
+		}
+		for _, r := range sides {
+			fmt.Fprintf(&md, "| %s | %s | %.2f | %.1f | %.0f | %.2f |\n", w.Name, r.Side, r.SamplesPerSec, r.GFLOPS, MiB(r.PeakRSSBytes), r.FirstSeconds)
+		}
 	}
 	return md.String()
 }

@@ -106,21 +106,27 @@ func TestPrepareTooLong(t *testing.T) {
 
 func TestTable(t *testing.T) {
 	w := &Workload{Name: "tiny", Batch: 4, Seq: 8}
-	w.Measured(&Result{MedianSeconds: 3, SamplesPerSec: 4.0 / 3, GFLOPS: 1.25, PeakRSSBytes: 3 << 20},
-		&Result{MedianSeconds: 2, SamplesPerSec: 2, GFLOPS: 1.875, PeakRSSBytes: 5 << 20})
+	w.Measured([]*Result{{Side: "xla:cpu", MedianSeconds: 1, SamplesPerSec: 4, GFLOPS: 3.75, PeakRSSBytes: 7 << 20, FirstSeconds: 2.5},
+		{Side: "go", MedianSeconds: 3, SamplesPerSec: 4.0 / 3, GFLOPS: 1.25, PeakRSSBytes: 3 << 20}},
+		&Result{Side: "torch (cpu)", MedianSeconds: 2, SamplesPerSec: 2, GFLOPS: 1.875, PeakRSSBytes: 5 << 20})
 	half := &Workload{Name: "half", Batch: 1, Seq: 2}
-	half.Measured(&Result{MedianSeconds: 0.5, SamplesPerSec: 2}, nil)
+	half.Measured([]*Result{{Side: "go", MedianSeconds: 0.5, SamplesPerSec: 2}}, nil)
 	lines := strings.Split(strings.TrimSpace(Table([]*Workload{w, half}, "step")), "\n")
-	if len(lines) != 4 || !strings.Contains(lines[0], "| tunelab s/step | torch s/step | ratio |") {
+	if len(lines) != 11 || lines[0] != "| workload | batch x seq | tunelab xla:cpu s/step | tunelab go s/step | torch s/step | xla:cpu / torch | go / torch |" {
 		t.Fatalf("Table:\n%s", strings.Join(lines, "\n"))
 	}
-	if want := "| tiny | 4 x 8 | 3.000 | 2.000 | **1.50** | 1.33 | 2.00 | 1.2 | 1.9 | 3 | 5 |"; lines[2] != want {
-		t.Errorf("row\n%s\nwant\n%s", lines[2], want)
+	for i, want := range map[int]string{
+		2: "| tiny | 4 x 8 | 1.000 | 3.000 | 2.000 | **0.50** | **1.50** |",
+		3: "| half | 1 x 2 | - | 0.500 | - | - | - |",
+		7: "| tiny | xla:cpu | 4.00 | 3.8 | 7 | 2.50 |",
+		9: "| tiny | torch (cpu) | 2.00 | 1.9 | 5 | 0.00 |",
+		10: "| half | go | 2.00 | 0.0 | 0 | 0.00 |",
+	} {
+		if lines[i] != want {
+			t.Errorf("line %d\n%s\nwant\n%s", i, lines[i], want)
+		}
 	}
-	if want := "| half | 1 x 2 | 0.500 | - | - | 2.00 | - | 0.0 | - | 0 | - |"; lines[3] != want {
-		t.Errorf("row\n%s\nwant\n%s", lines[3], want)
-	}
-	if half.Ratio != 0 {
-		t.Errorf("ratio %v with one side, want 0 (none)", half.Ratio)
+	if len(half.Ratios) != 0 || w.Ratios["xla:cpu"] != 0.5 || w.Ratios["go"] != 1.5 {
+		t.Errorf("ratios %v and %v, want xla:cpu 0.5, go 1.5 and none without the peer", w.Ratios, half.Ratios)
 	}
 }
