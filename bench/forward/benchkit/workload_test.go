@@ -116,10 +116,10 @@ func TestTable(t *testing.T) {
 		t.Fatalf("Table:\n%s", strings.Join(lines, "\n"))
 	}
 	for i, want := range map[int]string{
-		2: "| tiny | 4 x 8 | 1.000 | 3.000 | 2.000 | **0.50** | **1.50** |",
-		3: "| half | 1 x 2 | - | 0.500 | - | - | - |",
-		7: "| tiny | xla:cpu | 4.00 | 3.8 | 7 | 2.50 |",
-		9: "| tiny | torch (cpu) | 2.00 | 1.9 | 5 | 0.00 |",
+		2:  "| tiny | 4 x 8 | 1.000 | 3.000 | 2.000 | **0.50** | **1.50** |",
+		3:  "| half | 1 x 2 | - | 0.500 | - | - | - |",
+		7:  "| tiny | xla:cpu | 4.00 | 3.8 | 7 | 2.50 |",
+		9:  "| tiny | torch (cpu) | 2.00 | 1.9 | 5 | 0.00 |",
 		10: "| half | go | 2.00 | 0.0 | 0 | 0.00 |",
 	} {
 		if lines[i] != want {
