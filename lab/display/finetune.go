@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tunelab/tunelab/lab"
+	"github.com/tunelab/tunelab/lab/backend"
 	"github.com/tunelab/tunelab/lab/data"
 	"github.com/tunelab/tunelab/lab/train"
 )
@@ -43,6 +44,7 @@ func FineTune(ctx context.Context, job Job) (*Run, error) {
 	if err := os.RemoveAll(filepath.Join(job.Dir, "run")); err != nil {
 		return nil, err
 	}
+	backend.Announce(os.Stdout, clf.Backend)
 	live := NewLive(fmt.Sprintf("%s on %s", job.Model, job.Task))
 	live.Text = os.Stdout
 	start := time.Now()
