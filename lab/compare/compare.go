@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tunelab/tunelab/lab"
+	"github.com/tunelab/tunelab/lab/backend"
 	"github.com/tunelab/tunelab/lab/data"
 	"github.com/tunelab/tunelab/lab/display"
 	"github.com/tunelab/tunelab/lab/train"
@@ -114,6 +115,7 @@ func fineTune(ctx context.Context, model string, task Task, d *data.Dataset, cfg
 	if err != nil {
 		return nil, err
 	}
+	backend.Announce(progress, clf.Backend)
 	runDir, err := os.MkdirTemp("", "tunelab-compare-")
 	if err != nil {
 		return nil, err
