@@ -45,6 +45,7 @@ test: setup
 	go vet ./...
 	go test -count=1 -timeout 40m ./...
 	GOMLX_BACKEND=go go test -count=1 -timeout 20m $(NUMERIC_PACKAGES)
+	GOMLX_BACKEND=go go test -count=1 -timeout 20m -run 'TestTrainSaveLoadsInTransformers' ./cmd/tunelab/
 
 # bench runs the speed comparisons against transformers + torch and Hugging Face tokenizers on
 # this machine (about 15 minutes on 2 cores) and writes bench/results/; the peer's Python (with

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tunelab/tunelab/internal/testenv"
 	"github.com/tunelab/tunelab/lab"
+	"github.com/tunelab/tunelab/lab/backend"
 )
 
 // roundTrip is lab/train/testdata/roundtrip_golden.json, written by make_roundtrip_golden.py
@@ -67,6 +68,9 @@ func TestTrainSaveLoadsInTransformers(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "not disaster") {
 		t.Errorf("the report does not name the labels:\n%s", stdout.String())
+	}
+	if engine := wantEngine(t); !strings.Contains(stderr.String(), "tunelab: engine "+engine+" (") {
+		t.Errorf("tunelab train does not say it runs on %s:\n%s", engine, stderr.String())
 	}
 
 	for _, name := range append(golden.TransformersFiles, "vocab.txt", "training_args.json", "all_results.json", "README.md", "run/history.json") {
@@ -173,4 +177,21 @@ func TestTrainStopsOnBadLearningRate(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "step 2 ") || !strings.Contains(err.Error(), "the loss is") {
 		t.Errorf("--lr 1e30: err %v, want the loss to blow up at step 2", err)
 	}
+}
+
+// wantEngine is the engine a job announces: $GOMLX_BACKEND's, else xla:cpu where its plugin is
+// installed (`make setup` installs it, so CI has it), else go.
+func wantEngine(t *testing.T) string {
+	t.Helper()
+	if env := os.Getenv(backend.EnvVar); env != "" {
+		engine, _, _ := strings.Cut(env, ",")
+		return engine
+	}
+	if _, err := backend.FindPlugin("cpu"); err == nil {
+		return backend.XLACPU
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("XLA's CPU plugin is not installed: make setup installs it")
+	}
+	return "go"
 }
