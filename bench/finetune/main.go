@@ -1,9 +1,10 @@
-// Command finetune fine-tunes one model on the disaster tweets with one recipe in tunelab and in
-// the transformers Trainer (bench/finetune/peer.py, torch on the CPU) on the same machine, and
-// writes the validation F1 of "disaster" (mean over seeds), the time per epoch and the samples/s
-// of both to finetune.json and finetune.md.
+// Command finetune fine-tunes one model on the disaster tweets with one recipe in tunelab, on each
+// of its engines (XLA's CPU plugin and the Go backend by default), and in the transformers
+// Trainer (bench/finetune/peer.py, torch on the CPU) on the same machine in the same run, and
+// writes the validation F1 of "disaster" (mean over seeds), the time per epoch (compilation
+// included) and the samples/s of every side to finetune.json and finetune.md.
 //
-//	GOEXPERIMENT=simd go run ./bench/finetune [-train-limit 1000] [-seeds 1,2,3]
+//	GOEXPERIMENT=simd go run ./bench/finetune [-train-limit 1000] [-seeds 1,2,3] [-backend xla:cpu]
 //
 // Both sides train on the same examples: the stratified 80/20 split of train.csv (seed 42) is made
 // here with lab/data and handed to the peer as Kaggle ids, optionally subsampled (stratified) with
@@ -84,6 +85,7 @@ func main() {
 	valLimit := flag.Int("val-limit", 0, "validate on a stratified subsample of this many examples (0: all)")
 	python := flag.String("python", benchkit.EnvOr("PYTHON", "/opt/oracle-venv/bin/python"), "python with torch and transformers for the peer")
 	out := flag.String("out", "bench/results", "directory for finetune.json and finetune.md")
+	engines := flag.String("backend", "", `tunelab's engines, comma-separated ("xla:cpu", "go", ...); empty: xla:cpu and go (go alone without XLA's plugin)`)
 	r := Recipe{LearningRate: 5e-5, BatchSize: 16, Epochs: 1, WeightDecay: 0.01, WarmupRatio: 0.1, MaxLength: 64, Threads: runtime.GOMAXPROCS(0)}
 	flag.IntVar(&r.Epochs, "epochs", r.Epochs, "training epochs")
 	flag.Parse()
@@ -143,24 +145,31 @@ func main() {
 		log.Printf("transformers seed %d: %+v", seed, run)
 		peer.Runs = append(peer.Runs, run)
 	}
-	goSide := Side{Name: "tunelab"}
-	for _, seed := range seeds {
-		run, err := tunelabRun(ctx, r, seed, trainSet, valSet, filepath.Join(work, fmt.Sprint("run-", seed)))
-		if err != nil {
-			log.Fatal(err)
+	var sides []*Side
+	for _, engine := range benchkit.Engines(*engines) {
+		side := &Side{Name: "tunelab " + engine}
+		for _, seed := range seeds {
+			run, err := tunelabRun(ctx, r, engine, seed, trainSet, valSet, filepath.Join(work, fmt.Sprintf("run-%s-%d", engine, seed)))
+			if err != nil {
+				log.Fatal(err)
+			}
+			log.Printf("tunelab on %s, seed %d: %+v", engine, seed, run)
+			side.Runs = append(side.Runs, run)
 		}
-		log.Printf("tunelab seed %d: %+v", seed, run)
-		goSide.Runs = append(goSide.Runs, run)
+		sides = append(sides, side)
 	}
 	load := fmt.Sprintf("load average (1 min) %s at the start, %s at the end", loadStart, loadAverage())
-	sides := []*Side{&goSide, &peer}
+	sides = append(sides, &peer)
 	for _, s := range sides {
 		summarize(s)
 	}
 	report := map[string]any{
 		"machine": machine(), "load": load, "recipe": r, "train_examples": len(trainSet), "train_split_size": split.TrainTotal,
 		"validation_examples": len(valSet), "validation_split_size": split.ValidationTotal, "split": "stratified 80/20 of train.csv, seed 42 (lab/data), ids handed to the peer",
-		"sides": sides, "f1_difference": goSide.MeanF1 - peer.MeanF1,
+		"sides": sides,
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		log.Fatal(err)
 	}
 	if err := checkpoint.WriteFileAtomic(filepath.Join(*out, "finetune.json"), mustJSON(report)); err != nil {
 		log.Fatal(err)
@@ -173,8 +182,8 @@ func main() {
 
 // tunelabRun fine-tunes a fresh classifier with seed and times the training steps alone: the
 // only evaluation and checkpoint come after the last step.
-func tunelabRun(ctx context.Context, r Recipe, seed int, trainSet, valSet []data.Example, runDir string) (Run, error) {
-	clf, err := lab.Load(ctx, r.Model, lab.WithLabels(data.TweetLabels...), lab.WithMaxLength(r.MaxLength), lab.WithSeed(uint64(seed)))
+func tunelabRun(ctx context.Context, r Recipe, engine string, seed int, trainSet, valSet []data.Example, runDir string) (Run, error) {
+	clf, err := lab.Load(ctx, r.Model, lab.WithLabels(data.TweetLabels...), lab.WithMaxLength(r.MaxLength), lab.WithSeed(uint64(seed)), lab.WithBackend(engine))
 	if err != nil {
 		return Run{}, err
 	}
@@ -227,7 +236,11 @@ func markdown(r Recipe, split Split, sides []*Side, load string) string {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %.4f (%.4f) | %.1f | %.1f |\n", s.Name, strings.Join(per, ", "), s.MeanF1, s.StdF1, s.EpochSeconds, s.SamplesPerSec)
 	}
-	fmt.Fprintf(&b, "\nMean F1 difference (tunelab - Trainer): %+.4f.\n", sides[0].MeanF1-sides[1].MeanF1)
+	peer := sides[len(sides)-1]
+	b.WriteString("\n| tunelab engine | mean F1 - Trainer's | s/epoch / Trainer's (compilation included) |\n|---|---|---|\n")
+	for _, s := range sides[:len(sides)-1] {
+		fmt.Fprintf(&b, "| %s | %+.4f | **%.2f** |\n", s.Name, s.MeanF1-peer.MeanF1, s.EpochSeconds/peer.EpochSeconds)
+	}
 	return b.String()
 }
 

@@ -11,6 +11,7 @@ import (
 
 	goldenpkg "github.com/tunelab/tunelab/internal/golden"
 
+	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -26,7 +27,12 @@ var golden = goldenpkg.Read
 // state [b, s, h].
 func forward(t *testing.T, ck *checkpoint.Checkpoint, goldenFile string) (logits, hidden []float32) {
 	t.Helper()
-	m := encoder.New(ck.Config, len(ck.Labels))
+	return forwardModel(t, encoder.New(ck.Config, len(ck.Labels)), ck, goldenFile)
+}
+
+// forwardModel is forward with the model m built from ck.
+func forwardModel(t *testing.T, m *encoder.Model, ck *checkpoint.Checkpoint, goldenFile string) (logits, hidden []float32) {
+	t.Helper()
 	store := model.NewStore()
 	if err := m.LoadVariables(store, ck, 0); err != nil {
 		t.Fatal(err)
@@ -106,6 +112,33 @@ func TestMiniLMMatchesTransformers(t *testing.T) {
 		ck.Tensors[path] = checkpoint.Tensor{Shape: head.Shape().Dimensions, Data: tensors.MustCopyFlatData[float32](head)}
 	}
 	checkAgainstGolden(t, ck, filepath.Join("testdata", "minilm", "golden.safetensors"))
+}
+
+// TestBF16MatmulsStayCloseToTransformers: with bfloat16 matrix products (float32 weights and
+// accumulation) the real MiniLM's logits and hidden states stay within bfloat16's precision of
+// transformers' float32 ones, and do differ from them (the bfloat16 path is taken).
+func TestBF16MatmulsStayCloseToTransformers(t *testing.T) {
+	dir := testenv.ModelDir(t, "all-MiniLM-L6-v2")
+	ck, err := checkpoint.Load(dir, []string{"LABEL_0", "LABEL_1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	headFile := filepath.Join("testdata", "minilm", "head.safetensors")
+	for name, path := range map[string]string{"classifier.weight": "/classifier/dense/weights", "classifier.bias": "/classifier/dense/biases"} {
+		head := golden(t, headFile, name)
+		ck.Tensors[path] = checkpoint.Tensor{Shape: head.Shape().Dimensions, Data: tensors.MustCopyFlatData[float32](head)}
+	}
+	goldenFile := filepath.Join("testdata", "minilm", "golden.safetensors")
+	logits, hidden := forwardModel(t, encoder.New(ck.Config, 2).WithMatmulDType(dtypes.BFloat16), ck, goldenFile)
+	d := maxAbsDiff(t, logits, goldenpkg.Float32s(t, goldenFile, "logits"), nil)
+	if d > 2e-2 || d == 0 {
+		t.Errorf("bf16 logits differ from transformers' float32 ones by %g (max abs), want within (0, 2e-2]", d)
+	}
+	mask := tensors.MustCopyFlatData[int32](golden(t, goldenFile, "attention_mask"))
+	want := goldenpkg.Float32s(t, goldenFile, "last_hidden_state")
+	if d := maxAbsDiff(t, hidden, want, realTokens(mask, ck.Config.HiddenSize)); d > 0.1 {
+		t.Errorf("bf16 last hidden state differs from transformers by %g, want <= 0.1 (values of order 1)", d)
+	}
 }
 
 // checkAgainstGolden runs ck on the golden batch and compares logits and the last hidden state
