@@ -157,8 +157,8 @@ func (m *Model) layer(scope *model.Scope, x, keyBias *Node) *Node {
 		y := m.linear(mha.In("%s", name), x, heads*d)
 		return TransposeAllAxes(Reshape(y, b, s, heads, d), permutation...)
 	}
-	query := MulScalar(split("query", 0, 2, 1, 3), 1/math.Sqrt(float64(d)))         // [b, heads, s, d]
-	keyT := split("key", 0, 2, 3, 1)                                                // [b, heads, d, s]
+	query := MulScalar(split("query", 0, 2, 1, 3), 1/math.Sqrt(float64(d)))    // [b, heads, s, d]
+	keyT := split("key", 0, 2, 3, 1)                                           // [b, heads, d, s]
 	scores := m.dot(query, []int{3}, []int{0, 1}, keyT, []int{2}, []int{0, 1}) // [b, heads, s, s]
 	probs := Softmax(Add(scores, keyBias), -1)
 	probs = m.dropout(mha, probs, m.attentionDropout)
