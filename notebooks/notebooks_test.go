@@ -23,7 +23,10 @@ import (
 // tools are the commands the tests run; the GoNB kernel is checked through jupyter.
 var tools = []string{"python3", "go", "chromium", "pdftotext", "pdfinfo", "pdftoppm"}
 
-func requireTools(t *testing.T) {
+// requireTools skips the test unless $TUNELAB_NOTEBOOKS is set, then checks the tools, the
+// Python packages, the GoNB kernel and the extra things it is given (a description of each
+// missing one, nil when present): missing, they skip the test, or fail it under $CI.
+func requireTools(t *testing.T, extra ...func() string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("executes every notebook (minutes): skipped under -short")
@@ -38,8 +41,13 @@ func requireTools(t *testing.T) {
 			missing = append(missing, tool)
 		}
 	}
-	if out, err := exec.Command("python3", "-c", "import nbclient, nbconvert, pypdf, jupyter_client.kernelspec as k; k.KernelSpecManager().get_kernel_spec('gonb')").CombinedOutput(); err != nil {
-		missing = append(missing, "nbclient/nbconvert/pypdf or the gonb kernel (bash scripts/lab/install.sh): "+strings.TrimSpace(lastLine(string(out))))
+	if out, err := exec.Command("python3", "-c", "import nbclient, nbconvert, pypdf, jupyterlab, jupyter_client.kernelspec as k; k.KernelSpecManager().get_kernel_spec('gonb')").CombinedOutput(); err != nil {
+		missing = append(missing, "jupyterlab/nbclient/nbconvert/pypdf or the gonb kernel (bash scripts/lab/install.sh): "+strings.TrimSpace(lastLine(string(out))))
+	}
+	for _, check := range extra {
+		if m := check(); m != "" {
+			missing = append(missing, m)
+		}
 	}
 	if len(missing) > 0 {
 		msg := fmt.Sprintf("missing: %s (apt-get install chromium poppler-utils; bash scripts/lab/install.sh)", strings.Join(missing, ", "))
