@@ -72,8 +72,10 @@ fi
 
 # install_cjk_font makes Chinese (and Japanese, Korean) text render in JupyterLab and in the
 # exported report: Chromium prints the PDF with the fonts fontconfig knows, and without a CJK one
-# a Chinese analysis cell prints as boxes. Debian/Ubuntu: fonts-noto-cjk (Noto Sans CJK; as root,
-# or through sudo). Elsewhere it says what to install.
+# a Chinese analysis cell prints as boxes. Debian/Ubuntu: fonts-wqy-microhei (WenQuanYi Micro
+# Hei, 5 MB of TrueType, which Chromium embeds in the PDF as a named font; it prints CFF fonts
+# such as Noto Sans CJK as nameless Type 3 glyphs), as root or through sudo. Elsewhere it says
+# what to install.
 install_cjk_font() {
   if command -v fc-list >/dev/null && [[ -n "$(fc-list :lang=zh family)" ]]; then
     return
@@ -84,12 +86,12 @@ install_cjk_font() {
   local sudo=""
   [[ $(id -u) == 0 ]] || sudo=$(command -v sudo || true)
   if command -v apt-get >/dev/null && [[ $(id -u) == 0 || -n "$sudo" ]]; then
-    echo "install.sh: installing a CJK font (fonts-noto-cjk) for Chinese text in the notebooks and the report"
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends fonts-noto-cjk fontconfig ||
-      { $sudo apt-get update && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends fonts-noto-cjk fontconfig; }
+    echo "install.sh: installing a CJK font (fonts-wqy-microhei) for Chinese text in the notebooks and the report"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends fonts-wqy-microhei fontconfig ||
+      { $sudo apt-get update && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends fonts-wqy-microhei fontconfig; }
   else
     echo "install.sh: no CJK font found: Chinese text will print as boxes in the PDF report." \
-      "Install one (Debian/Ubuntu: apt-get install fonts-noto-cjk; Fedora: dnf install google-noto-sans-cjk-fonts)." >&2
+      "Install one (Debian/Ubuntu: apt-get install fonts-wqy-microhei; Fedora: dnf install google-noto-sans-cjk-fonts)." >&2
   fi
 }
 install_cjk_font
