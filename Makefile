@@ -65,7 +65,7 @@ bench-finetune: models
 # lab installs the notebook environment (JupyterLab, nbconvert, the GoNB kernel with
 # GOEXPERIMENT=simd) and starts JupyterLab on notebooks/ without opening a browser: open the URL
 # it prints. TUNELAB_QUICK=1 makes the notebooks use small slices (minutes instead of hours).
-.PHONY: lab report notebooks-test
+.PHONY: lab report report-saved notebooks-test
 lab: models-all
 	bash scripts/lab/install.sh
 	cd notebooks && jupyter lab --no-browser --ip=127.0.0.1 --port=8888 $(if $(filter 0,$(shell id -u)),--allow-root,)
@@ -76,6 +76,12 @@ REPORT_FLAGS := $(if $(filter 1,$(TUNELAB_QUICK)),--quick,)
 report: models-all
 	bash scripts/lab/install.sh
 	$(PYTHON) scripts/lab/report.py all $(REPORT_FLAGS) --out build/report
+
+# report-saved exports the notebooks as they were last saved, without running anything: each from
+# notebooks/ (run and saved in JupyterLab) or build/report/ (make report), whichever is newer, with
+# the student's fields of notebooks/student.json on the title page.
+report-saved:
+	$(PYTHON) scripts/lab/report.py export --out build/report
 
 # notebooks-test runs the notebooks in quick mode and checks the exported report (minutes).
 notebooks-test: models-all

@@ -23,7 +23,10 @@ import (
 // tools are the commands the tests run; the GoNB kernel is checked through jupyter.
 var tools = []string{"python3", "go", "chromium", "pdftotext", "pdfinfo", "pdftoppm"}
 
-func requireTools(t *testing.T) {
+// requireTools skips the test unless $TUNELAB_NOTEBOOKS is set, then checks the tools, the
+// Python packages, the GoNB kernel and the extra things it is given (a description of each
+// missing one, nil when present): missing, they skip the test, or fail it under $CI.
+func requireTools(t *testing.T, extra ...func() string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("executes every notebook (minutes): skipped under -short")
@@ -38,8 +41,13 @@ func requireTools(t *testing.T) {
 			missing = append(missing, tool)
 		}
 	}
-	if out, err := exec.Command("python3", "-c", "import nbclient, nbconvert, pypdf, jupyter_client.kernelspec as k; k.KernelSpecManager().get_kernel_spec('gonb')").CombinedOutput(); err != nil {
-		missing = append(missing, "nbclient/nbconvert/pypdf or the gonb kernel (bash scripts/lab/install.sh): "+strings.TrimSpace(lastLine(string(out))))
+	if out, err := exec.Command("python3", "-c", "import nbclient, nbconvert, pypdf, jupyterlab, jupyter_client.kernelspec as k; k.KernelSpecManager().get_kernel_spec('gonb')").CombinedOutput(); err != nil {
+		missing = append(missing, "jupyterlab/nbclient/nbconvert/pypdf or the gonb kernel (bash scripts/lab/install.sh): "+strings.TrimSpace(lastLine(string(out))))
+	}
+	for _, check := range extra {
+		if m := check(); m != "" {
+			missing = append(missing, m)
+		}
 	}
 	if len(missing) > 0 {
 		msg := fmt.Sprintf("missing: %s (apt-get install chromium poppler-utils; bash scripts/lab/install.sh)", strings.Join(missing, ", "))
@@ -165,6 +173,58 @@ func TestNotebooksExecute(t *testing.T) {
 	}
 }
 
+// TestNotebooksHaveAnalysisCells checks the report's places for the student's own words: every
+// notebook has an analysis cell after a results section (a code cell with outputs) and closes
+// with a conclusions cell (only a pointer to the next notebook may follow), each headed in both
+// languages with a one-line prompt.
+func TestNotebooksHaveAnalysisCells(t *testing.T) {
+	for _, name := range notebooks {
+		raw, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var nb struct {
+			Cells []struct {
+				CellType string            `json:"cell_type"`
+				Source   json.RawMessage   `json:"source"`
+				Metadata map[string]any    `json:"metadata"`
+				Outputs  []json.RawMessage `json:"outputs"`
+			} `json:"cells"`
+		}
+		if err := json.Unmarshal(raw, &nb); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		analyses, conclusions := 0, -1
+		for i, c := range nb.Cells {
+			src := text(c.Source)
+			switch {
+			case strings.HasPrefix(src, "### 结果分析 / Analysis\n\n*"):
+				analyses++
+				j := i - 1 // the nearest code cell before it shows the results
+				for j >= 0 && nb.Cells[j].CellType != "code" {
+					j--
+				}
+				if j < 0 || len(nb.Cells[j].Outputs) == 0 {
+					t.Errorf("%s: analysis cell %d follows no results (a code cell with outputs)", name, i)
+				}
+			case strings.HasPrefix(src, "## 结论 / Conclusions\n\n*"):
+				conclusions = i
+			}
+			if strings.Contains(src, "结果分析") || strings.Contains(src, "结论 /") {
+				if lines := strings.Split(strings.TrimSpace(src), "\n"); len(lines) != 3 || !strings.HasSuffix(lines[2], "*") {
+					t.Errorf("%s: cell %d: want a heading, a blank line and a one-line prompt in italics, got %q", name, i, src)
+				}
+			}
+		}
+		if analyses == 0 {
+			t.Errorf("%s: no analysis cell (### 结果分析 / Analysis)", name)
+		}
+		if last := len(nb.Cells) - 1; conclusions < 0 || conclusions < last && !(conclusions == last-1 && strings.HasPrefix(text(nb.Cells[last].Source), "Next:")) {
+			t.Errorf("%s: the conclusions cell (## 结论 / Conclusions) is at %d, want it last of %d cells (or before the pointer to the next notebook)", name, conclusions, len(nb.Cells))
+		}
+	}
+}
+
 // runRecord is the part of the notebooks' run.json (lab/display.Run) that the report prints.
 type runRecord struct {
 	Model   string             `json:"model"`
@@ -239,7 +299,8 @@ func TestReport(t *testing.T) {
 	}
 	// Headings may wrap: compare with the whitespace collapsed.
 	flat := strings.Join(strings.Fields(body), " ")
-	for _, heading := range []string{"tunelab lab report", "Fine-tuning a pretrained model on disaster tweets", "Same recipe, other tasks", "Deploying the fine-tuned model", "Results (validation split)"} {
+	for _, heading := range []string{"tunelab lab report", "Fine-tuning a pretrained model on disaster tweets", "Same recipe, other tasks", "Deploying the fine-tuned model", "Results (validation split)",
+		"Student ID / 学号", "结果分析 / Analysis", "结论 / Conclusions"} {
 		if !strings.Contains(flat, heading) {
 			t.Errorf("report text lacks %q", heading)
 		}

@@ -1,6 +1,7 @@
 package display
 
 import (
+	"encoding/base64"
 	"encoding/xml"
 	"io"
 	"math"
@@ -306,10 +307,13 @@ func TestLiveHTML(t *testing.T) {
 	// The evaluation leaves the last step's loss and learning rate on display.
 	doc := l.HTML()
 	parse(t, doc)
-	for _, want := range []string{"run &lt;1&gt;", "step 4/4", "loss 0.2500 · lr 1.00e-05", "width:100.0%", "accuracy 0.7500, loss 0.3000", "<polyline"} {
+	for _, want := range []string{"run &lt;1&gt;", "step 4/4", "loss 0.2500 · lr 1.00e-05", "width:100.0%", "accuracy 0.7500, loss 0.3000"} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("live display lacks %q:\n%s", want, doc)
 		}
+	}
+	if charts := imageSVGs(t, doc); len(charts) != 1 || !strings.Contains(charts[0], "<polyline") {
+		t.Errorf("live display has %d chart images, want one with the loss curve: %q", len(charts), charts)
 	}
 	if want := "run <1>: step 4/4 accuracy 0.7500, loss 0.3000\n"; buf.String() != want {
 		t.Errorf("text output %q, want %q", buf.String(), want)
@@ -331,13 +335,56 @@ func TestRunClassesNamedByLabel(t *testing.T) {
 			t.Errorf("metrics table lacks %q: %s", want, table)
 		}
 	}
-	if cm := r.ConfusionMatrix(); !strings.Contains(cm, ">neg</text>") || !strings.Contains(cm, ">2</text>") {
+	if cm := imageSVGs(t, r.ConfusionMatrix()); len(cm) != 1 || !strings.Contains(cm[0], ">neg</text>") || !strings.Contains(cm[0], ">2</text>") {
 		t.Errorf("confusion matrix lacks the labels or the count 2: %s", cm)
 	}
 }
 
+// imageSVGs returns the SVG documents of doc's <img> elements with data: URIs (Image).
+func imageSVGs(t *testing.T, doc string) []string {
+	t.Helper()
+	var svgs []string
+	for _, e := range parse(t, doc) {
+		if e.Name != "img" {
+			continue
+		}
+		src, ok := strings.CutPrefix(e.Attrs["src"], "data:image/svg+xml;base64,")
+		if !ok {
+			t.Fatalf("<img src=%.40q...>: not an SVG data: URI", e.Attrs["src"])
+		}
+		svg, err := base64.StdEncoding.DecodeString(src)
+		if err != nil {
+			t.Fatalf("<img> data: URI: %v", err)
+		}
+		parse(t, string(svg))
+		svgs = append(svgs, string(svg))
+	}
+	return svgs
+}
+
+// TestImageCarriesTheChart checks what JupyterLab shows of an untrusted notebook's chart: an
+// <img> whose data: URI decodes to the chart's SVG document, with the chart's title as alt text
+// (notebooks/ checks in a browser that JupyterLab renders it).
+func TestImageCarriesTheChart(t *testing.T) {
+	chart := Bars(`scores <a & b>`, []string{"x"}, Series{Y: []float64{1}})
+	doc := Image(chart)
+	els := parse(t, doc)
+	if len(els) != 1 || els[0].Name != "img" || els[0].Attrs["alt"] != "scores <a & b>" {
+		t.Errorf("Image: %v, want one <img> with the title as alt text", els)
+	}
+	if svgs := imageSVGs(t, doc); len(svgs) != 1 || svgs[0] != chart {
+		t.Errorf("Image's data: URI holds %q, want the chart %q", svgs, chart)
+	}
+	if strings.Contains(doc, "<svg") {
+		t.Error("Image left inline SVG, which JupyterLab strips from untrusted notebooks")
+	}
+	if alt := parse(t, Image(`<svg xmlns="http://www.w3.org/2000/svg"></svg>`))[0].Attrs["alt"]; alt != "chart" {
+		t.Errorf("alt text of an untitled SVG %q, want \"chart\"", alt)
+	}
+}
+
 func TestRowKeepsTablesWhole(t *testing.T) {
-	doc := Row(Table([]string{"a"}, nil), Bars("b", []string{"x"}, Series{Y: []float64{1}}))
+	doc := Row(Table([]string{"a"}, nil), Image(Bars("b", []string{"x"}, Series{Y: []float64{1}})))
 	els := parse(t, doc)
 	var boxes []string
 	for _, e := range els[1:] {

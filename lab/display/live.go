@@ -103,7 +103,7 @@ func (l *Live) HTML() string {
 			}
 			series = append(series, ev)
 		}
-		b.WriteString(`<div style="max-width:640px">` + Lines("loss", "step", series...) + `</div>`)
+		b.WriteString(`<div style="max-width:640px">` + Image(Lines("loss", "step", series...)) + `</div>`)
 	}
 	b.WriteString(`</div>`)
 	return b.String()

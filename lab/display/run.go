@@ -79,7 +79,8 @@ func (r *Run) Name() string { return r.Model + " on " + r.Task }
 // curveNames are the history keys Curves draws, with their legend names.
 var curveNames = map[string]string{"loss": "training loss", "eval_loss": "validation loss", "eval_accuracy": "validation accuracy"}
 
-// Curves draws the training and validation loss, and the validation accuracy, by step.
+// Curves draws the training and validation loss, and the validation accuracy, by step (two
+// Images in a Row).
 func (r *Run) Curves() string {
 	series := map[string]*Series{}
 	for _, rec := range r.History {
@@ -102,7 +103,7 @@ func (r *Run) Curves() string {
 	if s := series["eval_accuracy"]; s != nil {
 		accuracy = append(accuracy, *s)
 	}
-	return Row(Lines(r.Model+": loss", "step", losses...), Lines(r.Model+": validation accuracy", "step", accuracy...))
+	return Row(Image(Lines(r.Model+": loss", "step", losses...)), Image(Lines(r.Model+": validation accuracy", "step", accuracy...)))
 }
 
 // classNames returns the names of the report's classes in confusion-matrix order, with the
@@ -138,10 +139,10 @@ func (r *Run) MetricsTable() string {
 	return Table([]string{r.Name(), "precision", "recall", "f1", "support"}, rows)
 }
 
-// ConfusionMatrix draws the validation confusion matrix with the label names.
+// ConfusionMatrix draws the validation confusion matrix with the label names (an Image).
 func (r *Run) ConfusionMatrix() string {
 	names, _ := r.classNames()
-	return Heatmap(r.Model+": validation confusion matrix", names, r.Eval.Report.ConfusionMatrix.Counts)
+	return Image(Heatmap(r.Model+": validation confusion matrix", names, r.Eval.Report.ConfusionMatrix.Counts))
 }
 
 // Mistake is a wrong prediction: the index of the example in Validation, the predicted class
@@ -194,7 +195,7 @@ func Compare(runs ...*Run) string {
 }
 
 // CompareChart draws the validation accuracy and macro F1 of runs as grouped bars, one group
-// per run.
+// per run (an Image).
 func CompareChart(title string, runs ...*Run) string {
 	names := make([]string, len(runs))
 	acc, f1 := Series{Name: "accuracy"}, Series{Name: "macro F1"}
@@ -206,7 +207,7 @@ func CompareChart(title string, runs ...*Run) string {
 		acc.Y = append(acc.Y, r.Metrics["accuracy"])
 		f1.Y = append(f1.Y, r.Metrics["macro_f1"])
 	}
-	return Bars(title, names, acc, f1)
+	return Image(Bars(title, names, acc, f1))
 }
 
 func taskNames(runs []*Run) []string {

@@ -3,17 +3,38 @@
 // for GoNB, and Run, the record of a fine-tuning run that a notebook's later cells read back.
 //
 // Everything is plain SVG and HTML with no scripts, so it survives nbconvert's HTML export and
-// printing to PDF.
+// printing to PDF. The chart functions return SVG documents (for files); Image turns one into
+// the HTML a notebook output shows.
 //
-//	gonbui.DisplayHTML(display.Bars("accuracy", []string{"MiniLM", "bge"}, display.Series{Name: "tweets", Y: []float64{0.81, 0.83}}))
+//	gonbui.DisplayHTML(display.Image(display.Bars("accuracy", []string{"MiniLM", "bge"}, display.Series{Name: "tweets", Y: []float64{0.81, 0.83}})))
 package display
 
 import (
+	"encoding/base64"
 	"fmt"
 	"html"
 	"math"
+	"regexp"
 	"strings"
 )
+
+// Image returns svg (a document of the chart functions) as an HTML <img> with a data: URI.
+// JupyterLab strips inline <svg> from the outputs of notebooks it does not trust (any notebook
+// it did not run itself, such as the committed ones), leaving a run of the charts' numbers; an
+// image's source is not sanitized, so the chart shows trusted or not, in the HTML export and in
+// print alike. The image's alt text is the chart's title (for screen readers, and where images
+// are off).
+func Image(svg string) string {
+	alt := "chart"
+	if m := svgTitle.FindStringSubmatch(svg); m != nil {
+		alt = m[1] // escaped by the chart functions
+	}
+	return `<img alt="` + alt + `" style="max-width:100%;height:auto" src="data:image/svg+xml;base64,` +
+		base64.StdEncoding.EncodeToString([]byte(svg)) + `"/>`
+}
+
+// svgTitle finds the title the chart functions put first in their SVG documents.
+var svgTitle = regexp.MustCompile(`^<svg [^>]*><title>([^<]*)</title>`)
 
 // Chart size in pixels (the SVG scales to the page width).
 const (
@@ -39,6 +60,7 @@ func (w *svgWriter) printf(format string, args ...any) { fmt.Fprintf(&w.Builder,
 func newChart(title string) *svgWriter {
 	w := &svgWriter{}
 	w.printf(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" style="max-width:100%%;height:auto;font-family:sans-serif;font-size:12px">`, width, height, width, height)
+	w.printf(`<title>%s</title>`, html.EscapeString(title))
 	w.printf(`<rect width="%d" height="%d" fill="white"/>`, width, height)
 	w.printf(`<text x="%d" y="20" text-anchor="middle" font-size="14" font-weight="bold">%s</text>`, width/2, html.EscapeString(title))
 	return w
@@ -245,6 +267,7 @@ func Heatmap(title string, labels []string, counts [][]int) string {
 	w := &svgWriter{}
 	wd, ht := left+size+20, top+size+20
 	w.printf(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" style="max-width:100%%;height:auto;font-family:sans-serif;font-size:12px">`, wd, ht, wd, ht)
+	w.printf(`<title>%s</title>`, html.EscapeString(title))
 	w.printf(`<rect width="%d" height="%d" fill="white"/>`, wd, ht)
 	w.printf(`<text x="%d" y="18" text-anchor="middle" font-size="14" font-weight="bold">%s</text>`, wd/2, html.EscapeString(title))
 	w.printf(`<text x="%d" y="40" text-anchor="middle">predicted</text>`, left+size/2)

@@ -4,7 +4,8 @@
     report.py execute [--quick] [--out DIR] [NOTEBOOK...]   run notebooks into DIR/NAME.ipynb
     report.py execute --keep-fine-tunes [--out DIR] [NOTEBOOK...]
                                                             re-run DIR's executed notebooks, fine-tunes kept
-    report.py export  [--out DIR] [--runs DIR] [NOTEBOOK...] HTML + PDF per notebook, and DIR/lab-report.pdf
+    report.py export  [--out DIR] [--runs DIR] [--student FILE] [NOTEBOOK...]
+                                                            HTML + PDF per notebook, and DIR/lab-report.pdf
     report.py all     [--quick] [--out DIR]                  both
 
 execute keeps going past failing cells (like nbconvert --allow-errors), then prints every failing
@@ -12,6 +13,11 @@ cell with its source and the Go error and exits 1. --quick sets TUNELAB_QUICK=1 
 and puts a banner saying so at the top of each executed notebook. The notebooks write their
 models and runs to $TUNELAB_OUT (default DIR/runs); export reads those runs (--runs) for the
 results tables of the title page.
+
+export without NOTEBOOKs takes each notebook from wherever it is newest: notebooks/ as the
+student last saved it in JupyterLab (its runs in $TUNELAB_OUT, default build/notebooks), or DIR
+as `execute` left it (runs in DIR/runs). Nothing is run again. The title page carries the
+student's name, ID, course and date from notebooks/student.json (--student).
 
 --keep-fine-tunes re-executes the notebooks already executed in DIR but skips the cells tagged
 "fine-tune", keeping their outputs: every later cell reads the saved runs and models from
@@ -171,7 +177,26 @@ def load_runs(runs_dir):
     return runs
 
 
-def title_page(runs, quick, names):
+# STUDENT_FIELDS are the title page's lines about the student, read from notebooks/student.json
+# (or --student FILE): {"name": ..., "student_id": ..., "course": ..., "date": ...}. An empty
+# date is the day of the export; other empty fields print as blanks to fill in by hand.
+STUDENT_FIELDS = [("name", "Name / 姓名"), ("student_id", "Student ID / 学号"), ("course", "Course / 课程"), ("date", "Date / 日期")]
+
+
+def load_student(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            student = json.load(f)
+    except FileNotFoundError:
+        student = {}
+    except json.JSONDecodeError as e:
+        sys.exit(f"report.py: {path}: line {e.lineno}: {e.msg} (want a JSON object with {', '.join(k for k, _ in STUDENT_FIELDS)})")
+    if not isinstance(student, dict) or any(not isinstance(student.get(k, ""), str) for k, _ in STUDENT_FIELDS):
+        sys.exit(f"report.py: {path}: want a JSON object whose {', '.join(k for k, _ in STUDENT_FIELDS)} are strings")
+    return {k: student.get(k, "").strip() for k, _ in STUDENT_FIELDS} | {"date": student.get("date", "").strip() or datetime.date.today().isoformat()}
+
+
+def title_page(runs, quick, names, student):
     fmt = lambda m, k: f"{m[k]:.4f}" if k in m else ""
     rows = "".join(
         f"<tr><td>{html.escape(r['task'])}</td><td>{html.escape(r['model'])}</td><td>{r['train_examples']}</td>"
@@ -183,11 +208,13 @@ def title_page(runs, quick, names):
     contents = "".join(f"<li>{html.escape(os.path.splitext(n)[0])}</li>" for n in names)
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>tunelab lab report</title>
 <style>body{{font-family:sans-serif;margin:40px}} table{{border-collapse:collapse;font-size:13px}}
-td,th{{border-bottom:1px solid #ccc;padding:4px 10px;text-align:right}} td:nth-child(-n+2),th:nth-child(-n+2){{text-align:left}}</style>
+td,th{{border-bottom:1px solid #ccc;padding:4px 10px;text-align:right}} td:nth-child(-n+2),th:nth-child(-n+2){{text-align:left}}
+table.student{{font-size:15px;margin:18px 0}} table.student th,table.student td{{text-align:left;border-bottom:1px solid #888;min-width:10em}}</style>
 </head><body>
 <h1>tunelab lab report</h1>
 <p>Fine-tuning pretrained BERT-family models for text classification, in Go with GoMLX, and deploying them as web demos.</p>
-<p>{datetime.date.today().isoformat()} &middot; {html.escape(platform.machine())}, {os.cpu_count()} CPUs &middot; GoMLX Go backend</p>
+<table class="student">{"".join(f"<tr><th>{label}</th><td>{html.escape(student[key]) or '&nbsp;' * 40}</td></tr>" for key, label in STUDENT_FIELDS)}</table>
+<p>{html.escape(platform.machine())}, {os.cpu_count()} CPUs &middot; GoMLX Go backend</p>
 {mode}
 <h2>Results (validation split)</h2>
 <table><tr><th>task</th><th>model</th><th>train</th><th>validation</th><th>minutes</th><th>accuracy</th><th>macro F1</th><th>F1 (positive)</th><th>loss</th></tr>
@@ -196,11 +223,34 @@ td,th{{border-bottom:1px solid #ccc;padding:4px 10px;text-align:right}} td:nth-c
 </body></html>"""
 
 
+def sources(args):
+    """Returns the notebooks to export and the run folders their cells wrote to. Named notebooks
+    are taken as they are; otherwise each notebook is the newer of the copy in notebooks/ (as the
+    student last saved it in JupyterLab; runs in $TUNELAB_OUT or build/notebooks) and the one
+    executed into OUT (runs in OUT/runs), by modification time."""
+    saved_runs = os.environ.get("TUNELAB_OUT") or os.path.join(ROOT, "build", "notebooks")
+    executed_runs = os.path.join(args.out, "runs")
+    if args.notebooks:
+        return args.notebooks, [args.runs or executed_runs]
+    paths, runs = [], []
+    for saved in notebooks([]):
+        executed = os.path.join(args.out, os.path.basename(saved))
+        newest, folder = saved, saved_runs
+        if os.path.exists(executed) and os.path.getmtime(executed) > os.path.getmtime(saved):
+            newest, folder = executed, executed_runs
+        print(f"exporting {os.path.relpath(newest)} (the newest copy)", flush=True)
+        paths.append(newest)
+        if folder not in runs:
+            runs.append(folder)
+    return paths, [args.runs] if args.runs else runs
+
+
 def export(args):
     from pypdf import PdfWriter
-    names = [os.path.basename(p) for p in notebooks(args.notebooks)]
-    executed = [os.path.join(args.out, n) if os.path.exists(os.path.join(args.out, n)) else os.path.join(ROOT, "notebooks", n)
-                for n in names]
+    os.makedirs(args.out, exist_ok=True)
+    paths, run_dirs = sources(args)
+    names = [os.path.basename(p) for p in paths]
+    executed = paths
     pdfs = []
     quick = False
     for path in executed:
@@ -212,7 +262,8 @@ def export(args):
         pdfs.append(base + ".pdf")
         print(f"exported {base}.html and .pdf", flush=True)
     title = os.path.join(args.out, "title.html")
-    write_atomic(title, title_page(load_runs(args.runs or os.environ.get("TUNELAB_OUT") or os.path.join(args.out, "runs")), quick, names))
+    student = load_student(args.student or os.path.join(ROOT, "notebooks", "student.json"))
+    write_atomic(title, title_page([r for d in run_dirs for r in load_runs(d)], quick, names, student))
     print_pdf(title, os.path.join(args.out, "title.pdf"))
     writer = PdfWriter()
     for p in [os.path.join(args.out, "title.pdf")] + pdfs:
@@ -231,6 +282,7 @@ def main():
     p.add_argument("notebooks", nargs="*")
     p.add_argument("--out", default=os.path.join(ROOT, "build", "report"))
     p.add_argument("--runs", help="folder of the notebooks' runs (default $TUNELAB_OUT or OUT/runs)")
+    p.add_argument("--student", help="the title page's student fields (default notebooks/student.json)")
     p.add_argument("--quick", action="store_true", help="TUNELAB_QUICK=1: small slices, minutes per notebook")
     p.add_argument("--timeout", type=int, default=4 * 3600, help="seconds per cell")
     p.add_argument("--keep-fine-tunes", action="store_true",
