@@ -41,14 +41,9 @@ func (t *Trainer) Evaluate(ctx context.Context, d *Dataset) (*Eval, error) {
 	if err := d.check("evaluation", t.model.NumLabels()); err != nil {
 		return nil, err
 	}
-	if t.evalExec == nil {
-		e, err := model.NewExec(t.backend, t.store, func(scope *model.Scope, tokens, mask, types *Node) *Node {
-			return t.model.Logits(scope, tokens, mask, types)
-		})
-		if err != nil {
-			return nil, err
-		}
-		t.evalExec = e
+	evalExec, err := t.evaluationExec()
+	if err != nil {
+		return nil, err
 	}
 	c := t.model.NumLabels()
 	idx := make([]int, d.Len())
@@ -63,7 +58,7 @@ func (t *Trainer) Evaluate(ctx context.Context, d *Dataset) (*Eval, error) {
 		}
 		batch := idx[lo:min(lo+t.cfg.BatchSize, len(idx))]
 		tokens, mask, types, _, _ := d.batch(batch, t.seqLengths(), t.trainRows(len(batch)))
-		out, err := t.evalExec.Exec(tokens, mask, types)
+		out, err := evalExec.Exec(tokens, mask, types)
 		if err != nil {
 			return nil, fmt.Errorf("train: evaluating examples: %w", err)
 		}
@@ -108,4 +103,18 @@ func softmax(logits []float32) ([]float32, float64) {
 		probs[i] = float32(math.Exp(float64(l)-top) / sum)
 	}
 	return probs, top + math.Log(sum)
+}
+
+// evaluationExec returns the evaluation graph: tokens, mask, typeIDs [b, s] -> logits [b, c].
+func (t *Trainer) evaluationExec() (*model.Exec, error) {
+	if t.evalExec == nil {
+		e, err := model.NewExec(t.backend, t.store, func(scope *model.Scope, tokens, mask, types *Node) *Node {
+			return t.model.Logits(scope, tokens, mask, types)
+		})
+		if err != nil {
+			return nil, err
+		}
+		t.evalExec = e
+	}
+	return t.evalExec, nil
 }

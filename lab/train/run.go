@@ -50,6 +50,10 @@ type Result struct {
 	Eval *Eval
 	// Stopped says why training ended before TotalSteps ("" when it did not).
 	Stopped string
+	// Programs is the number of programs compiled ahead of the first step (XLA compiles one per
+	// input shape; 0 on the Go backend) and CompileSeconds how long that took.
+	Programs       int
+	CompileSeconds float64
 }
 
 // Train runs from scratch, writing checkpoints and the history into runDir; evalSet may be nil.
@@ -122,6 +126,14 @@ func (t *Trainer) run(ctx context.Context, runDir string, trainSet, evalSet *Dat
 	warmup := WarmupSteps(c.WarmupSteps, c.WarmupRatio, total)
 	lengths := t.seqLengths()
 	res := &Result{}
+	compiled, took, err := t.compileAhead(trainSet, evalSet)
+	if err != nil {
+		return nil, err
+	}
+	res.Programs, res.CompileSeconds = compiled, took.Seconds()
+	if t.progress != nil && compiled > 0 {
+		fmt.Fprintf(t.progress, "compiled %d programs (one per input shape) in %.1f s\n", compiled, took.Seconds())
+	}
 	start, startStep, samples := time.Now(), st.Step, 0
 
 	evaluate := func() (bool, error) {

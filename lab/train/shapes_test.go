@@ -55,3 +55,31 @@ func TestPaddedRowsDoNotCount(t *testing.T) {
 		}
 	}
 }
+
+// TestCompileAhead: on XLA a run compiles, before its first step, one training and one
+// evaluation program per padded length its data can reach (here lengths 3-40 tokens reach the
+// buckets 32 and 64 of CoarseBucketLengths), and none on the Go backend.
+func TestCompileAhead(t *testing.T) {
+	cfg := Defaults()
+	cfg.MaxSteps, cfg.BatchSize, cfg.LogEvery = 1, 2, 1
+	tr, _ := tinyTrainer(t, "bert-tiny-cls", nil, cfg)
+	d := &Dataset{PadID: 0, Labels: []int{0, 1, 2}}
+	for _, n := range []int{3, 40, 20} {
+		ids := make([]int32, n)
+		for i := range ids {
+			ids[i] = int32(5 + i)
+		}
+		d.IDs, d.TypeIDs = append(d.IDs, ids), append(d.TypeIDs, make([]int32, n))
+	}
+	res, err := tr.Train(t.Context(), t.TempDir(), d, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	if tr.shapes.Few {
+		want = 4
+	}
+	if res.Programs != want || (want > 0) != (res.CompileSeconds > 0) {
+		t.Errorf("%d programs compiled ahead in %.2f s on %s, want %d", res.Programs, res.CompileSeconds, tr.backend.Name(), want)
+	}
+}
