@@ -36,12 +36,13 @@ func (m *modelFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&m.maxLength, "max-length", 0, "truncate texts to this many tokens (default: the model's limit, at most 512)")
 }
 
-func (m *modelFlags) load(ctx context.Context, stderr io.Writer) (*lab.Classifier, error) {
+// load loads the model; extra options (a head's seed) follow the flags' own.
+func (m *modelFlags) load(ctx context.Context, stderr io.Writer, extra ...lab.Option) (*lab.Classifier, error) {
 	opts := []lab.Option{lab.WithBackend(m.backend), lab.WithMaxLength(m.maxLength), lab.WithProgress(stderr)}
 	if m.labels != "" {
 		opts = append(opts, lab.WithLabels(strings.Split(m.labels, ",")...))
 	}
-	clf, err := lab.Load(ctx, m.model, opts...)
+	clf, err := lab.Load(ctx, m.model, append(opts, extra...)...)
 	if err != nil {
 		return nil, err
 	}

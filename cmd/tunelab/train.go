@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/tunelab/tunelab/lab"
 	"github.com/tunelab/tunelab/lab/data"
 	"github.com/tunelab/tunelab/lab/metrics"
 	"github.com/tunelab/tunelab/lab/train"
@@ -114,7 +115,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if mf.labels == "" {
 		mf.labels = strings.Join(ds.Labels, ",")
 	}
-	clf, err := mf.load(ctx, stderr)
+	clf, err := mf.load(ctx, stderr, lab.WithSeed(cfg.Seed))
 	if err != nil {
 		return err
 	}
