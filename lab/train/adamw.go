@@ -5,9 +5,7 @@ import (
 	"strings"
 
 	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/tunelab/tunelab/lab/checkpoint"
@@ -19,7 +17,8 @@ import (
 // global-norm clipping.
 //
 // The moments live in the store as non-trainable variables "/adamw/m<path>" and
-// "/adamw/v<path>" for each parameter path, so they are saved and restored with a checkpoint.
+// "/adamw/v<path>" for each parameter path (Trainer.Train zeroes them), so they are saved and
+// restored with a checkpoint.
 type AdamW struct {
 	Beta1, Beta2, Epsilon float64
 	// WeightDecay is the decoupled decay of the decay group (0 turns it off).
@@ -35,20 +34,6 @@ func Decays(p checkpoint.Param) bool {
 }
 
 func momentPath(kind, path string) string { return "/adamw/" + kind + path }
-
-// CreateMoments creates the zero first and second moments of every parameter in store.
-func (o AdamW) CreateMoments(store *model.Store, params []checkpoint.Param) error {
-	for _, p := range params {
-		for _, kind := range []string{"m", "v"} {
-			v, err := store.CreateVariable(momentPath(kind, p.Path), tensors.FromShape(shapes.Make(dtypes.Float32, p.Shape...)))
-			if err != nil {
-				return err
-			}
-			v.SetTrainable(false)
-		}
-	}
-	return nil
-}
 
 // Step is the host-computed scalars of one optimizer step k (1-based), fed to the graph so the
 // schedule and the bias corrections are computed in float64 as torch does.

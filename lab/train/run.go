@@ -54,6 +54,9 @@ type Result struct {
 
 // Train runs from scratch, writing checkpoints and the history into runDir; evalSet may be nil.
 func (t *Trainer) Train(ctx context.Context, runDir string, trainSet, evalSet *Dataset) (*Result, error) {
+	if err := t.startAtStepZero(); err != nil {
+		return nil, err
+	}
 	return t.run(ctx, runDir, trainSet, evalSet, &State{})
 }
 
@@ -63,6 +66,9 @@ func (t *Trainer) Train(ctx context.Context, runDir string, trainSet, evalSet *D
 func (t *Trainer) Resume(ctx context.Context, runDir string, trainSet, evalSet *Dataset) (*Result, error) {
 	dir, err := LatestCheckpoint(runDir)
 	if err != nil {
+		return nil, err
+	}
+	if err := t.startAtStepZero(); err != nil { // creates what restore overwrites
 		return nil, err
 	}
 	st, err := t.restore(dir)
