@@ -62,6 +62,8 @@ type options struct {
 type Option func(*options)
 
 // WithLabels names the classes; required when the checkpoint has no head (a pretrained encoder).
+// A checkpoint with a head defaults to its config.json's id2label, else to transformers' names
+// LABEL_0, LABEL_1, ... (checkpoint.DefaultLabels).
 func WithLabels(labels ...string) Option { return func(o *options) { o.labels = labels } }
 
 // WithBackend selects the backend ("go", "xla:cuda", ...; default: $GOMLX_BACKEND or the Go backend).

@@ -31,7 +31,7 @@ type modelFlags struct {
 
 func (m *modelFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.model, "model", lab.DefaultModel, "model directory, name under models/, or Hugging Face Hub id")
-	fs.StringVar(&m.labels, "labels", "", "comma-separated class names (needed for a model without a classification head)")
+	fs.StringVar(&m.labels, "labels", "", "comma-separated class names: needed for a model without a classification head; a head's default to config.json's id2label, else LABEL_0, LABEL_1, ... as in transformers")
 	fs.StringVar(&m.backend, "backend", "", "compute backend: go (default), xla:cpu, xla:cuda (or $GOMLX_BACKEND)")
 	fs.IntVar(&m.maxLength, "max-length", 0, "truncate texts to this many tokens (default: the model's limit, at most 512)")
 }

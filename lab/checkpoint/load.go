@@ -29,8 +29,10 @@ type Checkpoint struct {
 }
 
 // Load reads the checkpoint in dir. labels names the classes of the classification head; nil
-// means config.json's id2label. A checkpoint whose head has another number of classes is an
-// error, since its head cannot be reused.
+// means config.json's id2label or, without one, the names transformers gives the classes of
+// such a config (see DefaultLabels). A checkpoint whose head has another number of classes is
+// an error, since its head cannot be reused; so is a checkpoint without a head (a pretrained
+// encoder) when no labels are given, since nothing names the classes of the head to train.
 func Load(dir string, labels []string) (*Checkpoint, error) {
 	cfg, err := ReadConfig(dir)
 	if err != nil {
@@ -39,8 +41,14 @@ func Load(dir string, labels []string) (*Checkpoint, error) {
 	if labels == nil {
 		labels = cfg.Labels
 	}
+	unnamed := labels == nil
+	if unnamed {
+		if labels, err = DefaultLabels(cfg); err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "config.json"), err)
+		}
+	}
 	if len(labels) < 2 {
-		return nil, fmt.Errorf("%s: config.json has no id2label and no labels were given: pass the class names (at least 2)", dir)
+		return nil, fmt.Errorf("%s: %d class names given (%q): a classifier needs at least 2", dir, len(labels), labels)
 	}
 	if dup := firstDuplicate(labels); dup != "" {
 		return nil, fmt.Errorf("label %q is given twice", dup)
@@ -77,7 +85,7 @@ func Load(dir string, labels []string) (*Checkpoint, error) {
 			}
 			if !slices.Equal(h.Shape, p.Shape) {
 				if p.Fresh && strings.HasPrefix(canon, "classifier") {
-					return nil, fmt.Errorf("%s: tensor %q has shape %v but %d labels need %v: the checkpoint's head was trained for other classes; start from its encoder (drop the classifier tensors) or give %d labels", file, name, h.Shape, len(labels), p.Shape, len(cfg.Labels))
+					return nil, fmt.Errorf("%s: tensor %q has shape %v but %d labels need %v: the checkpoint's head was trained for %d classes; start from its encoder (drop the classifier tensors) or give %d labels", file, name, h.Shape, len(labels), p.Shape, h.Shape[0], h.Shape[0])
 				}
 				return nil, fmt.Errorf("%s: tensor %q has shape %v, config.json implies %v: config.json and the weights do not belong together", file, name, h.Shape, p.Shape)
 			}
@@ -96,10 +104,36 @@ func Load(dir string, labels []string) (*Checkpoint, error) {
 		if !p.Fresh {
 			return nil, fmt.Errorf("%s: tensor %q (or %q) is missing: the files are incomplete or are not a %s checkpoint", dir, p.Name, cfg.Family.prefix()+p.Name, cfg.Family)
 		}
+		if unnamed && isHead(p.Name) {
+			return nil, fmt.Errorf("%s: has no classification head (no %s) and config.json no id2label: pass the class names of the head to train (at least 2)", dir, p.Name)
+		}
 		ck.Fresh = append(ck.Fresh, p.Name)
 	}
 	sort.Strings(ck.Unused)
 	return ck, nil
+}
+
+// DefaultLabels are the class names transformers gives a config.json without id2label:
+// LABEL_0, LABEL_1, ... for its num_labels classes, 2 when it has none (PretrainedConfig).
+func DefaultLabels(cfg *Config) ([]string, error) {
+	n := 2
+	if v, ok := cfg.Raw["num_labels"]; ok && v != nil {
+		x, isNumber := v.(float64)
+		if !isNumber || x != float64(int(x)) || x < 1 {
+			return nil, fmt.Errorf("num_labels: expected a positive integer, got %v", v)
+		}
+		n = int(x)
+	}
+	labels := make([]string, n)
+	for i := range labels {
+		labels[i] = fmt.Sprintf("LABEL_%d", i)
+	}
+	return labels, nil
+}
+
+// isHead reports the parameters of the classification head proper (not BERT's pooler).
+func isHead(name string) bool {
+	return strings.HasPrefix(name, "classifier") || strings.HasPrefix(name, "pre_classifier")
 }
 
 // weightFiles lists the safetensors files of dir: the shards named by
@@ -170,7 +204,7 @@ func Save(dir string, cfg *Config, labels []string, tensors map[string]Tensor) e
 			return fmt.Errorf("saving %s: no value for %s (%s)", dir, p.Name, p.Path)
 		}
 		name := p.Name
-		if !strings.HasPrefix(name, "classifier") && !strings.HasPrefix(name, "pre_classifier") {
+		if !isHead(name) {
 			name = cfg.Family.prefix() + name
 		}
 		named[name] = t
