@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 
 	"fmt"
-	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -53,7 +52,7 @@ func Load(dir string, labels []string) (*Checkpoint, error) {
 	if dup := firstDuplicate(labels); dup != "" {
 		return nil, fmt.Errorf("label %q is given twice", dup)
 	}
-	files, err := weightFiles(dir)
+	weights, err := FindWeights(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +63,8 @@ func Load(dir string, labels []string) (*Checkpoint, error) {
 	}
 	ck := &Checkpoint{Dir: dir, Config: cfg.WithLabels(labels), Labels: labels, Tensors: make(map[string]Tensor, len(params))}
 	from := make(map[string]string, len(params)) // parameter name -> file it came from
-	for _, file := range files {
+	for _, name := range weights.Files {
+		file := filepath.Join(dir, name)
 		st, err := readSafetensors(file)
 		if err != nil {
 			return nil, err
@@ -136,47 +136,6 @@ func isHead(name string) bool {
 	return strings.HasPrefix(name, "classifier") || strings.HasPrefix(name, "pre_classifier")
 }
 
-// weightFiles lists the safetensors files of dir: the shards named by
-// model.safetensors.index.json, or model.safetensors.
-func weightFiles(dir string) ([]string, error) {
-	index := filepath.Join(dir, "model.safetensors.index.json")
-	if data, err := os.ReadFile(index); err == nil {
-		var idx struct {
-			WeightMap map[string]string `json:"weight_map"`
-		}
-		if err := json.Unmarshal(data, &idx); err != nil {
-			return nil, fmt.Errorf("%s: invalid JSON: %w", index, err)
-		}
-		if len(idx.WeightMap) == 0 {
-			return nil, fmt.Errorf("%s: empty weight_map", index)
-		}
-		var shards []string
-		for _, shard := range idx.WeightMap {
-			path := filepath.Join(dir, shard)
-			if !slices.Contains(shards, path) {
-				shards = append(shards, path)
-			}
-		}
-		sort.Strings(shards)
-		for _, s := range shards {
-			if _, err := os.Stat(s); err != nil {
-				return nil, fmt.Errorf("%s names shard %s: %w", index, filepath.Base(s), err)
-			}
-		}
-		return shards, nil
-	}
-	single := filepath.Join(dir, "model.safetensors")
-	if _, err := os.Stat(single); err == nil {
-		return []string{single}, nil
-	}
-	for _, legacy := range []string{"pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "model.onnx"} {
-		if _, err := os.Stat(filepath.Join(dir, legacy)); err == nil {
-			return nil, fmt.Errorf("%s: has %s but no model.safetensors: tunelab reads only safetensors (pickled PyTorch files can run code when loaded); convert it with Python: transformers.AutoModel.from_pretrained(DIR).save_pretrained(DIR, safe_serialization=True)", dir, legacy)
-		}
-	}
-	return nil, fmt.Errorf("%s: no model.safetensors or model.safetensors.index.json: %w", dir, fs.ErrNotExist)
-}
-
 func firstDuplicate(xs []string) string {
 	seen := make(map[string]bool, len(xs))
 	for _, x := range xs {
@@ -209,7 +168,7 @@ func Save(dir string, cfg *Config, labels []string, tensors map[string]Tensor) e
 		}
 		named[name] = t
 	}
-	if err := writeSafetensors(filepath.Join(dir, "model.safetensors"), named, map[string]string{"format": "pt"}); err != nil {
+	if err := writeSafetensors(filepath.Join(dir, WeightsFile), named, map[string]string{"format": "pt"}); err != nil {
 		return err
 	}
 	cfg.Raw["architectures"] = []string{architecture(cfg.Family)}

@@ -167,6 +167,45 @@ func TestHeadWithoutID2LabelLoadsLikeTransformers(t *testing.T) {
 	}
 }
 
+// TestSingleFileWinsOverShardsAsInTransformers: a folder with both model.safetensors and a shard
+// index loads the single file, as from_pretrained does; loading, Hub snapshots and the Space
+// export share that choice (FindWeights).
+func TestSingleFileWinsOverShardsAsInTransformers(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"config.json", "model.safetensors"} {
+		copyFile(t, filepath.Join(fixtures, "bert-tiny-cls-f16", f), filepath.Join(dir, f))
+	}
+	for _, f := range []string{"model.safetensors.index.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"} {
+		copyFile(t, filepath.Join(fixtures, "bert-tiny-cls-sharded", f), filepath.Join(dir, f))
+	}
+	w, err := FindWeights(dir)
+	if err != nil || w.Index != "" || !slices.Equal(w.Files, []string{"model.safetensors"}) {
+		t.Errorf("FindWeights = %+v, %v; want model.safetensors alone", w, err)
+	}
+	both, err := Load(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	single, err := Load(filepath.Join(fixtures, "bert-tiny-cls-f16"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sharded, err := Load(filepath.Join(fixtures, "bert-tiny-cls-sharded"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	differs := false
+	for path, want := range single.Tensors {
+		if !slices.Equal(both.Tensors[path].Data, want.Data) {
+			t.Fatalf("%s is not model.safetensors' value", path)
+		}
+		differs = differs || !slices.Equal(sharded.Tensors[path].Data, want.Data)
+	}
+	if !differs {
+		t.Fatal("the f16 and sharded fixtures hold the same values: nothing was compared")
+	}
+}
+
 func TestLoadErrorsNameFileAndTensor(t *testing.T) {
 	truncated := func() string {
 		dir := t.TempDir()
@@ -213,6 +252,12 @@ func TestLoadErrorsNameFileAndTensor(t *testing.T) {
 			[]string{`tensor "classifier.bias" has shape [3] but 2 labels need [2]`, "trained for 3 classes", "give 3 labels"}},
 		{"bad num_labels", func() string { return withoutID2Label(t, "bert-tiny-cls", map[string]any{"num_labels": 2.5}) }, nil,
 			[]string{"config.json: num_labels: expected a positive integer, got 2.5"}},
+		{"shard outside the folder", func() string {
+			dir := t.TempDir()
+			copyFile(t, filepath.Join(fixtures, "bert-tiny-cls", "config.json"), filepath.Join(dir, "config.json"))
+			os.WriteFile(filepath.Join(dir, "model.safetensors.index.json"), []byte(`{"weight_map": {"a": "../bert-tiny-cls/model.safetensors"}}`), 0o644)
+			return dir
+		}, nil, []string{"model.safetensors.index.json", `weight_map["a"] = "../bert-tiny-cls/model.safetensors" is not a .safetensors file name in the model folder`}},
 		{"bad JSON", func() string { return withConfig(`{"model_type": "bert",`) }, nil, []string{"config.json: invalid JSON"}},
 		{"wrong field type", func() string { return withConfig(`{"model_type": "bert", "vocab_size": "big"}`) }, nil,
 			[]string{"vocab_size: expected a number"}},

@@ -2,15 +2,14 @@ package checkpoint
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -183,10 +182,7 @@ func installedCandidates(modelsDir, name string) []string {
 	return candidates
 }
 
-func isCheckpointDir(dir string) bool {
-	st, err := os.Stat(filepath.Join(dir, "config.json"))
-	return err == nil && st.Mode().IsRegular()
-}
+func isCheckpointDir(dir string) bool { return isRegular(filepath.Join(dir, "config.json")) }
 
 // TokenizerFiles are the files of a checkpoint that describe its tokenizer, each optional: what
 // tunelab downloads from the Hub, copies next to saved weights, and ships in a Space.
@@ -195,13 +191,9 @@ var TokenizerFiles = []string{
 	"vocab.txt", "merges.txt", "vocab.json",
 }
 
-const (
-	hubWeightsFile  = "model.safetensors"
-	hubWeightsIndex = "model.safetensors.index.json"
-)
-
-// Weight files in formats tunelab does not read, named in the error for repos that only have these.
-var hubUnreadableWeights = []string{
+// Weight files in formats tunelab does not read, named in the error for folders and Hub
+// repositories that only have these.
+var unreadableWeights = []string{
 	"pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "flax_model.msgpack",
 	"model.onnx", "onnx/model.onnx",
 }
@@ -251,14 +243,17 @@ func downloadFromHub(ctx context.Context, id string, opts ResolveOptions) (strin
 		if err != nil {
 			return "", err
 		}
-		if name != hubWeightsIndex {
+		if name != WeightsIndex {
 			continue
 		}
-		shards, err := indexedShards(path, sizes)
+		shards, err := ReadIndex(path)
 		if err != nil {
-			return "", err
+			return "", fmt.Errorf("checkpoint: %s: %w", where, err)
 		}
 		for _, shard := range shards {
+			if !hasRepoFile(sizes, shard) {
+				return "", fmt.Errorf("checkpoint: %s: %s names the shard %q, which the repository does not have", where, WeightsIndex, shard)
+			}
 			if _, err := fetch(shard); err != nil {
 				return "", err
 			}
@@ -277,27 +272,27 @@ func downloadFromHub(ctx context.Context, id string, opts ResolveOptions) (strin
 }
 
 // checkpointFiles picks, among a Hub repository's files (name -> size), those to download:
-// config.json, the safetensors weights (the single file or the index; the shards come from
-// the index) and the tokenizer files present.
+// config.json, the safetensors weights (the single file, else the index, as FindWeights
+// prefers; the shards come from the index) and the tokenizer files present.
 func checkpointFiles(id string, repoFiles map[string]int64) ([]string, error) {
 	if _, ok := repoFiles["config.json"]; !ok {
 		return nil, fmt.Errorf("checkpoint: Hub repository %s has no config.json: it is not a Transformers model", id)
 	}
 	names := []string{"config.json"}
 	switch {
-	case hasRepoFile(repoFiles, hubWeightsFile):
-		names = append(names, hubWeightsFile)
-	case hasRepoFile(repoFiles, hubWeightsIndex):
-		names = append(names, hubWeightsIndex)
+	case hasRepoFile(repoFiles, WeightsFile):
+		names = append(names, WeightsFile)
+	case hasRepoFile(repoFiles, WeightsIndex):
+		names = append(names, WeightsIndex)
 	default:
 		var others []string
-		for _, name := range hubUnreadableWeights {
+		for _, name := range unreadableWeights {
 			if hasRepoFile(repoFiles, name) {
 				others = append(others, name)
 			}
 		}
 		if len(others) == 0 {
-			return nil, fmt.Errorf("checkpoint: Hub repository %s has no %s or %s", id, hubWeightsFile, hubWeightsIndex)
+			return nil, fmt.Errorf("checkpoint: Hub repository %s has no %s or %s", id, WeightsFile, WeightsIndex)
 		}
 		return nil, fmt.Errorf("checkpoint: Hub repository %s has only %s weights, and tunelab reads safetensors; "+
 			"convert them on a machine with transformers installed: "+
@@ -318,40 +313,6 @@ func checkpointFiles(id string, repoFiles map[string]int64) ([]string, error) {
 func hasRepoFile(m map[string]int64, key string) bool {
 	_, ok := m[key]
 	return ok
-}
-
-// indexedShards returns the shard files named by a model.safetensors.index.json, checking
-// that each is a safetensors file of the repository (repoFiles: name -> size).
-func indexedShards(indexPath string, repoFiles map[string]int64) ([]string, error) {
-	raw, err := os.ReadFile(indexPath)
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint: %w", err)
-	}
-	var index struct {
-		WeightMap map[string]string `json:"weight_map"`
-	}
-	if err := json.Unmarshal(raw, &index); err != nil {
-		return nil, fmt.Errorf("checkpoint: %s: %w", indexPath, err)
-	}
-	if len(index.WeightMap) == 0 {
-		return nil, fmt.Errorf("checkpoint: %s: empty or missing \"weight_map\"", indexPath)
-	}
-	var shards []string
-	for param, shard := range index.WeightMap {
-		if !filepath.IsLocal(shard) || !strings.HasSuffix(shard, ".safetensors") {
-			return nil, fmt.Errorf("checkpoint: %s: weight_map[%q] = %q is not a safetensors file of the repository",
-				indexPath, param, shard)
-		}
-		if repoFiles != nil && !hasRepoFile(repoFiles, shard) {
-			return nil, fmt.Errorf("checkpoint: %s: weight_map[%q] names shard %q, which the repository does not have",
-				indexPath, param, shard)
-		}
-		if !slices.Contains(shards, shard) {
-			shards = append(shards, shard)
-		}
-	}
-	slices.Sort(shards)
-	return shards, nil
 }
 
 // hubStatusText extracts the HTTP status from go-huggingface's errors, which carry it only in
@@ -432,21 +393,10 @@ func (c hubCache) snapshot(opts ResolveOptions, why string) (string, error) {
 	if !isCheckpointDir(dir) {
 		return "", notCached(fmt.Sprintf("the cache has no %s", filepath.Join(dir, "config.json")))
 	}
-	if _, err := os.Stat(filepath.Join(dir, hubWeightsFile)); err == nil {
-		return dir, nil
-	}
-	indexPath := filepath.Join(dir, hubWeightsIndex)
-	if _, err := os.Stat(indexPath); err != nil {
-		return "", notCached(fmt.Sprintf("the cached snapshot %s has neither %s nor %s", dir, hubWeightsFile, hubWeightsIndex))
-	}
-	shards, err := indexedShards(indexPath, nil)
-	if err != nil {
+	if _, err := FindWeights(dir); errors.Is(err, fs.ErrNotExist) {
+		return "", notCached(fmt.Sprintf("the cached snapshot is incomplete (%v)", err))
+	} else if err != nil {
 		return "", err
-	}
-	for _, shard := range shards {
-		if _, err := os.Stat(filepath.Join(dir, shard)); err != nil {
-			return "", notCached(fmt.Sprintf("the cached snapshot %s lacks the shard %s", dir, shard))
-		}
 	}
 	return dir, nil
 }
