@@ -17,7 +17,7 @@ import (
 // global-norm clipping.
 //
 // The moments live in the store as non-trainable variables "/adamw/m<path>" and
-// "/adamw/v<path>" for each parameter path (Trainer.Train zeroes them), so they are saved and
+// "/adamw/v<path>" for each parameter path (ZeroMoments), so they are saved and
 // restored with a checkpoint.
 type AdamW struct {
 	Beta1, Beta2, Epsilon float64
@@ -34,6 +34,19 @@ func Decays(p checkpoint.Param) bool {
 }
 
 func momentPath(kind, path string) string { return "/adamw/" + kind + path }
+
+// ZeroMoments sets the first and second moments of every parameter to zero, as a new torch
+// optimizer starts, creating them in store on first use.
+func (o AdamW) ZeroMoments(store *model.Store, params []checkpoint.Param) error {
+	for _, p := range params {
+		for _, kind := range []string{"m", "v"} {
+			if err := setZero(store, momentPath(kind, p.Path), p.Shape); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
 
 // Step is the host-computed scalars of one optimizer step k (1-based), fed to the graph so the
 // schedule and the bias corrections are computed in float64 as torch does.

@@ -18,6 +18,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/tunelab/tunelab/internal/atomicfile"
 	"github.com/tunelab/tunelab/lab/checkpoint"
 )
 
@@ -327,14 +328,14 @@ func (t *Trainer) writeCheckpoint(dir string, st *State) error {
 	if err := gob.NewEncoder(&buf).Encode(state); err != nil {
 		return err
 	}
-	if err := checkpoint.WriteFileAtomic(filepath.Join(dir, "optimizer.gob"), []byte(buf.String())); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "optimizer.gob"), []byte(buf.String())); err != nil {
 		return err
 	}
 	data, err := json.MarshalIndent(st, "", " ")
 	if err != nil {
 		return err
 	}
-	return checkpoint.WriteFileAtomic(filepath.Join(dir, "trainer_state.json"), append(data, '\n'))
+	return atomicfile.WriteFile(filepath.Join(dir, "trainer_state.json"), append(data, '\n'))
 }
 
 // restore loads a checkpoint written by saveCheckpoint into the store.

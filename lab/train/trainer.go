@@ -162,18 +162,14 @@ func accumPath(path string) string { return "/accum" + path }
 // run on the same model left there (creating an existing variable returns it as it is), so every
 // run sets them rather than only creating them.
 func (t *Trainer) startAtStepZero() error {
-	paths := make([]string, 0, 3*len(t.params))
-	shapes := make([][]int, 0, cap(paths))
-	for _, p := range t.params {
-		paths = append(paths, momentPath("m", p.Path), momentPath("v", p.Path))
-		shapes = append(shapes, p.Shape, p.Shape)
-		if t.cfg.GradAccum > 1 {
-			paths, shapes = append(paths, accumPath(p.Path)), append(shapes, p.Shape)
-		}
+	if err := t.opt.ZeroMoments(t.store, t.params); err != nil {
+		return fmt.Errorf("train: %w", err)
 	}
-	for i, path := range paths {
-		if err := setZero(t.store, path, shapes[i]); err != nil {
-			return fmt.Errorf("train: %w", err)
+	if t.cfg.GradAccum > 1 {
+		for _, p := range t.params {
+			if err := setZero(t.store, accumPath(p.Path), p.Shape); err != nil {
+				return fmt.Errorf("train: %w", err)
+			}
 		}
 	}
 	if err := t.store.SetRNGStateFromSeed(int64(t.cfg.Seed)); err != nil {
