@@ -9,7 +9,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/internal/atomicfile"
 	"github.com/tunelab/tunelab/lab/data"
 	"github.com/tunelab/tunelab/lab/train"
 )
@@ -89,17 +89,17 @@ func (c *Classifier) SaveFineTuned(dir, baseModel, task string, cfg train.Config
 	if err != nil {
 		return err
 	}
-	if err := checkpoint.WriteFileAtomic(filepath.Join(dir, "training_args.json"), append(args, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "training_args.json"), append(args, '\n')); err != nil {
 		return err
 	}
 	results, err := json.MarshalIndent(metrics, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := checkpoint.WriteFileAtomic(filepath.Join(dir, "all_results.json"), append(results, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "all_results.json"), append(results, '\n')); err != nil {
 		return err
 	}
-	return checkpoint.WriteFileAtomic(filepath.Join(dir, "README.md"), []byte(modelCard(baseModel, task, c.Labels, cfg, metrics)))
+	return atomicfile.WriteFile(filepath.Join(dir, "README.md"), []byte(modelCard(baseModel, task, c.Labels, cfg, metrics)))
 }
 
 func modelCard(baseModel, task string, labels []string, cfg train.Config, metrics map[string]float64) string {

@@ -27,8 +27,8 @@ import (
 	"time"
 
 	"github.com/tunelab/tunelab/bench/forward/benchkit"
+	"github.com/tunelab/tunelab/internal/atomicfile"
 	"github.com/tunelab/tunelab/lab"
-	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/data"
 	"github.com/tunelab/tunelab/lab/train"
 )
@@ -162,10 +162,10 @@ func main() {
 		"validation_examples": len(valSet), "validation_split_size": split.ValidationTotal, "split": "stratified 80/20 of train.csv, seed 42 (lab/data), ids handed to the peer",
 		"sides": sides, "f1_difference": goSide.MeanF1 - peer.MeanF1,
 	}
-	if err := checkpoint.WriteFileAtomic(filepath.Join(*out, "finetune.json"), mustJSON(report)); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(*out, "finetune.json"), mustJSON(report)); err != nil {
 		log.Fatal(err)
 	}
-	if err := checkpoint.WriteFileAtomic(filepath.Join(*out, "finetune.md"), []byte(markdown(r, split, sides, load))); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(*out, "finetune.md"), []byte(markdown(r, split, sides, load))); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Print(markdown(r, split, sides, load))

@@ -27,7 +27,7 @@ import (
 	"time"
 
 	"github.com/tunelab/tunelab/bench/forward/benchkit"
-	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/internal/atomicfile"
 	"github.com/tunelab/tunelab/lab/data"
 	"github.com/tunelab/tunelab/lab/tokenize"
 )
@@ -105,10 +105,10 @@ func main() {
 		log.Fatal(err)
 	}
 	md := markdown(*modelDir, len(texts), cases)
-	if err := checkpoint.WriteFileAtomic(filepath.Join(*out, "tokenizer.json"), append(js, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(*out, "tokenizer.json"), append(js, '\n')); err != nil {
 		log.Fatal(err)
 	}
-	if err := checkpoint.WriteFileAtomic(filepath.Join(*out, "tokenizer.md"), []byte(md)); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(*out, "tokenizer.md"), []byte(md)); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Print(md)

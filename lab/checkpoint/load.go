@@ -10,6 +10,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/tunelab/tunelab/internal/atomicfile"
 )
 
 // Checkpoint is a loaded model: its config and every parameter as an f32 tensor, keyed by the
@@ -176,7 +178,7 @@ func Save(dir string, cfg *Config, labels []string, tensors map[string]Tensor) e
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(filepath.Join(dir, "config.json"), append(data, '\n'))
+	return atomicfile.WriteFile(filepath.Join(dir, "config.json"), append(data, '\n'))
 }
 
 func architecture(f Family) string {

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/gomlx/go-huggingface/hub"
+	"github.com/tunelab/tunelab/internal/atomicfile"
 )
 
 // ResolveOptions configures Resolve. The zero value resolves like the Hugging Face
@@ -402,14 +403,11 @@ func (c hubCache) snapshot(opts ResolveOptions, why string) (string, error) {
 }
 
 // writeRef records commit as what revision resolved to, readable by other users of a
-// shared cache (WriteFileAtomic's temporary file is private).
+// shared cache.
 func (c hubCache) writeRef(revision, commit string) error {
 	path := c.refPath(revision)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	if err := WriteFileAtomic(path, []byte(commit)); err != nil {
-		return err
-	}
-	return os.Chmod(path, 0o644)
+	return atomicfile.WriteFile(path, []byte(commit))
 }
