@@ -58,3 +58,14 @@ func ModelDir(t testing.TB, name string) string {
 	}
 	return dir
 }
+
+// IsolateHuggingFace clears the Hugging Face environment variables for the test (token, cache,
+// endpoint, offline mode) and points HF_HOME at an empty folder, so that neither this
+// machine's settings nor its cache take part.
+func IsolateHuggingFace(t testing.TB) {
+	for _, key := range []string{"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_TOKEN", "HF_TOKEN_PATH",
+		"HF_ENDPOINT", "HF_HUB_CACHE", "XDG_CACHE_HOME", "TUNELAB_MODELS"} {
+		t.Setenv(key, "")
+	}
+	t.Setenv("HF_HOME", t.TempDir())
+}

@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,7 +15,7 @@ import (
 	"strings"
 
 	"github.com/gomlx/go-huggingface/hub"
-	"github.com/tunelab/tunelab/internal/atomicfile"
+	"github.com/tunelab/tunelab/lab/hfhub"
 )
 
 // ResolveOptions configures Resolve. The zero value resolves like the Hugging Face
@@ -91,9 +92,9 @@ func Resolve(ctx context.Context, nameOrDir string, opts ResolveOptions) (dir st
 		return "", fmt.Errorf("checkpoint: %q is neither a directory, nor installed in %s, nor a Hugging Face model id",
 			nameOrDir, opts.ModelsDir)
 	}
-	cache := hubCache{root: opts.CacheDir, id: nameOrDir}
+	cache := hfhub.Cache{Root: opts.CacheDir, Kind: hfhub.Models, ID: nameOrDir}
 	if opts.Offline {
-		return cache.snapshot(opts, "offline mode is on")
+		return cachedCheckpoint(cache, opts, "offline mode is on")
 	}
 	dir, err = downloadFromHub(ctx, nameOrDir, opts)
 	if err == nil {
@@ -102,7 +103,7 @@ func Resolve(ctx context.Context, nameOrDir string, opts ResolveOptions) (dir st
 	if !isUnreachable(err) {
 		return "", err
 	}
-	dir, cacheErr := cache.snapshot(opts, fmt.Sprintf("the Hub is unreachable (%v)", err))
+	dir, cacheErr := cachedCheckpoint(cache, opts, fmt.Sprintf("the Hub is unreachable (%v)", err))
 	if cacheErr != nil {
 		return "", cacheErr
 	}
@@ -115,64 +116,12 @@ func Resolve(ctx context.Context, nameOrDir string, opts ResolveOptions) (dir st
 // hubModelID matches "name" and "org/name" Hub model ids.
 var hubModelID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$`)
 
-// hubCommitID matches a full Git commit id, which names a snapshot directly.
-var hubCommitID = regexp.MustCompile(`^[0-9a-f]{40}$`)
-
 func (o ResolveOptions) withDefaults() ResolveOptions {
-	if o.ModelsDir == "" {
-		o.ModelsDir = hfEnvOr("TUNELAB_MODELS", "models")
-	}
-	if o.Revision == "" {
-		o.Revision = "main"
-	}
-	hfHome := os.Getenv("HF_HOME")
-	if hfHome == "" {
-		hfHome = filepath.Join(xdgCacheHome(), "huggingface")
-	}
-	if o.Token == "" {
-		o.Token = os.Getenv("HF_TOKEN")
-	}
-	if o.Token == "" {
-		if b, err := os.ReadFile(hfEnvOr("HF_TOKEN_PATH", filepath.Join(hfHome, "token"))); err == nil {
-			o.Token = strings.TrimSpace(string(b))
-		}
-	}
-	if o.CacheDir == "" {
-		o.CacheDir = hfEnvOr("HF_HUB_CACHE", filepath.Join(hfHome, "hub"))
-	}
-	if o.Endpoint == "" {
-		o.Endpoint = hfEnvOr("HF_ENDPOINT", "https://huggingface.co")
-	}
-	o.Endpoint = strings.TrimSuffix(o.Endpoint, "/")
-	o.Offline = o.Offline || hfEnvTrue("HF_HUB_OFFLINE") || hfEnvTrue("TRANSFORMERS_OFFLINE")
+	o.ModelsDir = cmp.Or(o.ModelsDir, os.Getenv("TUNELAB_MODELS"), "models")
+	o.Revision = cmp.Or(o.Revision, "main")
+	env := hfhub.Env{Token: o.Token, CacheDir: o.CacheDir, Endpoint: o.Endpoint, Offline: o.Offline}.WithDefaults()
+	o.Token, o.CacheDir, o.Endpoint, o.Offline = env.Token, env.CacheDir, env.Endpoint, env.Offline
 	return o
-}
-
-func hfEnvOr(key, fallback string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return fallback
-}
-
-// hfEnvTrue reads a boolean variable the way huggingface_hub does.
-func hfEnvTrue(key string) bool {
-	switch strings.ToLower(strings.TrimSpace(os.Getenv(key))) {
-	case "1", "true", "yes", "on":
-		return true
-	}
-	return false
-}
-
-func xdgCacheHome() string {
-	if dir := os.Getenv("XDG_CACHE_HOME"); dir != "" {
-		return dir
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return ".cache"
-	}
-	return filepath.Join(home, ".cache")
 }
 
 func installedCandidates(modelsDir, name string) []string {
@@ -261,15 +210,13 @@ func downloadFromHub(ctx context.Context, id string, opts ResolveOptions) (strin
 		}
 	}
 
-	cache := hubCache{root: opts.CacheDir, id: id}
+	cache := hfhub.Cache{Root: opts.CacheDir, Kind: hfhub.Models, ID: id}
 	if opts.Revision != info.CommitHash {
-		// huggingface_hub records which commit a branch or tag resolved to, so that offline
-		// runs (Python's and ours) find the snapshot.
-		if err := cache.writeRef(opts.Revision, info.CommitHash); err != nil {
+		if err := cache.WriteRef(opts.Revision, info.CommitHash); err != nil {
 			return "", fmt.Errorf("checkpoint: %s: recording the revision: %w", where, err)
 		}
 	}
-	return cache.snapshotDir(info.CommitHash), nil
+	return cache.SnapshotDir(info.CommitHash), nil
 }
 
 // checkpointFiles picks, among a Hub repository's files (name -> size), those to download:
@@ -349,27 +296,9 @@ func hubError(where, revision string, err error) error {
 	return fmt.Errorf("checkpoint: %s: %w", where, err)
 }
 
-// hubCache reads one model's entry of a Hugging Face cache. Only writeRef writes, after a
-// download.
-type hubCache struct {
-	root, id string
-}
-
-func (c hubCache) repoDir() string {
-	return filepath.Join(c.root, "models--"+strings.ReplaceAll(c.id, "/", "--"))
-}
-
-func (c hubCache) refPath(revision string) string {
-	return filepath.Join(c.repoDir(), "refs", filepath.FromSlash(revision))
-}
-
-func (c hubCache) snapshotDir(commit string) string {
-	return filepath.Join(c.repoDir(), "snapshots", commit)
-}
-
-// snapshot returns the cached snapshot of opts.Revision, checking that it holds
+// cachedCheckpoint returns the cached snapshot of opts.Revision, checking that it holds
 // config.json and all its safetensors weights. why says why the Hub is not used.
-func (c hubCache) snapshot(opts ResolveOptions, why string) (string, error) {
+func cachedCheckpoint(c hfhub.Cache, opts ResolveOptions, why string) (string, error) {
 	retry := "retry when the Hub is reachable"
 	if opts.Offline {
 		retry = "unset HF_HUB_OFFLINE and TRANSFORMERS_OFFLINE (and ResolveOptions.Offline) to download it"
@@ -379,18 +308,13 @@ func (c hubCache) snapshot(opts ResolveOptions, why string) (string, error) {
 			"To get it: on a machine with network access run `huggingface-cli download %s` and copy its %s "+
 			"to this machine's Hugging Face cache (%s), or copy the model files (config.json, model.safetensors, "+
 			"tokenizer.json, ...) to %s; or %s",
-			c.id, opts.Revision, why, detail, ErrNotCached, c.id, filepath.Base(c.repoDir()), opts.CacheDir,
-			filepath.Join(opts.ModelsDir, filepath.Base(c.id)), retry)
+			c.ID, opts.Revision, why, detail, ErrNotCached, c.ID, filepath.Base(c.RepoDir()), opts.CacheDir,
+			filepath.Join(opts.ModelsDir, filepath.Base(c.ID)), retry)
 	}
-	commit := opts.Revision
-	if !hubCommitID.MatchString(commit) {
-		raw, err := os.ReadFile(c.refPath(opts.Revision))
-		if err != nil {
-			return "", notCached(fmt.Sprintf("the cache has no %s", c.refPath(opts.Revision)))
-		}
-		commit = strings.TrimSpace(string(raw))
+	dir, err := c.Snapshot(opts.Revision)
+	if err != nil {
+		return "", notCached(err.Error())
 	}
-	dir := c.snapshotDir(commit)
 	if !isCheckpointDir(dir) {
 		return "", notCached(fmt.Sprintf("the cache has no %s", filepath.Join(dir, "config.json")))
 	}
@@ -400,14 +324,4 @@ func (c hubCache) snapshot(opts ResolveOptions, why string) (string, error) {
 		return "", err
 	}
 	return dir, nil
-}
-
-// writeRef records commit as what revision resolved to, readable by other users of a
-// shared cache.
-func (c hubCache) writeRef(revision, commit string) error {
-	path := c.refPath(revision)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(path, []byte(commit))
 }

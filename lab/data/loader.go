@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/tunelab/tunelab/lab/hfhub"
 )
 
 // DefaultDir is the data directory used when none is given: $TUNELAB_DATA, else ./data.
@@ -35,8 +37,7 @@ type Loader struct {
 	dir        string
 	download   bool
 	client     *http.Client
-	hub        string
-	hubCache   string
+	hub        hfhub.Env
 	opts       Options
 	seed       uint64
 	validation float64
@@ -62,12 +63,10 @@ func (l *Loader) WithDownload(download bool) *Loader { l.download = download; re
 // WithHTTPClient sets the client used for downloads (default http.DefaultClient).
 func (l *Loader) WithHTTPClient(client *http.Client) *Loader { l.client = client; return l }
 
-// WithHub sets the Hugging Face endpoint (default $HF_ENDPOINT or https://huggingface.co)
-// and cache directory (default the Hugging Face cache) used by "hf:" datasets.
-func (l *Loader) WithHub(endpoint, cacheDir string) *Loader {
-	l.hub, l.hubCache = endpoint, cacheDir
-	return l
-}
+// WithHub sets how "hf:" datasets reach the Hugging Face Hub; its zero fields follow the
+// environment as for models (hfhub.Env: HF_TOKEN, HF_HOME, HF_HUB_CACHE, HF_ENDPOINT,
+// HF_HUB_OFFLINE).
+func (l *Loader) WithHub(env hfhub.Env) *Loader { l.hub = env; return l }
 
 // WithOptions sets how rows are read.
 func (l *Loader) WithOptions(opts Options) *Loader { l.opts = opts; return l }
