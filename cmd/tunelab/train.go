@@ -128,7 +128,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "stopped:", result.Stopped)
 	}
 	metrics := result.Eval.Metrics()
-	if err := clf.SaveFineTuned(*out, mf.model, ds.Name, cfg, metrics); err != nil {
+	if err := clf.SaveFineTuned(*out, mf.model, ds.Name, cfg, metrics, evalSet); err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "saved %s\n", *out)

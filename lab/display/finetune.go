@@ -55,7 +55,7 @@ func FineTune(ctx context.Context, job Job) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := clf.SaveFineTuned(filepath.Join(job.Dir, "model"), job.Model, job.Task, job.Config, run.Metrics); err != nil {
+	if err := clf.SaveFineTuned(filepath.Join(job.Dir, "model"), job.Model, job.Task, job.Config, run.Metrics, evalSet); err != nil {
 		return nil, err
 	}
 	return run, run.Save(filepath.Join(job.Dir, "run.json"))

@@ -5,7 +5,6 @@ package space
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/tunelab/tunelab/internal/yamlstr"
 	"github.com/tunelab/tunelab/lab/checkpoint"
 )
 
@@ -278,7 +278,7 @@ func sentence(s string) string {
 	return s + "."
 }
 
-var readmeTemplate = template.Must(template.New("README.md").Funcs(template.FuncMap{"yaml": yamlString, "sentence": sentence}).Parse(`---
+var readmeTemplate = template.Must(template.New("README.md").Funcs(template.FuncMap{"yaml": yamlstr.Quote, "sentence": sentence}).Parse(`---
 title: {{yaml .Title}}
 emoji: {{yaml .Emoji}}
 colorFrom: {{.ColorFrom}}
@@ -322,12 +322,6 @@ func README(opts Options) ([]byte, error) {
 		Module string
 	}{opts, AppPort, ModulePath})
 	return buf.Bytes(), err
-}
-
-// yamlString quotes s as a YAML double-quoted scalar (JSON strings are valid YAML).
-func yamlString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }
 
 var dockerfileTemplate = template.Must(template.New("Dockerfile").Parse(`# Builds tunelab (pure Go backend, static binary) and serves the baked-in model on port {{.Port}}.
