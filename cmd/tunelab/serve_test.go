@@ -458,28 +458,7 @@ func TestServeDemoPageInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
-	missing := func(why string) {
-		t.Helper()
-		if os.Getenv("CI") != "" {
-			t.Fatal(why)
-		}
-		t.Skip(why)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing("node not found on PATH: the browser test runs lab/serve/e2e/demo.mjs")
-	}
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		missing("no Chromium at " + chromium + " (apt-get install chromium, or set $CHROMIUM)")
-	}
-	e2e := filepath.Join(testenv.RepoRoot(), "lab", "serve", "e2e")
-	if _, err := os.Stat(filepath.Join(e2e, "node_modules", "playwright-core")); err != nil {
-		missing("lab/serve/e2e/node_modules lacks playwright-core: run `npm ci` in lab/serve/e2e")
-	}
+	node, chromium, e2e := testenv.Browser(t)
 
 	dir := testenv.ModelDir(t, lab.DefaultModel)
 	tweets := realTweets(t, 2) // typed, then clicked as an example
