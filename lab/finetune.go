@@ -47,9 +47,6 @@ func (c *Classifier) FineTune(ctx context.Context, cfg train.Config, trainSet, e
 	if err != nil {
 		return nil, fmt.Errorf("evaluation set: %w", err)
 	}
-	if cfg.Dropout != nil {
-		c.Model.WithDropout(*cfg.Dropout)
-	}
 	t, err := train.New(c.Backend, c.Model, c.Store, c.Labels, cfg)
 	if err != nil {
 		return nil, err

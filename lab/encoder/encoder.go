@@ -41,13 +41,17 @@ type Model struct {
 // New returns the classifier described by cfg with numLabels classes, with the dropout rates of
 // config.json.
 func New(cfg *checkpoint.Config, numLabels int) *Model {
-	return &Model{cfg: cfg, numLabels: numLabels,
-		hiddenDropout: cfg.HiddenDropout, attentionDropout: cfg.AttentionDropout, classifierDropout: cfg.ClassifierDropout}
+	return (&Model{cfg: cfg, numLabels: numLabels}).WithDropout(nil)
 }
 
-// WithDropout overrides every dropout rate (hidden, attention and classifier) with rate.
-func (m *Model) WithDropout(rate float64) *Model {
-	m.hiddenDropout, m.attentionDropout, m.classifierDropout = rate, rate, rate
+// WithDropout overrides every dropout rate (hidden, attention and classifier) with *rate; nil
+// restores config.json's rates.
+func (m *Model) WithDropout(rate *float64) *Model {
+	if rate == nil {
+		m.hiddenDropout, m.attentionDropout, m.classifierDropout = m.cfg.HiddenDropout, m.cfg.AttentionDropout, m.cfg.ClassifierDropout
+	} else {
+		m.hiddenDropout, m.attentionDropout, m.classifierDropout = *rate, *rate, *rate
+	}
 	return m
 }
 

@@ -120,8 +120,9 @@ type Trainer struct {
 }
 
 // New returns a Trainer of m, whose variables are in store (m.LoadVariables), with class names
-// labels (one per class of m), on backend. When cfg.Dropout is set, it changes m's dropout
-// rates. The optimizer's variables are created by Train and Resume: evaluating needs none.
+// labels (one per class of m), on backend. It sets m's dropout rates: cfg.Dropout, or
+// config.json's when nil (an earlier trainer's override does not linger). The optimizer's
+// variables are created by Train and Resume: evaluating needs none.
 func New(backend compute.Backend, m *encoder.Model, store *model.Store, labels []string, cfg Config) (*Trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -129,9 +130,7 @@ func New(backend compute.Backend, m *encoder.Model, store *model.Store, labels [
 	if len(labels) != m.NumLabels() {
 		return nil, fmt.Errorf("train: %d label names for a model with %d labels", len(labels), m.NumLabels())
 	}
-	if cfg.Dropout != nil {
-		m.WithDropout(*cfg.Dropout)
-	}
+	m.WithDropout(cfg.Dropout)
 	t := &Trainer{backend: backend, model: m, store: store, labels: labels, cfg: cfg,
 		params: checkpoint.Params(m.Config(), m.NumLabels()),
 		opt: AdamW{Beta1: cfg.AdamBeta1, Beta2: cfg.AdamBeta2, Epsilon: cfg.AdamEpsilon,
