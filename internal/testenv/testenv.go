@@ -3,8 +3,8 @@
 // missing: Missing skips the test on a machine without it and fails it when $CI is set, since
 // CI installs everything (a missing piece there is a broken set-up, not a pass).
 //
-// Data: $TUNELAB_DATA, else ../shared/data beside the repository (the read-only mirror of the
-// official datasets), else ./data. Models: $TUNELAB_MODELS, else the repository's models/ folder.
+// Data: as the command finds it (internal/datadir: $TUNELAB_DATA, else ../shared/data beside the
+// repository, the read-only mirror of the official datasets, else the repository's data/). Models: $TUNELAB_MODELS, else the repository's models/ folder.
 package testenv
 
 import (
@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	"github.com/tunelab/tunelab/internal/datadir"
 )
 
 // RepoRoot is the absolute path of the repository checkout.
@@ -23,23 +25,16 @@ func RepoRoot() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
-// DataDir returns the directory holding the official dataset layouts
-// (disaster_tweets/, imdb/, ag_news/), skipping the test when none is present.
+// DataDir returns the directory holding the official dataset layouts (disaster_tweets/, imdb/,
+// ag_news/) as the command finds it from the repository (datadir.Find), or calls Missing when
+// it holds no disaster tweets.
 func DataDir(t testing.TB) string {
 	t.Helper()
-	candidates := []string{os.Getenv("TUNELAB_DATA"),
-		filepath.Join(RepoRoot(), "..", "shared", "data"),
-		filepath.Join(RepoRoot(), "data")}
-	for _, dir := range candidates {
-		if dir == "" {
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(dir, "disaster_tweets", "train.csv")); err == nil {
-			return dir
-		}
+	dir := datadir.Find(RepoRoot())
+	if _, err := os.Stat(filepath.Join(dir, "disaster_tweets", "train.csv")); err != nil {
+		Missing(t, "no dataset directory at "+dir+": set TUNELAB_DATA or place ../shared/data beside the repository")
 	}
-	Missing(t, "no dataset directory: set TUNELAB_DATA or place ../shared/data beside the repository")
-	return ""
+	return dir
 }
 
 // Missing skips the test because something it needs is not on this machine (why says what and

@@ -1,7 +1,6 @@
 package data
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,11 +9,14 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/tunelab/tunelab/internal/datadir"
 	"github.com/tunelab/tunelab/lab/hfhub"
 )
 
-// DefaultDir is the data directory used when none is given: $TUNELAB_DATA, else ./data.
-func DefaultDir() string { return cmp.Or(os.Getenv("TUNELAB_DATA"), "data") }
+// DefaultDir is the data directory used when none is given, for the repository checkout (or
+// working folder) root, "" for the current folder: $TUNELAB_DATA; else root/../shared/data,
+// the folder beside the repository, when it exists; else root/data.
+func DefaultDir(root string) string { return datadir.Find(root) }
 
 // Task names understood by Loader.Load, besides "hf:OWNER/NAME" and file paths.
 const (
@@ -48,10 +50,13 @@ type Loader struct {
 	labels     []string
 }
 
-// NewLoader returns a Loader reading dir (DefaultDir() if empty), with downloads disabled, seed
-// 1 and a validation fraction of 0.1.
+// NewLoader returns a Loader reading dir (DefaultDir("") if empty), with downloads disabled,
+// seed 1 and a validation fraction of 0.1.
 func NewLoader(dir string) *Loader {
-	return &Loader{dir: cmp.Or(dir, DefaultDir()), seed: 1, validation: 0.1, text: "text", label: "label"}
+	if dir == "" {
+		dir = DefaultDir("")
+	}
+	return &Loader{dir: dir, seed: 1, validation: 0.1, text: "text", label: "label"}
 }
 
 // Dir returns the data directory.
