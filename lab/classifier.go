@@ -17,8 +17,6 @@ import (
 	"sync"
 
 	"github.com/gomlx/compute"
-	. "github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/tunelab/tunelab/internal/atomicfile"
@@ -27,6 +25,7 @@ import (
 	"github.com/tunelab/tunelab/lab/encoder"
 	"github.com/tunelab/tunelab/lab/metrics"
 	"github.com/tunelab/tunelab/lab/tokenize"
+	"github.com/tunelab/tunelab/lab/train"
 )
 
 // DefaultModel is the pretrained model of the offline set-up (models/all-MiniLM-L6-v2).
@@ -46,8 +45,8 @@ type Classifier struct {
 	// Notes say what loading did that a user should know (a freshly initialised head, ...).
 	Notes []string
 
-	mu   sync.Mutex
-	exec *model.Exec
+	mu        sync.Mutex
+	predictor *train.Predictor
 }
 
 // options of Load.
@@ -132,62 +131,40 @@ func Load(ctx context.Context, nameOrDir string, opts ...Option) (*Classifier, e
 // inferenceBatch is the most texts one forward pass takes.
 const inferenceBatch = 32
 
-// Probabilities returns the class probabilities [len(texts)][len(Labels)] of each text.
+// Probabilities returns the class probabilities [len(texts)][len(Labels)] of each text, run as
+// evaluation runs (train.Predictor).
 func (c *Classifier) Probabilities(ctx context.Context, texts []string) ([][]float32, error) {
+	d, err := train.Encode(c.Tokenizer, texts, nil)
+	if err != nil {
+		return nil, err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.exec == nil {
-		exec, err := model.NewExec(c.Backend, c.Store, func(scope *model.Scope, tokens, mask *Node) *Node {
-			return Softmax(c.Model.Logits(scope, tokens, mask, nil), -1)
-		})
-		if err != nil {
-			return nil, err
-		}
-		c.exec = exec.SetMaxCache(64)
+	p, err := c.predictorLocked()
+	if err != nil {
+		return nil, err
 	}
-	out := make([][]float32, 0, len(texts))
-	for start := 0; start < len(texts); start += inferenceBatch {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		chunk := texts[start:min(start+inferenceBatch, len(texts))]
-		batch, err := c.Tokenizer.EncodeBatch(chunk)
-		if err != nil {
-			return nil, err
-		}
-		// Round the batch up to a power of two with empty rows so few graphs get compiled.
-		rows := 1
-		for rows < len(chunk) {
-			rows *= 2
-		}
-		ids, mask := padRows(batch, rows)
-		probs, err := c.exec.Exec1(
-			tensors.FromFlatDataAndDimensions(ids, rows, batch.SeqLen),
-			tensors.FromFlatDataAndDimensions(mask, rows, batch.SeqLen))
-		if err != nil {
-			return nil, err
-		}
-		flat := tensors.MustCopyFlatData[float32](probs)
-		n := len(c.Labels)
-		for i := range chunk {
-			out = append(out, flat[i*n:(i+1)*n:(i+1)*n])
-		}
+	logits, err := p.Logits(ctx, d, inferenceBatch)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	probs := make([][]float32, len(logits))
+	for i, row := range logits {
+		probs[i], _ = train.Probabilities(row)
+	}
+	return probs, nil
 }
 
-// padRows extends a batch to rows rows with copies of its first row (an all-padding row would
-// leave attention with nothing to attend to); their outputs are dropped.
-func padRows(b *tokenize.Batch, rows int) (ids, mask []int32) {
-	ids = append(make([]int32, 0, rows*b.SeqLen), b.IDs...)
-	mask = append(make([]int32, 0, rows*b.SeqLen), b.Mask...)
-	for r := b.BatchSize; r < rows; r++ {
-		for j := range b.SeqLen {
-			ids = append(ids, b.IDs[j])
-			mask = append(mask, b.Mask[j])
+// predictorLocked returns the classifier's Predictor, made on first use; c.mu must be held.
+func (c *Classifier) predictorLocked() (*train.Predictor, error) {
+	if c.predictor == nil {
+		p, err := train.NewPredictor(c.Backend, c.Model, c.Store)
+		if err != nil {
+			return nil, err
 		}
+		c.predictor = p
 	}
-	return ids, mask
+	return c.predictor, nil
 }
 
 // Prediction is the predicted label of one text and the probability of every label.

@@ -66,17 +66,19 @@ func (c *Classifier) FineTune(ctx context.Context, cfg train.Config, trainSet, e
 }
 
 // Evaluate scores the classifier on labelled examples: loss, predictions, probabilities and the
-// metrics report.
+// metrics report, from the probabilities Probabilities gives.
 func (c *Classifier) Evaluate(ctx context.Context, examples []data.Example) (*train.Eval, error) {
 	d, err := c.encode(examples)
 	if err != nil {
 		return nil, err
 	}
-	t, err := train.New(c.Backend, c.Model, c.Store, c.Labels, train.Defaults())
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, err := c.predictorLocked()
 	if err != nil {
 		return nil, err
 	}
-	return t.Evaluate(ctx, d)
+	return p.Evaluate(ctx, d, c.Labels, inferenceBatch)
 }
 
 // SaveFineTuned writes the classifier (see Save) with what produced it: training_args.json,

@@ -112,8 +112,8 @@ type Trainer struct {
 	params  []checkpoint.Param
 	opt     AdamW
 
-	execs    map[bool]*model.Exec // keyed by "apply the update"
-	evalExec *model.Exec
+	execs     map[bool]*model.Exec // keyed by "apply the update"
+	predictor *Predictor
 
 	progress io.Writer
 	hook     func(Progress)
