@@ -23,6 +23,7 @@ import (
 	"github.com/tunelab/tunelab/lab/backend"
 	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/encoder"
+	"github.com/tunelab/tunelab/lab/hfhub"
 	"github.com/tunelab/tunelab/lab/metrics"
 	"github.com/tunelab/tunelab/lab/tokenize"
 	"github.com/tunelab/tunelab/lab/train"
@@ -85,7 +86,7 @@ func Load(ctx context.Context, nameOrDir string, opts ...Option) (*Classifier, e
 	for _, opt := range opts {
 		opt(&o)
 	}
-	dir, err := checkpoint.Resolve(ctx, nameOrDir, checkpoint.ResolveOptions{Progress: o.progress})
+	dir, err := hfhub.Resolve(ctx, nameOrDir, hfhub.ResolveOptions{Progress: o.progress})
 	if err != nil {
 		return nil, err
 	}

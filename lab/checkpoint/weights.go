@@ -17,6 +17,20 @@ const (
 	WeightsIndex = "model.safetensors.index.json"
 )
 
+// TokenizerFiles are the files of a model folder that describe its tokenizer, each optional:
+// what tunelab downloads from the Hub, copies next to saved weights, and ships in a Space.
+var TokenizerFiles = []string{
+	"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+	"vocab.txt", "merges.txt", "vocab.json",
+}
+
+// UnreadableWeights are weight files in formats tunelab does not read, named in the error for
+// folders and Hub repositories that only have these.
+var UnreadableWeights = []string{
+	"pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "flax_model.msgpack",
+	"model.onnx", "onnx/model.onnx",
+}
+
 // Weights are the safetensors files of a model folder, as transformers' from_pretrained picks
 // them: model.safetensors when present (it wins over an index beside it), else
 // model.safetensors.index.json and the shards it names.
@@ -36,7 +50,7 @@ func FindWeights(dir string) (Weights, error) {
 	}
 	index := filepath.Join(dir, WeightsIndex)
 	if !isRegular(index) {
-		for _, other := range unreadableWeights {
+		for _, other := range UnreadableWeights {
 			if isRegular(filepath.Join(dir, other)) {
 				return Weights{}, fmt.Errorf("%s: has %s but no %s: tunelab reads only safetensors (pickled PyTorch files can run code when loaded); convert it with Python: transformers.AutoModel.from_pretrained(DIR).save_pretrained(DIR, safe_serialization=True): %w", dir, other, WeightsFile, fs.ErrNotExist)
 			}

@@ -1,6 +1,7 @@
-// Package hfhub decides how tunelab reaches the Hugging Face Hub, for models (lab/checkpoint)
-// and datasets (lab/data) alike: the token, the cache, the endpoint and offline mode, from the
-// environment variables Python's huggingface_hub reads, and the layout of that shared cache.
+// Package hfhub decides how tunelab reaches the Hugging Face Hub, for models and datasets
+// (lab/data) alike: the token, the cache, the endpoint and offline mode, from the environment
+// variables Python's huggingface_hub reads, and the layout of that shared cache; and it resolves
+// a model name to a model folder (Resolve: a directory, models/NAME, or a Hub download).
 package hfhub
 
 import (

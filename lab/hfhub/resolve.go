@@ -1,4 +1,4 @@
-package checkpoint
+package hfhub
 
 import (
 	"cmp"
@@ -15,7 +15,7 @@ import (
 	"strings"
 
 	"github.com/gomlx/go-huggingface/hub"
-	"github.com/tunelab/tunelab/lab/hfhub"
+	"github.com/tunelab/tunelab/lab/checkpoint"
 )
 
 // ResolveOptions configures Resolve. The zero value resolves like the Hugging Face
@@ -92,7 +92,7 @@ func Resolve(ctx context.Context, nameOrDir string, opts ResolveOptions) (dir st
 		return "", fmt.Errorf("checkpoint: %q is neither a directory, nor installed in %s, nor a Hugging Face model id",
 			nameOrDir, opts.ModelsDir)
 	}
-	cache := hfhub.Cache{Root: opts.CacheDir, Kind: hfhub.Models, ID: nameOrDir}
+	cache := Cache{Root: opts.CacheDir, Kind: Models, ID: nameOrDir}
 	if opts.Offline {
 		return cachedCheckpoint(cache, opts, "offline mode is on")
 	}
@@ -119,7 +119,7 @@ var hubModelID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-
 func (o ResolveOptions) withDefaults() ResolveOptions {
 	o.ModelsDir = cmp.Or(o.ModelsDir, os.Getenv("TUNELAB_MODELS"), "models")
 	o.Revision = cmp.Or(o.Revision, "main")
-	env := hfhub.Env{Token: o.Token, CacheDir: o.CacheDir, Endpoint: o.Endpoint, Offline: o.Offline}.WithDefaults()
+	env := Env{Token: o.Token, CacheDir: o.CacheDir, Endpoint: o.Endpoint, Offline: o.Offline}.WithDefaults()
 	o.Token, o.CacheDir, o.Endpoint, o.Offline = env.Token, env.CacheDir, env.Endpoint, env.Offline
 	return o
 }
@@ -132,20 +132,9 @@ func installedCandidates(modelsDir, name string) []string {
 	return candidates
 }
 
-func isCheckpointDir(dir string) bool { return isRegular(filepath.Join(dir, "config.json")) }
-
-// TokenizerFiles are the files of a checkpoint that describe its tokenizer, each optional: what
-// tunelab downloads from the Hub, copies next to saved weights, and ships in a Space.
-var TokenizerFiles = []string{
-	"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-	"vocab.txt", "merges.txt", "vocab.json",
-}
-
-// Weight files in formats tunelab does not read, named in the error for folders and Hub
-// repositories that only have these.
-var unreadableWeights = []string{
-	"pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "flax_model.msgpack",
-	"model.onnx", "onnx/model.onnx",
+func isCheckpointDir(dir string) bool {
+	st, err := os.Stat(filepath.Join(dir, "config.json"))
+	return err == nil && st.Mode().IsRegular()
 }
 
 // downloadFromHub fetches the checkpoint files of Hub model id into the cache and returns its
@@ -193,16 +182,16 @@ func downloadFromHub(ctx context.Context, id string, opts ResolveOptions) (strin
 		if err != nil {
 			return "", err
 		}
-		if name != WeightsIndex {
+		if name != checkpoint.WeightsIndex {
 			continue
 		}
-		shards, err := ReadIndex(path)
+		shards, err := checkpoint.ReadIndex(path)
 		if err != nil {
 			return "", fmt.Errorf("checkpoint: %s: %w", where, err)
 		}
 		for _, shard := range shards {
 			if !hasRepoFile(sizes, shard) {
-				return "", fmt.Errorf("checkpoint: %s: %s names the shard %q, which the repository does not have", where, WeightsIndex, shard)
+				return "", fmt.Errorf("checkpoint: %s: %s names the shard %q, which the repository does not have", where, checkpoint.WeightsIndex, shard)
 			}
 			if _, err := fetch(shard); err != nil {
 				return "", err
@@ -210,7 +199,7 @@ func downloadFromHub(ctx context.Context, id string, opts ResolveOptions) (strin
 		}
 	}
 
-	cache := hfhub.Cache{Root: opts.CacheDir, Kind: hfhub.Models, ID: id}
+	cache := Cache{Root: opts.CacheDir, Kind: Models, ID: id}
 	if opts.Revision != info.CommitHash {
 		if err := cache.WriteRef(opts.Revision, info.CommitHash); err != nil {
 			return "", fmt.Errorf("checkpoint: %s: recording the revision: %w", where, err)
@@ -220,7 +209,7 @@ func downloadFromHub(ctx context.Context, id string, opts ResolveOptions) (strin
 }
 
 // checkpointFiles picks, among a Hub repository's files (name -> size), those to download:
-// config.json, the safetensors weights (the single file, else the index, as FindWeights
+// config.json, the safetensors weights (the single file, else the index, as checkpoint.FindWeights
 // prefers; the shards come from the index) and the tokenizer files present.
 func checkpointFiles(id string, repoFiles map[string]int64) ([]string, error) {
 	if _, ok := repoFiles["config.json"]; !ok {
@@ -228,19 +217,19 @@ func checkpointFiles(id string, repoFiles map[string]int64) ([]string, error) {
 	}
 	names := []string{"config.json"}
 	switch {
-	case hasRepoFile(repoFiles, WeightsFile):
-		names = append(names, WeightsFile)
-	case hasRepoFile(repoFiles, WeightsIndex):
-		names = append(names, WeightsIndex)
+	case hasRepoFile(repoFiles, checkpoint.WeightsFile):
+		names = append(names, checkpoint.WeightsFile)
+	case hasRepoFile(repoFiles, checkpoint.WeightsIndex):
+		names = append(names, checkpoint.WeightsIndex)
 	default:
 		var others []string
-		for _, name := range unreadableWeights {
+		for _, name := range checkpoint.UnreadableWeights {
 			if hasRepoFile(repoFiles, name) {
 				others = append(others, name)
 			}
 		}
 		if len(others) == 0 {
-			return nil, fmt.Errorf("checkpoint: Hub repository %s has no %s or %s", id, WeightsFile, WeightsIndex)
+			return nil, fmt.Errorf("checkpoint: Hub repository %s has no %s or %s", id, checkpoint.WeightsFile, checkpoint.WeightsIndex)
 		}
 		return nil, fmt.Errorf("checkpoint: Hub repository %s has only %s weights, and tunelab reads safetensors; "+
 			"convert them on a machine with transformers installed: "+
@@ -250,7 +239,7 @@ func checkpointFiles(id string, repoFiles map[string]int64) ([]string, error) {
 			"(save_pretrained writes model.safetensors), then resolve models/%s",
 			id, strings.Join(others, ", "), id, filepath.Base(id), id, filepath.Base(id), filepath.Base(id))
 	}
-	for _, name := range TokenizerFiles {
+	for _, name := range checkpoint.TokenizerFiles {
 		if hasRepoFile(repoFiles, name) {
 			names = append(names, name)
 		}
@@ -298,7 +287,7 @@ func hubError(where, revision string, err error) error {
 
 // cachedCheckpoint returns the cached snapshot of opts.Revision, checking that it holds
 // config.json and all its safetensors weights. why says why the Hub is not used.
-func cachedCheckpoint(c hfhub.Cache, opts ResolveOptions, why string) (string, error) {
+func cachedCheckpoint(c Cache, opts ResolveOptions, why string) (string, error) {
 	retry := "retry when the Hub is reachable"
 	if opts.Offline {
 		retry = "unset HF_HUB_OFFLINE and TRANSFORMERS_OFFLINE (and ResolveOptions.Offline) to download it"
@@ -318,7 +307,7 @@ func cachedCheckpoint(c hfhub.Cache, opts ResolveOptions, why string) (string, e
 	if !isCheckpointDir(dir) {
 		return "", notCached(fmt.Sprintf("the cache has no %s", filepath.Join(dir, "config.json")))
 	}
-	if _, err := FindWeights(dir); errors.Is(err, fs.ErrNotExist) {
+	if _, err := checkpoint.FindWeights(dir); errors.Is(err, fs.ErrNotExist) {
 		return "", notCached(fmt.Sprintf("the cached snapshot is incomplete (%v)", err))
 	} else if err != nil {
 		return "", err
