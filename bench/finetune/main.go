@@ -77,7 +77,7 @@ type Side struct {
 }
 
 func main() {
-	dataDir := flag.String("data", benchkit.EnvOr("TUNELAB_DATA", "../shared/data"), "data directory holding disaster_tweets/")
+	dataDir := flag.String("data", data.DefaultDir(""), "data directory holding disaster_tweets/")
 	modelDir := flag.String("model", "models/all-MiniLM-L6-v2", "pretrained checkpoint directory")
 	seedList := flag.String("seeds", "1,2,3", "comma-separated training seeds (head init, order, dropout)")
 	trainLimit := flag.Int("train-limit", 0, "train on a stratified subsample of this many examples (0: all)")

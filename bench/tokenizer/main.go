@@ -49,7 +49,7 @@ type Case struct {
 
 func main() {
 	modelDir := flag.String("model", "models/all-MiniLM-L6-v2", "checkpoint directory holding tokenizer.json")
-	dataDir := flag.String("data", benchkit.EnvOr("TUNELAB_DATA", "../shared/data"), "data directory holding the IMDB archive")
+	dataDir := flag.String("data", data.DefaultDir(""), "data directory holding the IMDB archive")
 	reps := flag.Int("reps", 3, "timed passes over the texts per side and thread count")
 	python := flag.String("python", benchkit.EnvOr("TOKENIZER_PYTHON", "python3"), "python with the tokenizers package")
 	out := flag.String("out", "bench/results", "directory for tokenizer.json and tokenizer.md")
