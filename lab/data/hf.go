@@ -37,7 +37,7 @@ func (l *Loader) loadHub(ctx context.Context, id string) (*Dataset, error) {
 	if env.Offline {
 		repo, err = cachedHubFiles(cache)
 	} else {
-		repo, err = remoteHubFiles(env, id)
+		repo, err = remoteHubFiles(env, cache)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("hub dataset %s: %w", id, err)
@@ -102,8 +102,8 @@ type hubFiles struct {
 
 // remoteHubFiles lists the dataset's files on the Hub; fetching downloads them into the cache
 // and records the commit of its main branch there, as huggingface_hub does, for offline runs.
-func remoteHubFiles(env hfhub.Env, id string) (*hubFiles, error) {
-	ds := datasets.New(id).WithEndpoint(env.Endpoint).WithCacheDir(env.CacheDir).WithAuth(env.Token)
+func remoteHubFiles(env hfhub.Env, cache hfhub.Cache) (*hubFiles, error) {
+	ds := datasets.New(cache.ID).WithEndpoint(env.Endpoint).WithCacheDir(env.CacheDir).WithAuth(env.Token)
 	ds.Verbosity = 0
 	files := &hubFiles{}
 	for fi, err := range ds.IterFileInfos() {
@@ -118,7 +118,6 @@ func remoteHubFiles(env hfhub.Env, id string) (*hubFiles, error) {
 			return nil, err
 		}
 		if info := ds.Repo.Info(); info != nil && info.CommitHash != "" {
-			cache := hfhub.Cache{Root: env.CacheDir, Kind: hfhub.Datasets, ID: id}
 			if err := cache.WriteRef("main", info.CommitHash); err != nil {
 				return nil, fmt.Errorf("recording the revision: %w", err)
 			}

@@ -297,6 +297,8 @@ A text classifier fine-tuned with [tunelab](https://{{.Module}}) and served by `
 the demo page is at the Space's root, and the same model answers
 
 - ` + "`POST /api/predict`" + ` with ` + "`{\"texts\": [\"...\"]}`" + ` (OpenAPI document at ` + "`/openapi.json`" + `);
+- the Inference API's ` + "`{\"inputs\": \"...\"}`" + ` at the root URL and at ` + "`/api/predict`" + `, so
+  ` + "`huggingface_hub.InferenceClient(model=\"https://OWNER-SPACE.hf.space\").text_classification(\"...\")`" + ` works;
 - the Gradio API, so ` + "`gradio_client`" + ` works unchanged:
 
 ` + "```python" + `
