@@ -17,15 +17,16 @@ import (
 	"sync"
 
 	"github.com/gomlx/compute"
-	. "github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/tunelab/tunelab/internal/atomicfile"
 	"github.com/tunelab/tunelab/lab/backend"
 	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/encoder"
+	"github.com/tunelab/tunelab/lab/hfhub"
 	"github.com/tunelab/tunelab/lab/metrics"
 	"github.com/tunelab/tunelab/lab/tokenize"
+	"github.com/tunelab/tunelab/lab/train"
 )
 
 // DefaultModel is the pretrained model of the offline set-up (models/all-MiniLM-L6-v2).
@@ -45,9 +46,8 @@ type Classifier struct {
 	// Notes say what loading did that a user should know (a freshly initialised head, ...).
 	Notes []string
 
-	mu     sync.Mutex
-	exec   *model.Exec
-	shapes backend.Shapes
+	mu        sync.Mutex
+	predictor *train.Predictor
 }
 
 // options of Load.
@@ -63,6 +63,8 @@ type options struct {
 type Option func(*options)
 
 // WithLabels names the classes; required when the checkpoint has no head (a pretrained encoder).
+// A checkpoint with a head defaults to its config.json's id2label, else to transformers' names
+// LABEL_0, LABEL_1, ... (checkpoint.DefaultLabels).
 func WithLabels(labels ...string) Option { return func(o *options) { o.labels = labels } }
 
 // WithBackend selects the backend ("go", "xla:cuda", ...; default: $GOMLX_BACKEND or the Go backend).
@@ -84,7 +86,7 @@ func Load(ctx context.Context, nameOrDir string, opts ...Option) (*Classifier, e
 	for _, opt := range opts {
 		opt(&o)
 	}
-	dir, err := checkpoint.Resolve(ctx, nameOrDir, checkpoint.ResolveOptions{Progress: o.progress})
+	dir, err := hfhub.Resolve(ctx, nameOrDir, hfhub.ResolveOptions{Progress: o.progress})
 	if err != nil {
 		return nil, err
 	}
@@ -110,15 +112,13 @@ func Load(ctx context.Context, nameOrDir string, opts ...Option) (*Classifier, e
 	if err != nil {
 		return nil, err
 	}
-	shapes := backend.ShapesFor(b)
 	c := &Classifier{
 		Dir:       dir,
 		Labels:    ck.Labels,
-		Tokenizer: tok.WithMaxLength(maxLength).WithPadding(tokenize.PadToBuckets(shapes.SeqLengths(maxLength)...)),
+		Tokenizer: tok.WithMaxLength(maxLength).WithPadding(tokenize.PadToBuckets(tokenize.BucketLengths(maxLength)...)),
 		Model:     encoder.New(ck.Config, len(ck.Labels)),
 		Store:     model.NewStore(),
 		Backend:   b,
-		shapes:    shapes,
 	}
 	if err := c.Model.LoadVariables(c.Store, ck, o.seed); err != nil {
 		return nil, err
@@ -132,87 +132,62 @@ func Load(ctx context.Context, nameOrDir string, opts ...Option) (*Classifier, e
 // inferenceBatch is the most texts one forward pass takes.
 const inferenceBatch = 32
 
-// Probabilities returns the class probabilities [len(texts)][len(Labels)] of each text.
+// Probabilities returns the class probabilities [len(texts)][len(Labels)] of each text, run as
+// evaluation runs (train.Predictor).
 func (c *Classifier) Probabilities(ctx context.Context, texts []string) ([][]float32, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make([][]float32, 0, len(texts))
-	for start := 0; start < len(texts); start += inferenceBatch {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		chunk := texts[start:min(start+inferenceBatch, len(texts))]
-		batch, err := c.Tokenizer.EncodeBatch(chunk)
-		if err != nil {
-			return nil, err
-		}
-		probs, err := c.forward(batch, c.shapes.Rows(len(chunk), inferenceBatch))
-		if err != nil {
-			return nil, err
-		}
-		n := len(c.Labels)
-		for i := range chunk {
-			out = append(out, probs[i*n:(i+1)*n:(i+1)*n])
-		}
-	}
-	return out, nil
-}
-
-// forward runs the model on batch padded to rows rows and returns the probabilities [rows, c],
-// flat. The caller holds c.mu.
-func (c *Classifier) forward(batch *tokenize.Batch, rows int) ([]float32, error) {
-	if c.exec == nil {
-		exec, err := model.NewExec(c.Backend, c.Store, func(scope *model.Scope, tokens, mask *Node) *Node {
-			return Softmax(c.Model.Logits(scope, tokens, mask, nil), -1)
-		})
-		if err != nil {
-			return nil, err
-		}
-		c.exec = exec.SetMaxCache(64)
-	}
-	ids, mask := padRows(batch, rows)
-	probs, err := c.exec.Exec1(
-		tensors.FromFlatDataAndDimensions(ids, rows, batch.SeqLen),
-		tensors.FromFlatDataAndDimensions(mask, rows, batch.SeqLen))
+	d, err := train.Encode(c.Tokenizer, texts, nil)
 	if err != nil {
 		return nil, err
 	}
-	return tensors.MustCopyFlatData[float32](probs), nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, err := c.predictorLocked()
+	if err != nil {
+		return nil, err
+	}
+	logits, err := p.Logits(ctx, d, inferenceBatch)
+	if err != nil {
+		return nil, err
+	}
+	probs := make([][]float32, len(logits))
+	for i, row := range logits {
+		probs[i], _ = train.Probabilities(row)
+	}
+	return probs, nil
 }
 
-// Warm runs the model once on every input shape that Probabilities uses for batches of up to
-// maxTexts texts (at most 32), so that on XLA, which compiles a program per shape, no request
-// waits for a compilation. It returns the number of shapes.
+// predictorLocked returns the classifier's Predictor, made on first use; c.mu must be held.
+func (c *Classifier) predictorLocked() (*train.Predictor, error) {
+	if c.predictor == nil {
+		p, err := train.NewPredictor(c.Backend, c.Model, c.Store)
+		if err != nil {
+			return nil, err
+		}
+		c.predictor = p
+	}
+	return c.predictor, nil
+}
+
+// Warm compiles the forward pass for every input shape that Probabilities uses for batches of
+// up to maxTexts texts (at most 32), so that on XLA, which compiles a program per shape, no
+// request waits for a compilation. It returns the number of shapes.
 func (c *Classifier) Warm(ctx context.Context, maxTexts int) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	shapes := 0
-	for _, seq := range c.shapes.SeqLengths(c.Tokenizer.MaxLength()) {
-		for _, rows := range c.shapes.RowCounts(min(maxTexts, inferenceBatch)) {
-			if err := ctx.Err(); err != nil {
-				return shapes, err
-			}
-			b := &tokenize.Batch{BatchSize: 1, SeqLen: seq, IDs: make([]int32, seq), Mask: make([]int32, seq)}
-			b.IDs[0], b.Mask[0] = c.Tokenizer.PadID(), 1
-			if _, err := c.forward(b, rows); err != nil {
-				return shapes, err
-			}
-			shapes++
+	p, err := c.predictorLocked()
+	if err != nil {
+		return 0, err
+	}
+	shapes := p.WarmShapes(min(maxTexts, inferenceBatch), c.Tokenizer.MaxLength())
+	for _, shape := range shapes {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		if err := p.Compile(shape[0], shape[1]); err != nil {
+			return 0, err
 		}
 	}
-	return shapes, nil
-}
-
-// padRows extends a batch to rows rows with copies of its first row (an all-padding row would
-// leave attention with nothing to attend to); their outputs are dropped.
-func padRows(b *tokenize.Batch, rows int) (ids, mask []int32) {
-	ids = append(make([]int32, 0, rows*b.SeqLen), b.IDs...)
-	mask = append(make([]int32, 0, rows*b.SeqLen), b.Mask...)
-	for r := b.BatchSize; r < rows; r++ {
-		ids = append(ids, b.IDs[:b.SeqLen]...)
-		mask = append(mask, b.Mask[:b.SeqLen]...)
-	}
-	return ids, mask
+	return len(shapes), nil
 }
 
 // Prediction is the predicted label of one text and the probability of every label.
@@ -256,7 +231,7 @@ func (c *Classifier) Save(dir string) error {
 		} else if err != nil {
 			return err
 		}
-		if err := checkpoint.WriteFileAtomic(filepath.Join(dir, name), data); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, name), data); err != nil {
 			return err
 		}
 	}

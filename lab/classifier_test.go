@@ -6,9 +6,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/tunelab/tunelab/internal/golden"
+	"github.com/tunelab/tunelab/lab/data"
 
 	"github.com/tunelab/tunelab/internal/testenv"
 	"github.com/tunelab/tunelab/lab"
@@ -69,6 +71,35 @@ func TestPredictMatchesTransformers(t *testing.T) {
 		}
 		if wantLabel := map[bool]string{true: "LABEL_1", false: "LABEL_0"}[z1 > z0]; preds[i].Label != wantLabel {
 			t.Errorf("text %d: label %s, want %s", i, preds[i].Label, wantLabel)
+		}
+	}
+}
+
+// TestPredictAndEvaluateShareOnePath: the probabilities Predict serves and those Evaluate scores
+// come from one inference path, so they are equal to the last bit, whatever the batch.
+func TestPredictAndEvaluateShareOnePath(t *testing.T) {
+	modelDir := testenv.ModelDir(t, lab.DefaultModel)
+	ctx := context.Background()
+	tweets, err := data.NewLoader(testenv.DataDir(t)).WithLimit(40).Load(ctx, data.Tweets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	examples := tweets.Splits[data.Validation]
+	clf, err := lab.Load(ctx, modelDir, lab.WithLabels(tweets.Labels...), lab.WithMaxLength(64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := clf.Evaluate(ctx, examples)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probs, err := clf.Probabilities(ctx, data.Texts(examples))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range examples {
+		if !slices.Equal(probs[i], ev.Probabilities[i]) {
+			t.Errorf("example %d: Probabilities %v, Evaluate %v", i, probs[i], ev.Probabilities[i])
 		}
 	}
 }

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
-	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/internal/atomicfile"
+	"github.com/tunelab/tunelab/internal/yamlstr"
 	"github.com/tunelab/tunelab/lab/data"
 	"github.com/tunelab/tunelab/lab/train"
 )
@@ -44,9 +47,6 @@ func (c *Classifier) FineTune(ctx context.Context, cfg train.Config, trainSet, e
 	if err != nil {
 		return nil, fmt.Errorf("evaluation set: %w", err)
 	}
-	if cfg.Dropout != nil {
-		c.Model.WithDropout(*cfg.Dropout)
-	}
 	t, err := train.New(c.Backend, c.Model, c.Store, c.Labels, cfg)
 	if err != nil {
 		return nil, err
@@ -66,22 +66,26 @@ func (c *Classifier) FineTune(ctx context.Context, cfg train.Config, trainSet, e
 }
 
 // Evaluate scores the classifier on labelled examples: loss, predictions, probabilities and the
-// metrics report.
+// metrics report, from the probabilities Probabilities gives.
 func (c *Classifier) Evaluate(ctx context.Context, examples []data.Example) (*train.Eval, error) {
 	d, err := c.encode(examples)
 	if err != nil {
 		return nil, err
 	}
-	t, err := train.New(c.Backend, c.Model, c.Store, c.Labels, train.Defaults())
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, err := c.predictorLocked()
 	if err != nil {
 		return nil, err
 	}
-	return t.Evaluate(ctx, d)
+	return p.Evaluate(ctx, d, c.Labels, inferenceBatch)
 }
 
 // SaveFineTuned writes the classifier (see Save) with what produced it: training_args.json,
-// all_results.json (the final metrics) and a README.md model card with the results table.
-func (c *Classifier) SaveFineTuned(dir, baseModel, task string, cfg train.Config, metrics map[string]float64) error {
+// all_results.json (the final metrics) and a README.md model card with the results table and,
+// as the Hub's widget examples that the demo page shows, a few texts of validation (see
+// DemoExamples).
+func (c *Classifier) SaveFineTuned(dir, baseModel, task string, cfg train.Config, metrics map[string]float64, validation []data.Example) error {
 	if err := c.Save(dir); err != nil {
 		return err
 	}
@@ -89,23 +93,55 @@ func (c *Classifier) SaveFineTuned(dir, baseModel, task string, cfg train.Config
 	if err != nil {
 		return err
 	}
-	if err := checkpoint.WriteFileAtomic(filepath.Join(dir, "training_args.json"), append(args, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "training_args.json"), append(args, '\n')); err != nil {
 		return err
 	}
 	results, err := json.MarshalIndent(metrics, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := checkpoint.WriteFileAtomic(filepath.Join(dir, "all_results.json"), append(results, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "all_results.json"), append(results, '\n')); err != nil {
 		return err
 	}
-	return checkpoint.WriteFileAtomic(filepath.Join(dir, "README.md"), []byte(modelCard(baseModel, task, c.Labels, cfg, metrics)))
+	return atomicfile.WriteFile(filepath.Join(dir, "README.md"), []byte(modelCard(baseModel, task, c.Labels, cfg, metrics, DemoExamples(validation, c.Labels))))
 }
 
-func modelCard(baseModel, task string, labels []string, cfg train.Config, metrics map[string]float64) string {
+// demoExamples is about how many example texts DemoExamples picks.
+const demoExamples = 6
+
+// DemoExamples picks example texts for a demo among labelled examples (a validation split), as
+// Gradio apps show a few: the first texts of each label in turn, at least one per label and
+// about six in all, preferring texts of at most 280 characters (a tweet) so that they fit under
+// the textbox.
+func DemoExamples(examples []data.Example, labels []string) []string {
+	perLabel := max(1, demoExamples/max(1, len(labels)))
+	short := func(ex data.Example) bool { return utf8.RuneCountInString(ex.Text) <= 280 }
+	var out []string
+	for _, label := range labels {
+		var picked []string
+		for _, fits := range []func(data.Example) bool{short, func(data.Example) bool { return true }} {
+			for _, ex := range examples {
+				if len(picked) < perLabel && ex.Label == label && fits(ex) && !slices.Contains(picked, ex.Text) {
+					picked = append(picked, ex.Text)
+				}
+			}
+		}
+		out = append(out, picked...)
+	}
+	return out
+}
+
+func modelCard(baseModel, task string, labels []string, cfg train.Config, metrics map[string]float64, examples []string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "---\nlibrary_name: transformers\npipeline_tag: text-classification\nbase_model: %s\ntags:\n- tunelab\n---\n\n", baseModel)
-	fmt.Fprintf(&b, "# %s fine-tuned on %s\n\nFine-tuned with tunelab from `%s` to classify texts into: %s.\n\n", baseModel, task, baseModel, strings.Join(labels, ", "))
+	fmt.Fprintf(&b, "---\nlibrary_name: transformers\npipeline_tag: text-classification\nbase_model: %s\ntags:\n- tunelab\n", yamlstr.Quote(baseModel))
+	if len(examples) > 0 {
+		b.WriteString("widget:\n")
+		for _, text := range examples {
+			fmt.Fprintf(&b, "- text: %s\n", yamlstr.Quote(text))
+		}
+	}
+	name := filepath.Base(filepath.FromSlash(baseModel))
+	fmt.Fprintf(&b, "---\n\n# %s fine-tuned on %s\n\nFine-tuned with tunelab from `%s` to classify texts into: %s.\n\n", name, task, baseModel, strings.Join(labels, ", "))
 	b.WriteString("## Results (held-out split)\n\n| metric | value |\n|---|---|\n")
 	names := make([]string, 0, len(metrics))
 	for name := range metrics {

@@ -28,8 +28,8 @@ import (
 	"time"
 
 	"github.com/tunelab/tunelab/bench/forward/benchkit"
+	"github.com/tunelab/tunelab/internal/atomicfile"
 	"github.com/tunelab/tunelab/lab"
-	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/data"
 	"github.com/tunelab/tunelab/lab/train"
 )
@@ -78,7 +78,7 @@ type Side struct {
 }
 
 func main() {
-	dataDir := flag.String("data", benchkit.EnvOr("TUNELAB_DATA", "../shared/data"), "data directory holding disaster_tweets/")
+	dataDir := flag.String("data", data.DefaultDir(""), "data directory holding disaster_tweets/")
 	modelDir := flag.String("model", "models/all-MiniLM-L6-v2", "pretrained checkpoint directory")
 	seedList := flag.String("seeds", "1,2,3", "comma-separated training seeds (head init, order, dropout)")
 	trainLimit := flag.Int("train-limit", 0, "train on a stratified subsample of this many examples (0: all)")
@@ -171,10 +171,10 @@ func main() {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		log.Fatal(err)
 	}
-	if err := checkpoint.WriteFileAtomic(filepath.Join(*out, "finetune.json"), mustJSON(report)); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(*out, "finetune.json"), mustJSON(report)); err != nil {
 		log.Fatal(err)
 	}
-	if err := checkpoint.WriteFileAtomic(filepath.Join(*out, "finetune.md"), []byte(markdown(r, split, sides, load))); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(*out, "finetune.md"), []byte(markdown(r, split, sides, load))); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Print(markdown(r, split, sides, load))

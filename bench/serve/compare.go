@@ -16,8 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tunelab/tunelab/internal/atomicfile"
 	"github.com/tunelab/tunelab/lab"
-	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/space"
 )
 
@@ -346,10 +346,10 @@ func writeReport(out string, rep report) error {
 	if err != nil {
 		return err
 	}
-	if err := checkpoint.WriteFileAtomic(filepath.Join(out, "serve.json"), append(js, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(out, "serve.json"), append(js, '\n')); err != nil {
 		return err
 	}
-	return checkpoint.WriteFileAtomic(filepath.Join(out, "serve.md"), []byte(markdown(rep)))
+	return atomicfile.WriteFile(filepath.Join(out, "serve.md"), []byte(markdown(rep)))
 }
 
 func markdown(rep report) string {

@@ -27,7 +27,7 @@ import (
 	"time"
 
 	"github.com/tunelab/tunelab/bench/forward/benchkit"
-	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/internal/atomicfile"
 	"github.com/tunelab/tunelab/lab/data"
 	"github.com/tunelab/tunelab/lab/tokenize"
 )
@@ -49,7 +49,7 @@ type Case struct {
 
 func main() {
 	modelDir := flag.String("model", "models/all-MiniLM-L6-v2", "checkpoint directory holding tokenizer.json")
-	dataDir := flag.String("data", benchkit.EnvOr("TUNELAB_DATA", "../shared/data"), "data directory holding the IMDB archive")
+	dataDir := flag.String("data", data.DefaultDir(""), "data directory holding the IMDB archive")
 	reps := flag.Int("reps", 3, "timed passes over the texts per side and thread count")
 	python := flag.String("python", benchkit.EnvOr("TOKENIZER_PYTHON", "python3"), "python with the tokenizers package")
 	out := flag.String("out", "bench/results", "directory for tokenizer.json and tokenizer.md")
@@ -105,10 +105,10 @@ func main() {
 		log.Fatal(err)
 	}
 	md := markdown(*modelDir, len(texts), cases)
-	if err := checkpoint.WriteFileAtomic(filepath.Join(*out, "tokenizer.json"), append(js, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(*out, "tokenizer.json"), append(js, '\n')); err != nil {
 		log.Fatal(err)
 	}
-	if err := checkpoint.WriteFileAtomic(filepath.Join(*out, "tokenizer.md"), []byte(md)); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(*out, "tokenizer.md"), []byte(md)); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Print(md)

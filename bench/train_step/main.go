@@ -197,7 +197,7 @@ func runTunelab(w *benchkit.Workload, b compute.Backend, reps int, profile io.Wr
 	}
 	params := checkpoint.Params(ck.Config, 2)
 	opt := train.AdamW{Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8, WeightDecay: 0.01, MaxGradNorm: 1}
-	if err := opt.CreateMoments(store, params); err != nil {
+	if err := opt.ZeroMoments(store, params); err != nil {
 		return nil, 0, 0, err
 	}
 	if err := store.SetRNGStateFromSeed(42); err != nil {

@@ -24,21 +24,19 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	models := fs.String("models", strings.Join(opts.Models, ","), "comma-separated models (names under models/, directories or Hub ids)")
 	taskNames := fs.String("tasks", "tweets,imdb,agnews", "comma-separated tasks")
 	out := fs.String("out", "docs/results", "results folder")
-	fs.StringVar(&opts.DataDir, "data", os.Getenv("TUNELAB_DATA"), "data directory with the official layouts")
+	var tf taskFlags
+	tf.registerData(fs)
 	full := fs.Bool("full", false, "use every example and 256-token texts (for a GPU) instead of the CPU-sized slices")
 	fs.Float64Var(&opts.Recipe.LearningRate, "lr", opts.Recipe.LearningRate, "peak learning rate")
 	fs.IntVar(&opts.Recipe.Epochs, "epochs", opts.Recipe.Epochs, "epochs (tasks with their own setting keep it unless --full)")
 	fs.IntVar(&opts.Recipe.BatchSize, "batch-size", opts.Recipe.BatchSize, "examples per step")
-	fs.Uint64Var(&opts.Recipe.Seed, "seed", opts.Recipe.Seed, "seed of the data slices, heads, order and dropout")
 	trainLimit := fs.Int("train-limit", -1, "override every task's training examples (0: all)")
 	evalLimit := fs.Int("eval-limit", -1, "override every task's held-out examples (0: all)")
 	maxLength := fs.Int("max-length", 0, "override every task's max length (tokens)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if opts.DataDir == "" {
-		opts.DataDir = "data"
-	}
+	opts.Data, opts.Recipe.Seed = tf.loader(), tf.seed
 	opts.Models = strings.Split(*models, ",")
 	var tasks []compare.Task
 	for _, name := range strings.Split(*taskNames, ",") {

@@ -18,11 +18,12 @@ func TestDataSummary(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())
 	}
-	// AG News offline: 7,600 official test rows (1,900 per class, SOURCES.md) split 0.8/0.1/0.1.
+	// AG News offline: 7,600 official test rows (1,900 per class, SOURCES.md) split 0.7/0.2/0.1
+	// (the default held-out 20%).
 	for _, want := range []string{
 		"World", "Sci/Tech",
-		"train 6080 1520 (25.0%) 1520 (25.0%) 1520 (25.0%) 1520 (25.0%)",
-		"validation 760 190 (25.0%) 190 (25.0%) 190 (25.0%) 190 (25.0%)",
+		"train 5320 1330 (25.0%) 1330 (25.0%) 1330 (25.0%) 1330 (25.0%)",
+		"validation 1520 380 (25.0%) 380 (25.0%) 380 (25.0%) 380 (25.0%)",
 		"test 760 190 (25.0%) 190 (25.0%) 190 (25.0%) 190 (25.0%)",
 		"note: the official train.csv is absent",
 	} {

@@ -32,17 +32,18 @@ type modelFlags struct {
 
 func (m *modelFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.model, "model", lab.DefaultModel, "model directory, name under models/, or Hugging Face Hub id")
-	fs.StringVar(&m.labels, "labels", "", "comma-separated class names (needed for a model without a classification head)")
+	fs.StringVar(&m.labels, "labels", "", "comma-separated class names: needed for a model without a classification head; a head's default to config.json's id2label, else LABEL_0, LABEL_1, ... as in transformers")
 	fs.StringVar(&m.backend, "backend", "", "compute engine: xla:cpu (default where its plugin is installed, else go), go, xla:cuda (or $GOMLX_BACKEND)")
 	fs.IntVar(&m.maxLength, "max-length", 0, "truncate texts to this many tokens (default: the model's limit, at most 512)")
 }
 
-func (m *modelFlags) load(ctx context.Context, stderr io.Writer) (*lab.Classifier, error) {
+// load loads the model; extra options (a head's seed) follow the flags' own.
+func (m *modelFlags) load(ctx context.Context, stderr io.Writer, extra ...lab.Option) (*lab.Classifier, error) {
 	opts := []lab.Option{lab.WithBackend(m.backend), lab.WithMaxLength(m.maxLength), lab.WithProgress(stderr)}
 	if m.labels != "" {
 		opts = append(opts, lab.WithLabels(strings.Split(m.labels, ",")...))
 	}
-	clf, err := lab.Load(ctx, m.model, opts...)
+	clf, err := lab.Load(ctx, m.model, append(opts, extra...)...)
 	if err != nil {
 		return nil, err
 	}

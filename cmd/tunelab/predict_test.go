@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -64,5 +65,57 @@ func TestPredictRejectsStrayArguments(t *testing.T) {
 	err := runPredict(context.Background(), []string{"some text"}, &stdout, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "--text or on stdin") {
 		t.Fatalf("error = %v", err)
+	}
+}
+
+// TestPredictWithoutLabelsNamesClassesLikeTransformers: a fine-tuned model whose config.json has
+// no id2label (transformers 5 leaves the default one out) predicts without --labels, its classes
+// named LABEL_0 and LABEL_1 as transformers names them; a bare encoder still needs the names.
+func TestPredictWithoutLabelsNamesClassesLikeTransformers(t *testing.T) {
+	base := testenv.ModelDir(t, lab.DefaultModel)
+	ctx := context.Background()
+	clf, err := lab.Load(ctx, base, lab.WithLabels("first", "second"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := clf.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	var config map[string]any
+	readJSON(t, filepath.Join(dir, "config.json"), &config)
+	delete(config, "id2label")
+	delete(config, "label2id")
+	data, err := json.Marshal(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	text := "Forest fire near La Ronge Sask. Canada"
+	want, err := clf.Predict(ctx, []string{text})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := runPredict(ctx, []string{"--model", dir, "--text", text}, &stdout, &stderr); err != nil {
+		t.Fatalf("predict without --labels: %v\n%s", err, stderr.String())
+	}
+	var got struct {
+		Label  string             `json:"label"`
+		Scores map[string]float64 `json:"scores"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("%v: %s", err, stdout.String())
+	}
+	if len(got.Scores) != 2 || math.Abs(got.Scores["LABEL_0"]-want[0].Scores["first"]) > 1e-6 ||
+		math.Abs(got.Scores["LABEL_1"]-want[0].Scores["second"]) > 1e-6 {
+		t.Errorf("scores %v, want LABEL_0 and LABEL_1 with the saved head's %v", got.Scores, want[0].Scores)
+	}
+
+	err = runPredict(ctx, []string{"--model", base, "--text", text}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "has no classification head") || !strings.Contains(err.Error(), "pass the class names") {
+		t.Errorf("a bare encoder without --labels: error %v, want one asking for the class names", err)
 	}
 }

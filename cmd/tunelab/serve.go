@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -32,10 +34,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	mf.register(fs)
 	host := fs.String("host", "0.0.0.0", "address to listen on")
 	port := fs.Int("port", 7860, "port to listen on (7860 is what Hugging Face Spaces expect)")
-	title := fs.String("title", "", "page title (default: the model's name)")
+	title := fs.String("title", "", "page title (default: the model card's title, else the model folder's name)")
 	description := fs.String("description", "", "text under the title")
 	var examples stringList
-	fs.Var(&examples, "example", "example text shown under the textbox (repeatable)")
+	fs.Var(&examples, "example", "example text shown under the textbox (repeatable; default: the model card's widget texts)")
 	flagDir := fs.String("flag-dir", "flagged", "folder of the Flag button's CSV log (empty: no flagging)")
 	origins := fs.String("cors", "", "comma-separated origins allowed to call the API from a browser (* for any)")
 	maxBatch := fs.Int("max-batch", 16, "most texts per forward pass when requests are micro-batched")
@@ -46,8 +48,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	card, err := lab.ReadModelCard(clf.Dir)
+	if err != nil {
+		return err
+	}
 	if *title == "" {
-		*title = "tunelab: " + mf.model
+		*title = cmp.Or(card.Title, filepath.Base(filepath.Clean(mf.model)))
+	}
+	if len(examples) == 0 {
+		examples = card.Examples
 	}
 	if *description == "" {
 		*description = fmt.Sprintf("Text classification into %s.", strings.Join(clf.Labels, ", "))

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"html"
 	"io"
 	"math"
 	"net"
@@ -15,6 +16,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,7 +29,9 @@ import (
 	"github.com/tunelab/tunelab/internal/testenv"
 	"github.com/tunelab/tunelab/lab"
 	"github.com/tunelab/tunelab/lab/backend"
+	"github.com/tunelab/tunelab/lab/data"
 	"github.com/tunelab/tunelab/lab/serve"
+	"github.com/tunelab/tunelab/lab/train"
 )
 
 var disasterLabels = []string{"not disaster", "disaster"}
@@ -468,28 +473,7 @@ func TestServeDemoPageInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
-	missing := func(why string) {
-		t.Helper()
-		if os.Getenv("CI") != "" {
-			t.Fatal(why)
-		}
-		t.Skip(why)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing("node not found on PATH: the browser test runs lab/serve/e2e/demo.mjs")
-	}
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		missing("no Chromium at " + chromium + " (apt-get install chromium, or set $CHROMIUM)")
-	}
-	e2e := filepath.Join(testenv.RepoRoot(), "lab", "serve", "e2e")
-	if _, err := os.Stat(filepath.Join(e2e, "node_modules", "playwright-core")); err != nil {
-		missing("lab/serve/e2e/node_modules lacks playwright-core: run `npm ci` in lab/serve/e2e")
-	}
+	node, chromium, e2e := testenv.Browser(t)
 
 	dir := testenv.ModelDir(t, lab.DefaultModel)
 	tweets := realTweets(t, 2) // typed, then clicked as an example
@@ -549,5 +533,58 @@ func TestServeDemoPageInChromium(t *testing.T) {
 	}
 	if info, err := os.Stat(shot); err != nil || info.Size() < 10_000 {
 		t.Errorf("screenshot %s: %v", shot, err)
+	}
+}
+
+// TestServeShowsModelCardTitleAndExamples: serving a fine-tuned model folder without --title or
+// --example, the demo page's heading is the model card's title (not the folder's path) and its
+// examples are the card's validation texts, as a Gradio app's examples.
+func TestServeShowsModelCardTitleAndExamples(t *testing.T) {
+	base := testenv.ModelDir(t, lab.DefaultModel)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tweets, err := data.NewLoader(testenv.DataDir(t)).WithLimit(40).Load(ctx, data.Tweets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clf, err := lab.Load(ctx, base, lab.WithLabels(tweets.Labels...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "build", "tweets-minilm")
+	if err := clf.SaveFineTuned(dir, lab.DefaultModel, tweets.Name, train.Defaults(), map[string]float64{"accuracy": 0.5}, tweets.Splits[data.Validation]); err != nil {
+		t.Fatal(err)
+	}
+	card, err := lab.ReadModelCard(dir)
+	if err != nil || card.Title == "" || len(card.Examples) == 0 {
+		t.Fatalf("model card %+v, %v: want a title and examples", card, err)
+	}
+
+	port := freePort(t)
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	exited := make(chan error, 1)
+	go func() {
+		exited <- runServe(ctx, []string{"--model", dir, "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--flag-dir", ""}, io.Discard, io.Discard)
+	}()
+	waitReady(t, url, exited)
+	resp, err := http.Get(url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	heading := regexp.MustCompile(`<h1>([^<]*)</h1>`).FindSubmatch(page)
+	if heading == nil || html.UnescapeString(string(heading[1])) != card.Title {
+		t.Errorf("page heading %q, want the model card's title %q", heading, card.Title)
+	}
+	var examples []string
+	for _, m := range regexp.MustCompile(`<button type="button" class="example">([^<]*)</button>`).FindAllSubmatch(page, -1) {
+		examples = append(examples, html.UnescapeString(string(m[1])))
+	}
+	if !slices.Equal(examples, card.Examples) {
+		t.Errorf("page examples %q, want the model card's %q", examples, card.Examples)
 	}
 }

@@ -6,10 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/tunelab/tunelab/lab"
 	"github.com/tunelab/tunelab/lab/data"
 	"github.com/tunelab/tunelab/lab/metrics"
 	"github.com/tunelab/tunelab/lab/train"
@@ -18,45 +18,6 @@ import (
 func init() {
 	register(command{name: "train", summary: "fine-tune a model on a task and save it (--out DIR)", run: runTrain})
 	register(command{name: "eval", summary: "evaluate a model on a task's held-out split", run: runEval})
-}
-
-// taskFlags choose and shape the dataset.
-type taskFlags struct {
-	task, dir, text, label string
-	validation             float64
-	limit, perLabel        int
-}
-
-func (tf *taskFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&tf.task, "task", "tweets", "tweets, imdb, agnews, hf:OWNER/NAME, or a CSV/TSV/JSONL/Parquet file")
-	fs.StringVar(&tf.dir, "data", "", "data directory with the official layouts (default $TUNELAB_DATA, else ./data)")
-	fs.StringVar(&tf.text, "text-column", "", "text column of a file task")
-	fs.StringVar(&tf.label, "label-column", "", "label column of a file task")
-	fs.Float64Var(&tf.validation, "validation", 0.2, "fraction of the training data held out for validation where the task has no validation split")
-	fs.IntVar(&tf.limit, "limit", 0, "use at most this many examples per split (quick runs)")
-	fs.IntVar(&tf.perLabel, "per-label", 0, "use at most this many examples per label and split")
-}
-
-func (tf *taskFlags) load(ctx context.Context, seed uint64, stderr io.Writer) (*data.Dataset, error) {
-	dir := tf.dir
-	if dir == "" {
-		dir = os.Getenv("TUNELAB_DATA")
-	}
-	if dir == "" {
-		dir = "data"
-	}
-	l := data.NewLoader(dir).WithSeed(seed).WithValidation(tf.validation).WithLimit(tf.limit).WithPerLabel(tf.perLabel)
-	if tf.text != "" || tf.label != "" {
-		l = l.WithColumns(tf.text, tf.label)
-	}
-	d, err := l.Load(ctx, tf.task)
-	if err != nil {
-		return nil, err
-	}
-	for _, note := range d.Notes {
-		fmt.Fprintln(stderr, "note:", note)
-	}
-	return d, nil
 }
 
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -79,7 +40,6 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Float64Var(&cfg.MaxGradNorm, "max-grad-norm", cfg.MaxGradNorm, "clip gradients to this global norm (0: off)")
 	fs.IntVar(&cfg.GradAccum, "grad-accum", cfg.GradAccum, "gradient accumulation steps")
 	dropout := fs.Float64("dropout", -1, "override every dropout rate (default: config.json's)")
-	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of the head's initialisation, data order and dropout")
 	fs.IntVar(&cfg.EvalEvery, "eval-every", 0, "evaluate every N steps (0: each epoch)")
 	fs.IntVar(&cfg.SaveEvery, "save-every", 0, "checkpoint every N steps (0: each epoch)")
 	fs.IntVar(&cfg.EarlyStopping, "early-stopping", 0, "stop after N evaluations without improvement (0: off)")
@@ -93,7 +53,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *out == "" {
 		return fmt.Errorf("--out DIR is required")
 	}
-	cfg.Scheduler = train.Scheduler(*scheduler)
+	cfg.Scheduler, cfg.Seed = train.Scheduler(*scheduler), tf.seed
 	if *dropout >= 0 {
 		cfg.Dropout = dropout
 	}
@@ -103,7 +63,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	ds, err := tf.load(ctx, cfg.Seed, stderr)
+	ds, err := tf.load(ctx, stderr)
 	if err != nil {
 		return err
 	}
@@ -114,7 +74,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if mf.labels == "" {
 		mf.labels = strings.Join(ds.Labels, ",")
 	}
-	clf, err := mf.load(ctx, stderr)
+	clf, err := mf.load(ctx, stderr, lab.WithSeed(cfg.Seed))
 	if err != nil {
 		return err
 	}
@@ -127,7 +87,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "stopped:", result.Stopped)
 	}
 	metrics := result.Eval.Metrics()
-	if err := clf.SaveFineTuned(*out, mf.model, ds.Name, cfg, metrics); err != nil {
+	if err := clf.SaveFineTuned(*out, mf.model, ds.Name, cfg, metrics, evalSet); err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "saved %s\n", *out)
@@ -142,12 +102,11 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	mf.register(fs)
 	var tf taskFlags
 	tf.register(fs)
-	seed := fs.Uint64("seed", 42, "seed of the split (must match the one used for training)")
 	asJSON := fs.Bool("json", false, "print the metrics report as JSON, with the split, its size and the loss")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	ds, err := tf.load(ctx, *seed, stderr)
+	ds, err := tf.load(ctx, stderr)
 	if err != nil {
 		return err
 	}

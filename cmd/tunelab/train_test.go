@@ -19,6 +19,7 @@ import (
 	"github.com/tunelab/tunelab/internal/testenv"
 	"github.com/tunelab/tunelab/lab"
 	"github.com/tunelab/tunelab/lab/backend"
+	"github.com/tunelab/tunelab/lab/checkpoint"
 )
 
 // roundTrip is lab/train/testdata/roundtrip_golden.json, written by make_roundtrip_golden.py
@@ -195,3 +196,42 @@ func wantEngine(t *testing.T) string {
 	}
 	return "go"
 }
+
+// TestTrainSeedDrawsTheHead: --seed reaches the fresh head's initialisation. One optimizer step
+// inside a one-step warmup has learning rate 0, so the saved head is the initial one: equal to
+// the head lab.Load draws with that seed, and different for another seed.
+func TestTrainSeedDrawsTheHead(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fine-tunes a 22M-parameter model")
+	}
+	modelDir, dataDir := testenv.ModelDir(t, lab.DefaultModel), testenv.DataDir(t)
+	ctx := context.Background()
+	head := func(seed string) []float32 {
+		out := filepath.Join(t.TempDir(), "tuned")
+		args := []string{"--model", modelDir, "--task", "tweets", "--data", dataDir, "--limit", "8", "--batch-size", "4",
+			"--max-length", "16", "--max-steps", "1", "--warmup-steps", "1", "--seed", seed, "--out", out}
+		var stdout, stderr bytes.Buffer
+		if err := runTrain(ctx, args, &stdout, &stderr); err != nil {
+			t.Fatalf("tunelab train %q: %v\n%s", args, err, stderr.String())
+		}
+		ck, err := checkpoint.Load(out, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ck.Tensors[headWeights].Data
+	}
+	seven, eight := head("7"), head("8")
+	clf, err := lab.Load(ctx, modelDir, lab.WithLabels("not disaster", "disaster"), lab.WithSeed(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := tensors.MustCopyFlatData[float32](clf.Store.GetVariable(headWeights).MustValue()); !slices.Equal(seven, want) {
+		t.Errorf("--seed 7 trained from head %v..., lab.Load with seed 7 draws %v...", seven[:3], want[:3])
+	}
+	if slices.Equal(seven, eight) {
+		t.Errorf("--seed 7 and --seed 8 start from the same head %v...", seven[:3])
+	}
+}
+
+// headWeights is the variable of BERT's classifier weights [classes, hidden].
+const headWeights = "/classifier/dense/weights"

@@ -4,13 +4,14 @@ import (
 	"encoding/json"
 
 	"fmt"
-	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/tunelab/tunelab/internal/atomicfile"
 )
 
 // Checkpoint is a loaded model: its config and every parameter as an f32 tensor, keyed by the
@@ -29,8 +30,10 @@ type Checkpoint struct {
 }
 
 // Load reads the checkpoint in dir. labels names the classes of the classification head; nil
-// means config.json's id2label. A checkpoint whose head has another number of classes is an
-// error, since its head cannot be reused.
+// means config.json's id2label or, without one, the names transformers gives the classes of
+// such a config (see DefaultLabels). A checkpoint whose head has another number of classes is
+// an error, since its head cannot be reused; so is a checkpoint without a head (a pretrained
+// encoder) when no labels are given, since nothing names the classes of the head to train.
 func Load(dir string, labels []string) (*Checkpoint, error) {
 	cfg, err := ReadConfig(dir)
 	if err != nil {
@@ -39,13 +42,19 @@ func Load(dir string, labels []string) (*Checkpoint, error) {
 	if labels == nil {
 		labels = cfg.Labels
 	}
+	unnamed := labels == nil
+	if unnamed {
+		if labels, err = DefaultLabels(cfg); err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "config.json"), err)
+		}
+	}
 	if len(labels) < 2 {
-		return nil, fmt.Errorf("%s: config.json has no id2label and no labels were given: pass the class names (at least 2)", dir)
+		return nil, fmt.Errorf("%s: %d class names given (%q): a classifier needs at least 2", dir, len(labels), labels)
 	}
 	if dup := firstDuplicate(labels); dup != "" {
 		return nil, fmt.Errorf("label %q is given twice", dup)
 	}
-	files, err := weightFiles(dir)
+	weights, err := FindWeights(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +65,8 @@ func Load(dir string, labels []string) (*Checkpoint, error) {
 	}
 	ck := &Checkpoint{Dir: dir, Config: cfg.WithLabels(labels), Labels: labels, Tensors: make(map[string]Tensor, len(params))}
 	from := make(map[string]string, len(params)) // parameter name -> file it came from
-	for _, file := range files {
+	for _, name := range weights.Files {
+		file := filepath.Join(dir, name)
 		st, err := readSafetensors(file)
 		if err != nil {
 			return nil, err
@@ -77,7 +87,7 @@ func Load(dir string, labels []string) (*Checkpoint, error) {
 			}
 			if !slices.Equal(h.Shape, p.Shape) {
 				if p.Fresh && strings.HasPrefix(canon, "classifier") {
-					return nil, fmt.Errorf("%s: tensor %q has shape %v but %d labels need %v: the checkpoint's head was trained for other classes; start from its encoder (drop the classifier tensors) or give %d labels", file, name, h.Shape, len(labels), p.Shape, len(cfg.Labels))
+					return nil, fmt.Errorf("%s: tensor %q has shape %v but %d labels need %v: the checkpoint's head was trained for %d classes; start from its encoder (drop the classifier tensors) or give %d labels", file, name, h.Shape, len(labels), p.Shape, h.Shape[0], h.Shape[0])
 				}
 				return nil, fmt.Errorf("%s: tensor %q has shape %v, config.json implies %v: config.json and the weights do not belong together", file, name, h.Shape, p.Shape)
 			}
@@ -96,51 +106,36 @@ func Load(dir string, labels []string) (*Checkpoint, error) {
 		if !p.Fresh {
 			return nil, fmt.Errorf("%s: tensor %q (or %q) is missing: the files are incomplete or are not a %s checkpoint", dir, p.Name, cfg.Family.prefix()+p.Name, cfg.Family)
 		}
+		if unnamed && isHead(p.Name) {
+			return nil, fmt.Errorf("%s: has no classification head (no %s) and config.json no id2label: pass the class names of the head to train (at least 2)", dir, p.Name)
+		}
 		ck.Fresh = append(ck.Fresh, p.Name)
 	}
 	sort.Strings(ck.Unused)
 	return ck, nil
 }
 
-// weightFiles lists the safetensors files of dir: the shards named by
-// model.safetensors.index.json, or model.safetensors.
-func weightFiles(dir string) ([]string, error) {
-	index := filepath.Join(dir, "model.safetensors.index.json")
-	if data, err := os.ReadFile(index); err == nil {
-		var idx struct {
-			WeightMap map[string]string `json:"weight_map"`
+// DefaultLabels are the class names transformers gives a config.json without id2label:
+// LABEL_0, LABEL_1, ... for its num_labels classes, 2 when it has none (PretrainedConfig).
+func DefaultLabels(cfg *Config) ([]string, error) {
+	n := 2
+	if v, ok := cfg.Raw["num_labels"]; ok && v != nil {
+		x, isNumber := v.(float64)
+		if !isNumber || x != float64(int(x)) || x < 1 {
+			return nil, fmt.Errorf("num_labels: expected a positive integer, got %v", v)
 		}
-		if err := json.Unmarshal(data, &idx); err != nil {
-			return nil, fmt.Errorf("%s: invalid JSON: %w", index, err)
-		}
-		if len(idx.WeightMap) == 0 {
-			return nil, fmt.Errorf("%s: empty weight_map", index)
-		}
-		var shards []string
-		for _, shard := range idx.WeightMap {
-			path := filepath.Join(dir, shard)
-			if !slices.Contains(shards, path) {
-				shards = append(shards, path)
-			}
-		}
-		sort.Strings(shards)
-		for _, s := range shards {
-			if _, err := os.Stat(s); err != nil {
-				return nil, fmt.Errorf("%s names shard %s: %w", index, filepath.Base(s), err)
-			}
-		}
-		return shards, nil
+		n = int(x)
 	}
-	single := filepath.Join(dir, "model.safetensors")
-	if _, err := os.Stat(single); err == nil {
-		return []string{single}, nil
+	labels := make([]string, n)
+	for i := range labels {
+		labels[i] = fmt.Sprintf("LABEL_%d", i)
 	}
-	for _, legacy := range []string{"pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "model.onnx"} {
-		if _, err := os.Stat(filepath.Join(dir, legacy)); err == nil {
-			return nil, fmt.Errorf("%s: has %s but no model.safetensors: tunelab reads only safetensors (pickled PyTorch files can run code when loaded); convert it with Python: transformers.AutoModel.from_pretrained(DIR).save_pretrained(DIR, safe_serialization=True)", dir, legacy)
-		}
-	}
-	return nil, fmt.Errorf("%s: no model.safetensors or model.safetensors.index.json: %w", dir, fs.ErrNotExist)
+	return labels, nil
+}
+
+// isHead reports the parameters of the classification head proper (not BERT's pooler).
+func isHead(name string) bool {
+	return strings.HasPrefix(name, "classifier") || strings.HasPrefix(name, "pre_classifier")
 }
 
 func firstDuplicate(xs []string) string {
@@ -170,12 +165,12 @@ func Save(dir string, cfg *Config, labels []string, tensors map[string]Tensor) e
 			return fmt.Errorf("saving %s: no value for %s (%s)", dir, p.Name, p.Path)
 		}
 		name := p.Name
-		if !strings.HasPrefix(name, "classifier") && !strings.HasPrefix(name, "pre_classifier") {
+		if !isHead(name) {
 			name = cfg.Family.prefix() + name
 		}
 		named[name] = t
 	}
-	if err := writeSafetensors(filepath.Join(dir, "model.safetensors"), named, map[string]string{"format": "pt"}); err != nil {
+	if err := writeSafetensors(filepath.Join(dir, WeightsFile), named, map[string]string{"format": "pt"}); err != nil {
 		return err
 	}
 	cfg.Raw["architectures"] = []string{architecture(cfg.Family)}
@@ -183,7 +178,7 @@ func Save(dir string, cfg *Config, labels []string, tensors map[string]Tensor) e
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(filepath.Join(dir, "config.json"), append(data, '\n'))
+	return atomicfile.WriteFile(filepath.Join(dir, "config.json"), append(data, '\n'))
 }
 
 func architecture(f Family) string {

@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -112,6 +113,99 @@ func copyFile(t *testing.T, from, to string) {
 	}
 }
 
+// withoutID2Label copies the fixture with config.json stripped of id2label and label2id, as
+// transformers 5 saves a classifier whose labels are the default ones, and extra fields set.
+func withoutID2Label(t *testing.T, fixture string, extra map[string]any) string {
+	t.Helper()
+	dir := t.TempDir()
+	cfg, err := ReadConfig(filepath.Join(fixtures, fixture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(cfg.Raw, "id2label")
+	delete(cfg.Raw, "label2id")
+	maps.Copy(cfg.Raw, extra)
+	data, err := json.Marshal(cfg.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, filepath.Join(fixtures, fixture, "model.safetensors"), filepath.Join(dir, "model.safetensors"))
+	return dir
+}
+
+// TestHeadWithoutID2LabelLoadsLikeTransformers: a *ForSequenceClassification checkpoint whose
+// config.json has no id2label keeps its head, with transformers' names for its classes:
+// LABEL_0, LABEL_1 (num_labels 2 when absent, as PretrainedConfig), or num_labels of them.
+func TestHeadWithoutID2LabelLoadsLikeTransformers(t *testing.T) {
+	for _, c := range []struct {
+		fixture string
+		extra   map[string]any
+		want    []string
+	}{
+		{"roberta-tiny-cls", nil, []string{"LABEL_0", "LABEL_1"}},
+		{"bert-tiny-cls", map[string]any{"num_labels": 3.0}, []string{"LABEL_0", "LABEL_1", "LABEL_2"}},
+	} {
+		ck, err := Load(withoutID2Label(t, c.fixture, c.extra), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", c.fixture, err)
+		}
+		if !slices.Equal(ck.Labels, c.want) || len(ck.Fresh) > 0 {
+			t.Errorf("%s: labels %q, fresh %v; want %q and the checkpoint's own head", c.fixture, ck.Labels, ck.Fresh, c.want)
+		}
+		orig, err := Load(filepath.Join(fixtures, c.fixture), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for path, want := range orig.Tensors {
+			if !slices.Equal(ck.Tensors[path].Data, want.Data) {
+				t.Errorf("%s: %s differs from the fixture's", c.fixture, path)
+			}
+		}
+	}
+}
+
+// TestSingleFileWinsOverShardsAsInTransformers: a folder with both model.safetensors and a shard
+// index loads the single file, as from_pretrained does; loading, Hub snapshots and the Space
+// export share that choice (FindWeights).
+func TestSingleFileWinsOverShardsAsInTransformers(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"config.json", "model.safetensors"} {
+		copyFile(t, filepath.Join(fixtures, "bert-tiny-cls-f16", f), filepath.Join(dir, f))
+	}
+	for _, f := range []string{"model.safetensors.index.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"} {
+		copyFile(t, filepath.Join(fixtures, "bert-tiny-cls-sharded", f), filepath.Join(dir, f))
+	}
+	w, err := FindWeights(dir)
+	if err != nil || w.Index != "" || !slices.Equal(w.Files, []string{"model.safetensors"}) {
+		t.Errorf("FindWeights = %+v, %v; want model.safetensors alone", w, err)
+	}
+	both, err := Load(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	single, err := Load(filepath.Join(fixtures, "bert-tiny-cls-f16"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sharded, err := Load(filepath.Join(fixtures, "bert-tiny-cls-sharded"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	differs := false
+	for path, want := range single.Tensors {
+		if !slices.Equal(both.Tensors[path].Data, want.Data) {
+			t.Fatalf("%s is not model.safetensors' value", path)
+		}
+		differs = differs || !slices.Equal(sharded.Tensors[path].Data, want.Data)
+	}
+	if !differs {
+		t.Fatal("the f16 and sharded fixtures hold the same values: nothing was compared")
+	}
+}
+
 func TestLoadErrorsNameFileAndTensor(t *testing.T) {
 	truncated := func() string {
 		dir := t.TempDir()
@@ -152,7 +246,18 @@ func TestLoadErrorsNameFileAndTensor(t *testing.T) {
 			[]string{"has pytorch_model.bin but no model.safetensors", "save_pretrained(DIR, safe_serialization=True)"}},
 		{"unknown model_type", func() string { return withConfig(`{"model_type": "gpt2"}`) }, nil,
 			[]string{"config.json", `model_type "gpt2" is not supported`}},
-		{"no labels", func() string { return filepath.Join(fixtures, "bert-tiny-bare") }, nil, []string{"no id2label and no labels were given"}},
+		{"no labels", func() string { return filepath.Join(fixtures, "bert-tiny-bare") }, nil,
+			[]string{"has no classification head (no classifier.weight) and config.json no id2label", "pass the class names"}},
+		{"3-class head, no id2label", func() string { return withoutID2Label(t, "bert-tiny-cls", nil) }, nil,
+			[]string{`tensor "classifier.bias" has shape [3] but 2 labels need [2]`, "trained for 3 classes", "give 3 labels"}},
+		{"bad num_labels", func() string { return withoutID2Label(t, "bert-tiny-cls", map[string]any{"num_labels": 2.5}) }, nil,
+			[]string{"config.json: num_labels: expected a positive integer, got 2.5"}},
+		{"shard outside the folder", func() string {
+			dir := t.TempDir()
+			copyFile(t, filepath.Join(fixtures, "bert-tiny-cls", "config.json"), filepath.Join(dir, "config.json"))
+			os.WriteFile(filepath.Join(dir, "model.safetensors.index.json"), []byte(`{"weight_map": {"a": "../bert-tiny-cls/model.safetensors"}}`), 0o644)
+			return dir
+		}, nil, []string{"model.safetensors.index.json", `weight_map["a"] = "../bert-tiny-cls/model.safetensors" is not a .safetensors file name in the model folder`}},
 		{"bad JSON", func() string { return withConfig(`{"model_type": "bert",`) }, nil, []string{"config.json: invalid JSON"}},
 		{"wrong field type", func() string { return withConfig(`{"model_type": "bert", "vocab_size": "big"}`) }, nil,
 			[]string{"vocab_size: expected a number"}},

@@ -36,8 +36,9 @@ type Options struct {
 	Tasks  []Task
 	// Recipe is the training configuration every run shares.
 	Recipe train.Config
-	// DataDir holds the official dataset layouts (see lab/data).
-	DataDir string
+	// Data reads the tasks (data directory, validation fraction, ...); Run seeds it with
+	// Recipe.Seed. Default: data.NewLoader("") with a held-out 20%.
+	Data *data.Loader
 	// Progress receives each run's progress bar and what the comparison is doing.
 	Progress io.Writer
 }
@@ -58,6 +59,7 @@ func Defaults() Options {
 			{Name: "agnews", MaxLength: 48, TrainLimit: 640, EvalLimit: 400},
 		},
 		Recipe: recipe,
+		Data:   data.NewLoader("").WithValidation(0.2),
 	}
 }
 
@@ -70,7 +72,7 @@ func Run(ctx context.Context, opts Options, done func(runs []*display.Run, notes
 		progress = io.Discard
 	}
 	for _, task := range opts.Tasks {
-		d, err := data.NewLoader(opts.DataDir).WithSeed(opts.Recipe.Seed).WithValidation(0.2).Load(ctx, task.Name)
+		d, err := opts.Data.WithSeed(opts.Recipe.Seed).Load(ctx, task.Name)
 		if err != nil {
 			return nil, nil, err
 		}

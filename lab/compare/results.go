@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/internal/atomicfile"
 	"github.com/tunelab/tunelab/lab/display"
 )
 
@@ -92,7 +92,7 @@ func Write(dir, command string, notes []string, runs []*display.Run) error {
 		files["curves-"+slug(task)+".svg"] = []byte(display.Lines(task+": validation accuracy", "step", series...))
 	}
 	for name, content := range files {
-		if err := checkpoint.WriteFileAtomic(filepath.Join(dir, name), content); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, name), content); err != nil {
 			return err
 		}
 	}

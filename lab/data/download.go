@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+
+	"github.com/tunelab/tunelab/internal/atomicfile"
 )
 
 // Checksum pins the content of a downloaded file.
@@ -92,7 +94,7 @@ func Fetch(ctx context.Context, client *http.Client, url, dest string, sum Check
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 		return err
 	}
-	return writeFileAtomic(dest, func(w io.Writer) error {
+	return atomicfile.Write(dest, func(w io.Writer) error {
 		n, err := io.Copy(io.MultiWriter(w, h), resp.Body)
 		if err != nil {
 			return fmt.Errorf("GET %s: after %d bytes: %w", url, n, err)

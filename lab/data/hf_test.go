@@ -7,10 +7,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tunelab/tunelab/internal/testenv"
+	"github.com/tunelab/tunelab/lab/hfhub"
 )
 
 // fakeHub serves datasets in the Hugging Face Hub's API layout:
@@ -18,11 +23,16 @@ import (
 // /datasets/ID/resolve/COMMIT/FILE serves one (with the ETag the Hub client requires).
 type fakeHub struct {
 	repos map[string]map[string][]byte // repo id -> file name -> content
+	// auth records the Authorization header of each request, when not nil.
+	auth *[]string
 }
 
 const fakeCommit = "0123456789abcdef0123456789abcdef01234567"
 
 func (h fakeHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.auth != nil {
+		*h.auth = append(*h.auth, r.Header.Get("Authorization"))
+	}
 	if rest, ok := strings.CutPrefix(r.URL.Path, "/api/datasets/"); ok {
 		id, _, _ := strings.Cut(rest, "/revision/")
 		files, ok := h.repos[id]
@@ -77,7 +87,10 @@ func TestHubDatasets(t *testing.T) {
 	}}
 	srv := httptest.NewServer(hub)
 	defer srv.Close()
-	loader := func() *Loader { return NewLoader(t.TempDir()).WithHub(srv.URL, t.TempDir()).WithValidation(0) }
+	testenv.IsolateHuggingFace(t)
+	loader := func() *Loader {
+		return NewLoader(t.TempDir()).WithHub(hfhub.Env{Endpoint: srv.URL, CacheDir: t.TempDir()}).WithValidation(0)
+	}
 	ctx := context.Background()
 
 	d, err := loader().Load(ctx, "hf:stanfordnlp/imdb")
@@ -118,4 +131,47 @@ func TestHubDatasets(t *testing.T) {
 
 	_, err = loader().Load(ctx, "hf:nobody/nothing")
 	wantErr(t, err, "hub dataset nobody/nothing", "404")
+}
+
+// TestHubDatasetsFollowHuggingFaceEnvironment: "hf:" datasets read the Hugging Face
+// environment as models do: HF_ENDPOINT, HF_TOKEN sent with every request, the cache under
+// HF_HOME (or HF_HUB_CACHE) with refs/main recorded, and in offline mode (HF_HUB_OFFLINE) that
+// cache alone, the Hub unreachable.
+func TestHubDatasetsFollowHuggingFaceEnvironment(t *testing.T) {
+	var auth []string
+	srv := httptest.NewServer(fakeHub{auth: &auth, repos: map[string]map[string][]byte{"someone/topics": {
+		"data/train-00000-of-00001.parquet": parquetBytes(t, []hubRow{{"a", 7}, {"b", 3}}),
+		"data/test-00000-of-00001.parquet":  parquetBytes(t, []hubRow{{"c", 3}}),
+	}}})
+	testenv.IsolateHuggingFace(t)
+	home := os.Getenv("HF_HOME")
+	t.Setenv("HF_ENDPOINT", srv.URL)
+	t.Setenv("HF_TOKEN", "hf_secret")
+	ctx := context.Background()
+	online, err := NewLoader(t.TempDir()).WithValidation(0).Load(ctx, "hf:someone/topics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(auth) == 0 || slices.ContainsFunc(auth, func(h string) bool { return h != "Bearer hf_secret" }) {
+		t.Errorf("Authorization headers %q, want HF_TOKEN's on every request", auth)
+	}
+	ref, err := os.ReadFile(filepath.Join(home, "hub", "datasets--someone--topics", "refs", "main"))
+	if err != nil || string(ref) != fakeCommit {
+		t.Errorf("$HF_HOME/hub/datasets--someone--topics/refs/main = %q, %v; want the commit %s", ref, err, fakeCommit)
+	}
+
+	srv.Close()
+	t.Setenv("HF_HUB_OFFLINE", "1")
+	offline, err := NewLoader(t.TempDir()).WithValidation(0).Load(ctx, "hf:someone/topics")
+	if err != nil {
+		t.Fatalf("offline, from the cache: %v", err)
+	}
+	if !reflect.DeepEqual(offline.Splits, online.Splits) || !reflect.DeepEqual(offline.Labels, online.Labels) {
+		t.Errorf("offline splits %v labels %q, online %v %q", offline.Splits, offline.Labels, online.Splits, online.Labels)
+	}
+
+	empty := t.TempDir()
+	t.Setenv("HF_HUB_CACHE", empty)
+	_, err = NewLoader(t.TempDir()).Load(ctx, "hf:someone/topics")
+	wantErr(t, err, "hub dataset someone/topics", "offline mode is on", filepath.Join(empty, "datasets--someone--topics", "refs", "main"))
 }

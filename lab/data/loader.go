@@ -1,7 +1,6 @@
 package data
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,10 +8,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/tunelab/tunelab/internal/datadir"
+	"github.com/tunelab/tunelab/lab/hfhub"
 )
 
-// DefaultDir is the data directory used when none is given: $TUNELAB_DATA, else ./data.
-func DefaultDir() string { return cmp.Or(os.Getenv("TUNELAB_DATA"), "data") }
+// DefaultDir is the data directory used when none is given, for the repository checkout (or
+// working folder) root, "" for the current folder: $TUNELAB_DATA; else root/../shared/data,
+// the folder beside the repository, when it exists; else root/data.
+func DefaultDir(root string) string { return datadir.Find(root) }
 
 // Task names understood by Loader.Load, besides "hf:OWNER/NAME" and file paths.
 const (
@@ -35,8 +39,7 @@ type Loader struct {
 	dir        string
 	download   bool
 	client     *http.Client
-	hub        string
-	hubCache   string
+	hub        hfhub.Env
 	opts       Options
 	seed       uint64
 	validation float64
@@ -47,10 +50,13 @@ type Loader struct {
 	labels     []string
 }
 
-// NewLoader returns a Loader reading dir (DefaultDir() if empty), with downloads disabled, seed
-// 1 and a validation fraction of 0.1.
+// NewLoader returns a Loader reading dir (DefaultDir("") if empty), with downloads disabled,
+// seed 1 and a validation fraction of 0.1.
 func NewLoader(dir string) *Loader {
-	return &Loader{dir: cmp.Or(dir, DefaultDir()), seed: 1, validation: 0.1, text: "text", label: "label"}
+	if dir == "" {
+		dir = DefaultDir("")
+	}
+	return &Loader{dir: dir, seed: 1, validation: 0.1, text: "text", label: "label"}
 }
 
 // Dir returns the data directory.
@@ -62,12 +68,10 @@ func (l *Loader) WithDownload(download bool) *Loader { l.download = download; re
 // WithHTTPClient sets the client used for downloads (default http.DefaultClient).
 func (l *Loader) WithHTTPClient(client *http.Client) *Loader { l.client = client; return l }
 
-// WithHub sets the Hugging Face endpoint (default $HF_ENDPOINT or https://huggingface.co)
-// and cache directory (default the Hugging Face cache) used by "hf:" datasets.
-func (l *Loader) WithHub(endpoint, cacheDir string) *Loader {
-	l.hub, l.hubCache = endpoint, cacheDir
-	return l
-}
+// WithHub sets how "hf:" datasets reach the Hugging Face Hub; its zero fields follow the
+// environment as for models (hfhub.Env: HF_TOKEN, HF_HOME, HF_HUB_CACHE, HF_ENDPOINT,
+// HF_HUB_OFFLINE).
+func (l *Loader) WithHub(env hfhub.Env) *Loader { l.hub = env; return l }
 
 // WithOptions sets how rows are read.
 func (l *Loader) WithOptions(opts Options) *Loader { l.opts = opts; return l }

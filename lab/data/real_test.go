@@ -69,10 +69,8 @@ func TestRealTweets(t *testing.T) {
 	}
 	// Record 86 spans three physical lines (bare LF inside quotes, CRLF record ends).
 	const want86 = "Progressive greetings!\n\nIn about a month students would have set their pens ablaze in The Torch Publications'... http://t.co/9FxPiXQuJt"
-	for _, ex := range train {
-		if ex.ID == "86" && (ex.Text != want86 || ex.Label != "not disaster") {
-			t.Errorf("record 86: got %q (%s), want %q (not disaster)", ex.Text, ex.Label, want86)
-		}
+	if ex := exampleWithID(t, train, "86"); ex.Text != want86 || ex.Label != "not disaster" {
+		t.Errorf("record 86: got %q (%s), want %q (not disaster)", ex.Text, ex.Label, want86)
 	}
 	// Every record against Python's csv module.
 	const script = `import csv, json, sys
@@ -102,17 +100,35 @@ func TestRealTweetsKeywordLocation(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Row id 74: keyword "ablaze", location "India" (read with Python's csv).
+	want := "keyword: ablaze; location: India; Man wife get six years jail for setting ablaze niece\nhttp://t.co/eV1ahOUCZA"
+	if ex := exampleWithID(t, examples, "74"); ex.Text != want {
+		t.Errorf("id 74: got %q, want %q", ex.Text, want)
+	}
+	// train.csv writes the keyword "airplane accident" as airplane%20accident on 35 rows.
+	decoded := 0
 	for _, ex := range examples {
-		if ex.ID == "74" {
-			want := "keyword: ablaze; location: India; Man wife get six years jail for setting ablaze niece\nhttp://t.co/eV1ahOUCZA"
-			if ex.Text != want {
-				t.Errorf("id 74: got %q, want %q", ex.Text, want)
-			}
-		}
-		if strings.Contains(ex.Text, "%20") && strings.HasPrefix(ex.Text, "keyword: airplane%20accident") {
+		if strings.HasPrefix(ex.Text, "keyword: airplane%20accident") {
 			t.Errorf("id %s: keyword not decoded: %q", ex.ID, ex.Text)
 		}
+		if strings.HasPrefix(ex.Text, "keyword: airplane accident;") {
+			decoded++
+		}
 	}
+	if decoded != 35 {
+		t.Errorf("%d texts start with the decoded keyword \"airplane accident\", want the 35 rows of train.csv", decoded)
+	}
+}
+
+// exampleWithID returns the example with id, failing the test when there is none.
+func exampleWithID(t *testing.T, examples []Example, id string) Example {
+	t.Helper()
+	for _, ex := range examples {
+		if ex.ID == id {
+			return ex
+		}
+	}
+	t.Fatalf("no record with id %s among %d", id, len(examples))
+	return Example{}
 }
 
 func TestRealIMDB(t *testing.T) {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/tunelab/tunelab/internal/atomicfile"
 )
 
 // TweetLabels are the disaster tweets' label names: Kaggle's target 0 is "not disaster",
@@ -133,7 +135,7 @@ func WriteSubmission(path string, ids []string, predictions []int) error {
 			return fmt.Errorf("submission %s: id %q at row %d is not a Kaggle id", path, ids[i], i+1)
 		}
 	}
-	return writeFileAtomic(path, func(w io.Writer) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
 		bw := bufio.NewWriter(w)
 		bw.WriteString("id,target\n")
 		for i, id := range ids {

@@ -30,13 +30,13 @@ type Job struct {
 }
 
 // FineTune runs job as a notebook's training cell does: load the model with a fresh head for
-// the task's labels, fine-tune with a Live display, save the fine-tuned model and the Run.
+// the task's labels (drawn with job.Config.Seed), fine-tune with a Live display, save the fine-tuned model and the Run.
 func FineTune(ctx context.Context, job Job) (*Run, error) {
 	trainSet, evalSet := job.Data.Splits[data.Train], job.Data.Splits[data.Validation]
 	if len(trainSet) == 0 || len(evalSet) == 0 {
 		return nil, fmt.Errorf("fine-tune %s on %s: need train and validation examples, have %d and %d", job.Model, job.Task, len(trainSet), len(evalSet))
 	}
-	clf, err := lab.Load(ctx, job.Model, lab.WithLabels(job.Data.Labels...), lab.WithMaxLength(job.MaxLength))
+	clf, err := lab.Load(ctx, job.Model, lab.WithLabels(job.Data.Labels...), lab.WithMaxLength(job.MaxLength), lab.WithSeed(job.Config.Seed))
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func FineTune(ctx context.Context, job Job) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := clf.SaveFineTuned(filepath.Join(job.Dir, "model"), job.Model, job.Task, job.Config, run.Metrics); err != nil {
+	if err := clf.SaveFineTuned(filepath.Join(job.Dir, "model"), job.Model, job.Task, job.Config, run.Metrics, evalSet); err != nil {
 		return nil, err
 	}
 	return run, run.Save(filepath.Join(job.Dir, "run.json"))

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/internal/atomicfile"
 	"github.com/tunelab/tunelab/lab/data"
 	"github.com/tunelab/tunelab/lab/train"
 )
@@ -54,7 +54,7 @@ func (r *Run) Save(path string) error {
 	if err != nil {
 		return fmt.Errorf("saving run %s: %w", path, err)
 	}
-	return checkpoint.WriteFileAtomic(path, b)
+	return atomicfile.WriteFile(path, b)
 }
 
 // LoadRun reads a run written by Run.Save.

@@ -46,9 +46,7 @@ type Model struct {
 // New returns the classifier described by cfg with numLabels classes, with the dropout rates of
 // config.json.
 func New(cfg *checkpoint.Config, numLabels int) *Model {
-	return &Model{cfg: cfg, numLabels: numLabels,
-		hiddenDropout: cfg.HiddenDropout, attentionDropout: cfg.AttentionDropout, classifierDropout: cfg.ClassifierDropout,
-		matmulDType: dtypes.Float32}
+	return (&Model{cfg: cfg, numLabels: numLabels, matmulDType: dtypes.Float32}).WithDropout(nil)
 }
 
 // WithMatmulDType makes the encoder layers' matrix products read their operands as dtype
@@ -60,9 +58,14 @@ func (m *Model) WithMatmulDType(dtype dtypes.DType) *Model {
 	return m
 }
 
-// WithDropout overrides every dropout rate (hidden, attention and classifier) with rate.
-func (m *Model) WithDropout(rate float64) *Model {
-	m.hiddenDropout, m.attentionDropout, m.classifierDropout = rate, rate, rate
+// WithDropout overrides every dropout rate (hidden, attention and classifier) with *rate; nil
+// restores config.json's rates.
+func (m *Model) WithDropout(rate *float64) *Model {
+	if rate == nil {
+		m.hiddenDropout, m.attentionDropout, m.classifierDropout = m.cfg.HiddenDropout, m.cfg.AttentionDropout, m.cfg.ClassifierDropout
+	} else {
+		m.hiddenDropout, m.attentionDropout, m.classifierDropout = *rate, *rate, *rate
+	}
 	return m
 }
 

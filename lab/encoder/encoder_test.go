@@ -2,7 +2,6 @@ package encoder_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -156,12 +155,27 @@ func checkAgainstGolden(t *testing.T, ck *checkpoint.Checkpoint, goldenFile stri
 	}
 }
 
-// TestFreshHeadIsInitialisedLikeTransformers checks a new head's statistics against what
-// transformers' _init_weights draws (hf_init_stats.json): weights ~ Normal(0, initializer_range),
-// biases 0.
+// initDraw is one fresh head transformers drew (hf_init_stats.json, written by make_goldens.py).
+type initDraw struct {
+	Shape      []int   `json:"weight_shape"`
+	Mean       float64 `json:"weight_mean"`
+	Std        float64 `json:"weight_std"`
+	Min        float64 `json:"weight_min"`
+	Max        float64 `json:"weight_max"`
+	BiasMaxAbs float64 `json:"bias_max_abs"`
+}
+
+// TestFreshHeadIsInitialisedLikeTransformers draws new heads of the two shapes recorded in
+// hf_init_stats.json -- bert-tiny-bare loaded with 5 labels ([5, 32]), and a hidden-768 model
+// ([5, 768]) -- and compares them with transformers' draws: the means and standard deviations
+// agree within 5 standard errors of the difference of two samples of N(0, initializer_range), the
+// largest weights within 30%, biases are 0; one seed always draws the same head and another
+// seed another one; the pretrained encoder keeps its values.
 func TestFreshHeadIsInitialisedLikeTransformers(t *testing.T) {
 	var stats struct {
-		Range float64 `json:"initializer_range"`
+		Range   float64  `json:"initializer_range"`
+		Tiny    initDraw `json:"from_pretrained_bert_tiny_bare_num_labels_5"`
+		Hidden7 initDraw `json:"from_config_hidden_768_num_labels_5"`
 	}
 	data, err := os.ReadFile(filepath.Join("testdata", "hf_init_stats.json"))
 	if err != nil {
@@ -170,38 +184,87 @@ func TestFreshHeadIsInitialisedLikeTransformers(t *testing.T) {
 	if err := json.Unmarshal(data, &stats); err != nil {
 		t.Fatal(err)
 	}
-	labels := make([]string, 40)
-	for i := range labels {
-		labels[i] = fmt.Sprint("class", i)
-	}
-	ck, err := checkpoint.Load(filepath.Join("testdata", "bert-tiny-bare"), labels)
+	labels := []string{"a", "b", "c", "d", "e"}
+	tiny, err := checkpoint.Load(filepath.Join("testdata", "bert-tiny-bare"), labels)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := encoder.New(ck.Config, len(labels))
-	store := model.NewStore()
-	if err := m.LoadVariables(store, ck, 7); err != nil {
-		t.Fatal(err)
-	}
-	weights := tensors.MustCopyFlatData[float32](store.GetVariable("/classifier/dense/weights").MustValue())
-	var sum, sumSq float64
-	for _, w := range weights {
-		sum += float64(w)
-		sumSq += float64(w) * float64(w)
-	}
-	n := float64(len(weights)) // 40 x 32 = 1280 draws: standard errors 0.0006 (mean), 0.0004 (std)
-	mean, std := sum/n, math.Sqrt(sumSq/n-(sum/n)*(sum/n))
-	if math.Abs(mean) > 0.003 || math.Abs(std-stats.Range) > 0.002 {
-		t.Errorf("fresh weights mean %.4f std %.4f, want ~0 and ~%g", mean, std, stats.Range)
-	}
-	for _, b := range tensors.MustCopyFlatData[float32](store.GetVariable("/classifier/dense/biases").MustValue()) {
-		if b != 0 {
-			t.Fatalf("fresh bias %g, want 0", b)
+	for _, tc := range []struct {
+		name string
+		ck   *checkpoint.Checkpoint
+		want initDraw
+	}{
+		{"bert-tiny-bare", tiny, stats.Tiny},
+		{"hidden 768", hidden768(t, len(labels)), stats.Hidden7},
+	} {
+		head := func(seed uint64) (weights, biases []float32) {
+			m := encoder.New(tc.ck.Config, len(labels))
+			store := model.NewStore()
+			if err := m.LoadVariables(store, tc.ck, seed); err != nil {
+				t.Fatal(err)
+			}
+			if got := store.GetVariable("/classifier/dense/weights").Shape().Dimensions; !slices.Equal(got, tc.want.Shape) {
+				t.Fatalf("%s: head weights %v, transformers drew %v", tc.name, got, tc.want.Shape)
+			}
+			if tc.ck == tiny { // The encoder keeps the pretrained values.
+				want := tc.ck.Tensors["/pooler/dense/weights"].Data
+				if got := tensors.MustCopyFlatData[float32](store.GetVariable("/pooler/dense/weights").MustValue()); !slices.Equal(got, want) {
+					t.Errorf("%s: pooler weights changed on load", tc.name)
+				}
+			}
+			return tensors.MustCopyFlatData[float32](store.GetVariable("/classifier/dense/weights").MustValue()),
+				tensors.MustCopyFlatData[float32](store.GetVariable("/classifier/dense/biases").MustValue())
+		}
+		weights, biases := head(7)
+		var sum, sumSq, maxAbs float64
+		for _, w := range weights {
+			sum += float64(w)
+			sumSq += float64(w) * float64(w)
+			maxAbs = math.Max(maxAbs, math.Abs(float64(w)))
+		}
+		n := float64(len(weights))
+		mean, std := sum/n, math.Sqrt(sumSq/n-(sum/n)*(sum/n))
+		// Standard errors of a sample's mean and standard deviation: sigma/sqrt(n), sigma/sqrt(2n).
+		seMean, seStd := stats.Range/math.Sqrt(n), stats.Range/math.Sqrt(2*n)
+		if math.Abs(mean-tc.want.Mean) > 5*math.Sqrt2*seMean || math.Abs(std-tc.want.Std) > 5*math.Sqrt2*seStd {
+			t.Errorf("%s: fresh weights mean %.5f std %.5f; transformers drew mean %.5f std %.5f (tolerances %.4f, %.4f)",
+				tc.name, mean, std, tc.want.Mean, tc.want.Std, 5*math.Sqrt2*seMean, 5*math.Sqrt2*seStd)
+		}
+		if theirs := math.Max(-tc.want.Min, tc.want.Max); math.Abs(maxAbs/theirs-1) > 0.3 {
+			t.Errorf("%s: largest fresh weight %.4f, transformers' %.4f", tc.name, maxAbs, theirs)
+		}
+		for _, b := range biases {
+			if math.Abs(float64(b)) > tc.want.BiasMaxAbs {
+				t.Fatalf("%s: fresh bias %g, transformers' are 0", tc.name, b)
+			}
+		}
+		if again, _ := head(7); !slices.Equal(again, weights) {
+			t.Errorf("%s: seed 7 drew two different heads", tc.name)
+		}
+		if other, _ := head(8); slices.Equal(other, weights) {
+			t.Errorf("%s: seeds 7 and 8 drew the same head", tc.name)
 		}
 	}
-	// The encoder keeps the pretrained values.
-	want := ck.Tensors["/pooler/dense/weights"].Data
-	if got := tensors.MustCopyFlatData[float32](store.GetVariable("/pooler/dense/weights").MustValue()); !slices.Equal(got, want) {
-		t.Error("pooler weights changed on load")
+}
+
+// hidden768 is a checkpoint of a BERT with hidden size 768, no layers and every parameter but
+// the fresh ones (pooler and head) zero: the shape of transformers' from_config draw.
+func hidden768(t *testing.T, numLabels int) *checkpoint.Checkpoint {
+	t.Helper()
+	cfg, err := checkpoint.ParseConfig([]byte(`{"model_type": "bert", "vocab_size": 8, "hidden_size": 768,
+		"num_hidden_layers": 0, "num_attention_heads": 12, "max_position_embeddings": 8, "initializer_range": 0.02}`))
+	if err != nil {
+		t.Fatal(err)
 	}
+	ck := &checkpoint.Checkpoint{Dir: "hidden-768", Config: cfg, Tensors: map[string]checkpoint.Tensor{}}
+	for _, p := range checkpoint.Params(cfg, numLabels) {
+		if !p.Fresh {
+			size := 1
+			for _, d := range p.Shape {
+				size *= d
+			}
+			ck.Tensors[p.Path] = checkpoint.Tensor{Shape: p.Shape, Data: make([]float32, size)}
+		}
+	}
+	return ck
 }

@@ -20,6 +20,7 @@ import (
 // every parameter against torch autograd (dropout off on both sides), which is what makes
 // fine-tuning right.
 func TestGradientsMatchTorch(t *testing.T) {
+	zero := 0.0
 	for _, fixture := range []string{"bert-tiny-cls", "roberta-tiny-cls", "distilbert-tiny-cls"} {
 		t.Run(fixture, func(t *testing.T) {
 			dir := filepath.Join("testdata", fixture)
@@ -27,7 +28,7 @@ func TestGradientsMatchTorch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m := encoder.New(ck.Config, len(ck.Labels)).WithDropout(0)
+			m := encoder.New(ck.Config, len(ck.Labels)).WithDropout(&zero)
 			store := model.NewStore()
 			if err := m.LoadVariables(store, ck, 0); err != nil {
 				t.Fatal(err)

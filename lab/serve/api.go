@@ -23,6 +23,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /{$}", s.handlePage)
 	m.Handle("GET /static/", staticHandler())
 	m.HandleFunc("POST /api/predict", s.handlePredict)
+	// Inference Endpoints answer at their root URL: clients given the server's address post there.
+	m.HandleFunc("POST /{$}", s.handlePredict)
 	m.HandleFunc("POST /api/flag", s.handleFlag)
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -185,10 +187,33 @@ func (s *Server) checkText(text, where string) (string, bool, error) {
 	return text, false, nil
 }
 
-// PredictRequest is the body of POST /api/predict.
+// PredictRequest is the body of POST /api/predict: tunelab's {"texts": [...]}, or the Hugging
+// Face Inference API's {"inputs": "text"} or {"inputs": ["text", ...]} with optional
+// "parameters", which is answered in that API's shape (InferenceResponse).
 type PredictRequest struct {
-	Texts []string `json:"texts"`
+	Texts      []string             `json:"texts,omitempty"`
+	Inputs     json.RawMessage      `json:"inputs,omitempty"`
+	Parameters *InferenceParameters `json:"parameters,omitempty"`
 }
+
+// InferenceParameters are the text-classification parameters of the Inference API.
+type InferenceParameters struct {
+	// TopK keeps the k most probable classes (default: all).
+	TopK *int `json:"top_k,omitempty"`
+	// FunctionToApply is how scores come from the logits: only "softmax", the default of a
+	// single-label classifier, is served.
+	FunctionToApply string `json:"function_to_apply,omitempty"`
+}
+
+// InferenceScore is one class of an Inference API answer.
+type InferenceScore struct {
+	Label string  `json:"label"`
+	Score float32 `json:"score"`
+}
+
+// InferenceResponse is the Inference API's text-classification answer: for each input, its
+// classes sorted by decreasing score.
+type InferenceResponse [][]InferenceScore
 
 // Prediction is the classification of one text.
 type Prediction struct {
@@ -209,6 +234,52 @@ type PredictResponse struct {
 	LatencyMS float64 `json:"latency_ms"`
 }
 
+// requestTexts returns the texts of req and whether it is an Inference API request.
+func requestTexts(req *PredictRequest) (texts []string, inference bool, err error) {
+	switch {
+	case req.Texts != nil && req.Inputs != nil:
+		return nil, false, badRequest(`both "texts" and "inputs": send {"texts": [...]} or the Inference API's {"inputs": ...}`)
+	case req.Inputs != nil:
+		var one string
+		if json.Unmarshal(req.Inputs, &one) == nil {
+			return []string{one}, true, nil
+		}
+		if err := json.Unmarshal(req.Inputs, &texts); err != nil || texts == nil {
+			return nil, true, badRequest(`"inputs" must be a string or an array of strings, got %s`, truncateJSON(req.Inputs))
+		}
+		return texts, true, nil
+	case req.Parameters != nil:
+		return nil, false, badRequest(`"parameters" go with the Inference API's "inputs", not with "texts"`)
+	case req.Texts == nil:
+		return nil, false, badRequest(`missing "texts": expected {"texts": ["some text", ...]} (or the Inference API's {"inputs": "some text"})`)
+	}
+	return req.Texts, false, nil
+}
+
+func truncateJSON(raw json.RawMessage) string {
+	if len(raw) > 40 {
+		return string(raw[:40]) + "..."
+	}
+	return string(raw)
+}
+
+// topK checks the Inference API parameters and returns how many classes to answer.
+func (s *Server) topK(p *InferenceParameters) (int, error) {
+	if p == nil {
+		return len(s.labels), nil
+	}
+	if p.FunctionToApply != "" && p.FunctionToApply != "softmax" {
+		return 0, badRequest(`parameters.function_to_apply %q is not served: the scores are the softmax probabilities ("softmax")`, p.FunctionToApply)
+	}
+	if p.TopK == nil {
+		return len(s.labels), nil
+	}
+	if *p.TopK < 1 {
+		return 0, badRequest("parameters.top_k is %d: expected at least 1", *p.TopK)
+	}
+	return min(*p.TopK, len(s.labels)), nil
+}
+
 func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	var req PredictRequest
@@ -216,23 +287,36 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, r, err)
 		return
 	}
-	if req.Texts == nil {
-		s.writeErr(w, r, badRequest(`missing "texts": expected {"texts": ["some text", ...]}`))
+	reqTexts, inference, err := requestTexts(&req)
+	if err != nil {
+		s.writeErr(w, r, err)
 		return
 	}
-	if len(req.Texts) == 0 {
-		s.writeErr(w, r, badRequest(`"texts" is empty: expected at least one text`))
+	field := "texts"
+	if inference {
+		field = "inputs"
+	}
+	k, err := s.topK(req.Parameters)
+	if err != nil {
+		s.writeErr(w, r, err)
 		return
 	}
-	if len(req.Texts) > s.opts.MaxTexts {
-		s.writeErr(w, r, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf(`too many texts: %d, the limit is %d per request`, len(req.Texts), s.opts.MaxTexts)})
+	if len(reqTexts) == 0 {
+		s.writeErr(w, r, badRequest(`"%s" is empty: expected at least one text`, field))
 		return
 	}
-	texts := make([]string, len(req.Texts))
-	truncated := make([]bool, len(req.Texts))
-	for i, t := range req.Texts {
-		var err error
-		if texts[i], truncated[i], err = s.checkText(t, fmt.Sprintf("texts[%d]", i)); err != nil {
+	if len(reqTexts) > s.opts.MaxTexts {
+		s.writeErr(w, r, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf(`too many texts: %d, the limit is %d per request`, len(reqTexts), s.opts.MaxTexts)})
+		return
+	}
+	texts := make([]string, len(reqTexts))
+	truncated := make([]bool, len(reqTexts))
+	for i, t := range reqTexts {
+		where := fmt.Sprintf("%s[%d]", field, i)
+		if inference && req.Inputs[0] == '"' {
+			where = field
+		}
+		if texts[i], truncated[i], err = s.checkText(t, where); err != nil {
 			s.writeErr(w, r, err)
 			return
 		}
@@ -240,6 +324,16 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 	probs, err := s.batcher.classify(r.Context(), texts)
 	if err != nil {
 		s.writeErr(w, r, err)
+		return
+	}
+	if inference {
+		resp := make(InferenceResponse, len(probs))
+		for i, row := range probs {
+			for _, c := range s.ranked(row)[:k] {
+				resp[i] = append(resp[i], InferenceScore{Label: c.Label, Score: c.Confidence})
+			}
+		}
+		writeJSON(w, http.StatusOK, resp)
 		return
 	}
 	resp := PredictResponse{Predictions: make([]Prediction, len(texts)), Labels: s.labels}

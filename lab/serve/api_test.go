@@ -4,10 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
+
+	"github.com/tunelab/tunelab/internal/testenv"
 )
 
 func TestPredictScoresFollowTheClassifier(t *testing.T) {
@@ -188,7 +193,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 			}
 		}
 	}
-	for _, route := range []string{"POST /api/predict", "POST /api/flag", "GET /healthz", "GET /readyz", "GET /config",
+	for _, route := range []string{"POST /api/predict", "POST /", "POST /api/flag", "GET /healthz", "GET /readyz", "GET /config",
 		"GET /gradio_api/info", "POST /gradio_api/queue/join", "GET /gradio_api/queue/data", "POST /gradio_api/call/predict"} {
 		method, path, _ := strings.Cut(route, " ")
 		if _, ok := doc.Paths[path][strings.ToLower(method)]; !ok {
@@ -265,4 +270,114 @@ type fixedLabels []string
 func (f fixedLabels) Labels() []string { return f }
 func (f fixedLabels) Classify(ctx context.Context, texts []string) ([][]float32, error) {
 	panic("not called")
+}
+
+// TestInferenceAPIRequests: {"inputs": ...} is answered in the Hugging Face Inference API's
+// shape, each text's classes sorted by score (ties in label order), at /api/predict and at the
+// root URL; top_k keeps the first k; mixed or malformed requests are refused with a reason.
+func TestInferenceAPIRequests(t *testing.T) {
+	s := newTestServer(t, &keywordClassifier{}, Options{})
+	type score struct {
+		Label string  `json:"label"`
+		Score float32 `json:"score"`
+	}
+	// "good good" is (0.2, 0.2, 0.6); "bad" is (0.5, 0.25, 0.25).
+	good := []score{{"positive", 0.6}, {"negative", 0.2}, {"neutral", 0.2}}
+	bad := []score{{"negative", 0.5}, {"neutral", 0.25}, {"positive", 0.25}}
+	for _, c := range []struct {
+		path, body string
+		want       [][]score
+	}{
+		{"/api/predict", `{"inputs": "good good"}`, [][]score{good}},
+		{"/", `{"inputs": "good good", "parameters": {}}`, [][]score{good}},
+		{"/api/predict", `{"inputs": ["bad", "good good"]}`, [][]score{bad, good}},
+		{"/", `{"inputs": ["bad", "good good"], "parameters": {"top_k": 1, "function_to_apply": "softmax"}}`, [][]score{bad[:1], good[:1]}},
+		{"/api/predict", `{"inputs": "bad", "parameters": {"top_k": 10}}`, [][]score{bad}},
+	} {
+		rec := do(s, "POST", c.path, c.body)
+		if rec.Code != 200 {
+			t.Errorf("POST %s %s: %d %s", c.path, c.body, rec.Code, rec.Body)
+			continue
+		}
+		got := decodeJSON[[][]score](t, rec.Body.Bytes())
+		ok := len(got) == len(c.want)
+		for i := 0; ok && i < len(got); i++ {
+			ok = len(got[i]) == len(c.want[i])
+			for j := 0; ok && j < len(got[i]); j++ {
+				ok = got[i][j].Label == c.want[i][j].Label && approx(got[i][j].Score, c.want[i][j].Score)
+			}
+		}
+		if !ok {
+			t.Errorf("POST %s %s: %v, want %v", c.path, c.body, got, c.want)
+		}
+	}
+	for _, c := range []struct{ body, want string }{
+		{`{"texts": ["a"], "inputs": "b"}`, `both "texts" and "inputs"`},
+		{`{"inputs": 3}`, `"inputs" must be a string or an array of strings, got 3`},
+		{`{"inputs": ""}`, `inputs is empty`},
+		{`{"inputs": ["ok", " "]}`, `inputs[1] is empty`},
+		{`{"inputs": []}`, `"inputs" is empty`},
+		{`{"inputs": "x", "parameters": {"top_k": 0}}`, `parameters.top_k is 0`},
+		{`{"inputs": "x", "parameters": {"function_to_apply": "sigmoid"}}`, `function_to_apply "sigmoid" is not served`},
+		{`{"inputs": "x", "parameters": {"truncation": true}}`, `unknown field "truncation"`},
+		{`{"texts": ["x"], "parameters": {"top_k": 1}}`, `"parameters" go with the Inference API's "inputs"`},
+	} {
+		rec := do(s, "POST", "/api/predict", c.body)
+		if rec.Code != 400 || !strings.Contains(decodeJSON[apiError](t, rec.Body.Bytes()).Error, c.want) {
+			t.Errorf("POST %s: %d %s, want 400 saying %s", c.body, rec.Code, rec.Body, c.want)
+		}
+	}
+}
+
+// TestRealInferenceClient runs huggingface_hub's InferenceClient, the PyPI client of the
+// Inference API and Inference Endpoints, against the server's root URL and /api/predict.
+func TestRealInferenceClient(t *testing.T) {
+	python := testenv.Python(t, "huggingface_hub")
+	url := startServer(t, newTestServer(t, &keywordClassifier{}, Options{}))
+	texts := []string{"What a good, good day", "bad news", "no keywords here"}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, python, append([]string{filepath.Join("testdata", "inference_client.py"), url}, texts...)...).Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("inference_client.py: %v\n%s", err, stderr)
+	}
+	type score struct {
+		Label string  `json:"label"`
+		Score float32 `json:"score"`
+	}
+	type answers struct {
+		All  [][]score `json:"all"`
+		Top1 []score   `json:"top1"`
+	}
+	var got struct {
+		Version    string  `json:"version"`
+		Root       answers `json:"root"`
+		APIPredict answers `json:"api_predict"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("script output %q: %v", out, err)
+	}
+	t.Logf("huggingface_hub %s", got.Version)
+	for name, a := range map[string]answers{"root URL": got.Root, "/api/predict": got.APIPredict} {
+		if len(a.All) != len(texts) || len(a.Top1) != 1 {
+			t.Fatalf("%s: answers %+v", name, a)
+		}
+		for i, text := range texts {
+			scores := map[string]float32{}
+			for j, s := range a.All[i] {
+				scores[s.Label] = s.Score
+				if j > 0 && s.Score > a.All[i][j-1].Score {
+					t.Errorf("%s: text %q: classes not sorted by score: %+v", name, text, a.All[i])
+				}
+			}
+			checkProbs(t, text, scores)
+		}
+		if a.Top1[0] != a.All[0][0] {
+			t.Errorf("%s: top_k=1 gave %+v, the best class is %+v", name, a.Top1, a.All[0][0])
+		}
+	}
 }

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/tunelab/tunelab/internal/testenv"
 )
 
 // TestBrowser drives the demo page in headless Chromium (e2e/demo.mjs, playwright-core) and
@@ -19,17 +21,7 @@ func TestBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
-	node := requireTool(t, "node", "the browser test runs e2e/demo.mjs")
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		missing(t, "no Chromium at "+chromium+" (apt-get install chromium, or set $CHROMIUM)")
-	}
-	if _, err := os.Stat(filepath.Join("e2e", "node_modules", "playwright-core")); err != nil {
-		missing(t, "e2e/node_modules lacks playwright-core: run `npm ci` in lab/serve/e2e")
-	}
+	node, chromium, e2e := testenv.Browser(t)
 
 	const topK = 2
 	card := Card{Title: "Keyword sentiment", Description: "Counts the words good and bad.",
@@ -57,7 +49,7 @@ func TestBrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "demo.mjs")
-	cmd.Dir = "e2e"
+	cmd.Dir = e2e
 	cmd.Env = append(os.Environ(), "DEMO_URL="+url, "DEMO_EXPECT="+string(expect), "CHROMIUM="+chromium,
 		"DEMO_FLAG_FILE="+filepath.Join(flagDir, FlagFile), "DEMO_SCREENSHOT="+absPath(t, shot))
 	out, err := cmd.CombinedOutput()

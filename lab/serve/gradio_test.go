@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tunelab/tunelab/internal/testenv"
 	"github.com/tunelab/tunelab/lab/metrics"
 )
 
@@ -229,10 +230,7 @@ func TestGradioConfigAndInfo(t *testing.T) {
 
 // TestRealGradioClient runs the PyPI gradio_client against the server.
 func TestRealGradioClient(t *testing.T) {
-	python := requireTool(t, "python3", "the gradio_client test needs Python")
-	if err := exec.Command(python, "-c", "import gradio_client").Run(); err != nil {
-		missing(t, "python3 cannot import gradio_client (pip install gradio_client): "+err.Error())
-	}
+	python := testenv.Python(t, "gradio_client")
 	url := startServer(t, newTestServer(t, &keywordClassifier{}, Options{}))
 	texts := []string{"What a good, good day", "bad news", "no keywords here"}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

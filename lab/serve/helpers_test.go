@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -115,25 +114,6 @@ func checkProbs(t testing.TB, text string, scores map[string]float32) {
 			t.Errorf("text %q: score[%s] = %v, want %v", text, l, scores[l], want[i])
 		}
 	}
-}
-
-// requireTool returns the path of an external program the test needs; it skips when the
-// program is missing, or fails when $CI is set.
-func requireTool(t *testing.T, name, why string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		missing(t, name+" not found on PATH: "+why)
-	}
-	return path
-}
-
-func missing(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatal(why)
-	}
-	t.Skip(why)
 }
 
 func jsonBody(t testing.TB, v any) string {

@@ -5,7 +5,6 @@ package space
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/tunelab/tunelab/internal/yamlstr"
 	"github.com/tunelab/tunelab/lab/checkpoint"
 )
 
@@ -84,26 +84,22 @@ func (o *Options) check() error {
 var optionalModelFiles = append(slices.Clone(checkpoint.TokenizerFiles), "README.md")
 
 // ModelFiles lists the files of dir that the Space needs, relative to dir: config.json, the
-// weights (model.safetensors, or model.safetensors.index.json and its shards), the tokenizer
+// weights (checkpoint.FindWeights: model.safetensors, else model.safetensors.index.json and its
+// shards), the tokenizer
 // files and the model card. It fails when config.json, the weights or any tokenizer is missing.
 func ModelFiles(dir string) ([]string, error) {
 	files := []string{"config.json"}
 	if !isFile(filepath.Join(dir, "config.json")) {
 		return nil, fmt.Errorf("space: %s has no config.json: not a Hugging Face model folder", dir)
 	}
-	switch {
-	case isFile(filepath.Join(dir, "model.safetensors")):
-		files = append(files, "model.safetensors")
-	case isFile(filepath.Join(dir, "model.safetensors.index.json")):
-		shards, err := indexShards(filepath.Join(dir, "model.safetensors.index.json"))
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, "model.safetensors.index.json")
-		files = append(files, shards...)
-	default:
-		return nil, fmt.Errorf("space: %s has neither model.safetensors nor model.safetensors.index.json", dir)
+	weights, err := checkpoint.FindWeights(dir)
+	if err != nil {
+		return nil, fmt.Errorf("space: %w", err)
 	}
+	if weights.Index != "" {
+		files = append(files, weights.Index)
+	}
+	files = append(files, weights.Files...)
 	hasTokenizer := false
 	for _, name := range optionalModelFiles {
 		if isFile(filepath.Join(dir, name)) {
@@ -120,33 +116,6 @@ func ModelFiles(dir string) ([]string, error) {
 		}
 	}
 	return files, nil
-}
-
-func indexShards(path string) ([]string, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("space: %w", err)
-	}
-	var idx struct {
-		WeightMap map[string]string `json:"weight_map"`
-	}
-	if err := json.Unmarshal(data, &idx); err != nil {
-		return nil, fmt.Errorf("space: %s: %w", path, err)
-	}
-	var shards []string
-	for _, f := range idx.WeightMap {
-		if f != filepath.Base(f) {
-			return nil, fmt.Errorf("space: %s: shard %q is not a file name in the model folder", path, f)
-		}
-		if !slices.Contains(shards, f) {
-			shards = append(shards, f)
-		}
-	}
-	if len(shards) == 0 {
-		return nil, fmt.Errorf("space: %s: empty weight_map", path)
-	}
-	slices.Sort(shards)
-	return shards, nil
 }
 
 func isFile(path string) bool {
@@ -309,7 +278,7 @@ func sentence(s string) string {
 	return s + "."
 }
 
-var readmeTemplate = template.Must(template.New("README.md").Funcs(template.FuncMap{"yaml": yamlString, "sentence": sentence}).Parse(`---
+var readmeTemplate = template.Must(template.New("README.md").Funcs(template.FuncMap{"yaml": yamlstr.Quote, "sentence": sentence}).Parse(`---
 title: {{yaml .Title}}
 emoji: {{yaml .Emoji}}
 colorFrom: {{.ColorFrom}}
@@ -328,6 +297,8 @@ A text classifier fine-tuned with [tunelab](https://{{.Module}}) and served by `
 the demo page is at the Space's root, and the same model answers
 
 - ` + "`POST /api/predict`" + ` with ` + "`{\"texts\": [\"...\"]}`" + ` (OpenAPI document at ` + "`/openapi.json`" + `);
+- the Inference API's ` + "`{\"inputs\": \"...\"}`" + ` at the root URL and at ` + "`/api/predict`" + `, so
+  ` + "`huggingface_hub.InferenceClient(model=\"https://OWNER-SPACE.hf.space\").text_classification(\"...\")`" + ` works;
 - the Gradio API, so ` + "`gradio_client`" + ` works unchanged:
 
 ` + "```python" + `
@@ -353,12 +324,6 @@ func README(opts Options) ([]byte, error) {
 		Module string
 	}{opts, AppPort, ModulePath})
 	return buf.Bytes(), err
-}
-
-// yamlString quotes s as a YAML double-quoted scalar (JSON strings are valid YAML).
-func yamlString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }
 
 var dockerfileTemplate = template.Must(template.New("Dockerfile").Parse(`# Builds tunelab and serves the baked-in model on port {{.Port}} on XLA's CPU plugin, tunelab's

@@ -187,7 +187,7 @@ func TestExportRefusesIncompleteModelsAndBadOptions(t *testing.T) {
 		err   string
 	}{
 		{"no config", []string{"model.safetensors", "vocab.txt"}, Options{}, "has no config.json"},
-		{"no weights", []string{"config.json", "vocab.txt"}, Options{}, "neither model.safetensors nor model.safetensors.index.json"},
+		{"no weights", []string{"config.json", "vocab.txt"}, Options{}, "no model.safetensors or model.safetensors.index.json"},
 		{"no tokenizer", []string{"config.json", "model.safetensors"}, Options{}, "has no tokenizer"},
 		{"bad colour", []string{"config.json", "model.safetensors", "vocab.txt"}, Options{ColorFrom: "orange"}, `colours "orange"`},
 		{"long description", []string{"config.json", "model.safetensors", "vocab.txt"}, Options{ShortDescription: strings.Repeat("x", 61)}, "61 characters"},
@@ -230,12 +230,18 @@ func TestModelFilesFollowsTheShardIndex(t *testing.T) {
 		t.Errorf("files %v, want %s", files, want)
 	}
 	os.WriteFile(filepath.Join(dir, "model.safetensors.index.json"), []byte(`{"weight_map": {"a": "../../etc/passwd"}}`), 0o644)
-	if _, err := ModelFiles(dir); err == nil || !strings.Contains(err.Error(), "not a file name") {
+	if _, err := ModelFiles(dir); err == nil || !strings.Contains(err.Error(), "not a .safetensors file name in the model folder") {
 		t.Errorf("shard outside the folder: %v", err)
 	}
-	os.Remove(filepath.Join(dir, "model-00002-of-00002.safetensors"))
 	os.WriteFile(filepath.Join(dir, "model.safetensors.index.json"), []byte(index), 0o644)
-	if _, err := ModelFiles(dir); err == nil || !strings.Contains(err.Error(), "missing model-00002-of-00002.safetensors") {
+	// Beside the shards, a single model.safetensors wins, as in transformers.
+	os.WriteFile(filepath.Join(dir, "model.safetensors"), []byte("x"), 0o644)
+	if files, err := ModelFiles(dir); err != nil || strings.Join(files, " ") != "config.json model.safetensors tokenizer.json" {
+		t.Errorf("single file and shards: files %v (%v), want config.json model.safetensors tokenizer.json", files, err)
+	}
+	os.Remove(filepath.Join(dir, "model.safetensors"))
+	os.Remove(filepath.Join(dir, "model-00002-of-00002.safetensors"))
+	if _, err := ModelFiles(dir); err == nil || !strings.Contains(err.Error(), "names the shard model-00002-of-00002.safetensors") {
 		t.Errorf("missing shard: %v", err)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"encoding/csv"
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -118,17 +117,10 @@ type oracleResult struct {
 
 // startOracle starts encoding texts with Hugging Face `tokenizers` (testdata/hf_oracle.py) for
 // each setting ("MAX_LENGTH:PADDING"), so that Go can encode meanwhile; the returned function
-// waits for the results. It skips the test when python3 or tokenizers is missing, and fails
-// instead when $CI is set.
+// waits for the results. Without python3 and tokenizers it calls testenv.Missing.
 func startOracle(t testing.TB, tokDir string, texts []string, settings ...string) func() map[string]*oracleResult {
 	t.Helper()
-	if out, err := exec.Command("python3", "-c", "import tokenizers").CombinedOutput(); err != nil {
-		msg := fmt.Sprintf("Hugging Face tokenizers is not available (pip install tokenizers): %v: %s", err, out)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	python := testenv.Python(t, "tokenizers")
 	tmp := t.TempDir()
 	in, out := filepath.Join(tmp, "texts.json"), filepath.Join(tmp, "out.json")
 	data, err := json.Marshal(texts)
@@ -140,7 +132,7 @@ func startOracle(t testing.TB, tokDir string, texts []string, settings ...string
 	}
 	args := append([]string{filepath.Join("testdata", "hf_oracle.py"), tokDir, in, out}, settings...)
 	var stderr strings.Builder
-	cmd := exec.Command("python3", args...)
+	cmd := exec.Command(python, args...)
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -5,9 +5,7 @@ import (
 	"strings"
 
 	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/tunelab/tunelab/lab/checkpoint"
@@ -19,7 +17,8 @@ import (
 // global-norm clipping.
 //
 // The moments live in the store as non-trainable variables "/adamw/m<path>" and
-// "/adamw/v<path>" for each parameter path, so they are saved and restored with a checkpoint.
+// "/adamw/v<path>" for each parameter path (ZeroMoments), so they are saved and
+// restored with a checkpoint.
 type AdamW struct {
 	Beta1, Beta2, Epsilon float64
 	// WeightDecay is the decoupled decay of the decay group (0 turns it off).
@@ -36,15 +35,14 @@ func Decays(p checkpoint.Param) bool {
 
 func momentPath(kind, path string) string { return "/adamw/" + kind + path }
 
-// CreateMoments creates the zero first and second moments of every parameter in store.
-func (o AdamW) CreateMoments(store *model.Store, params []checkpoint.Param) error {
+// ZeroMoments sets the first and second moments of every parameter to zero, as a new torch
+// optimizer starts, creating them in store on first use.
+func (o AdamW) ZeroMoments(store *model.Store, params []checkpoint.Param) error {
 	for _, p := range params {
 		for _, kind := range []string{"m", "v"} {
-			v, err := store.CreateVariable(momentPath(kind, p.Path), tensors.FromShape(shapes.Make(dtypes.Float32, p.Shape...)))
-			if err != nil {
+			if err := setZero(store, momentPath(kind, p.Path), p.Shape); err != nil {
 				return err
 			}
-			v.SetTrainable(false)
 		}
 	}
 	return nil

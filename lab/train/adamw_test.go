@@ -92,6 +92,9 @@ func TestAdamWMatchesTorch(t *testing.T) {
 	cfg.LearningRate, cfg.WeightDecay, cfg.MaxGradNorm, cfg.Dropout = 1e-3, 0.01, 1, &zero
 	tr, _ := tinyTrainer(t, "bert-tiny-cls", nil, cfg)
 	info := readAdamWInfo(t)
+	if err := tr.startAtStepZero(); err != nil {
+		t.Fatal(err)
+	}
 	exec, err := tr.stepExec(true)
 	if err != nil {
 		t.Fatal(err)

@@ -39,14 +39,21 @@ func (t *Trainer) compileAhead(trainSet, evalSet *Dataset) (programs int, took t
 		}
 	}
 	if evalSet != nil {
-		exec, err := t.evaluationExec()
+		p, err := t.evaluator()
 		if err != nil {
 			return programs, 0, err
 		}
-		for _, seq := range t.usedLengths(evalSet) {
-			tokens := shapes.Make(dtypes.Int32, rows, seq)
-			if _, err := exec.Compile(tokens, tokens, tokens); err != nil {
-				return programs, 0, fmt.Errorf("train: compiling the evaluation for %d x %d: %w", rows, seq, err)
+		lengths := t.usedLengths(evalSet)
+		evalShapes := make([][2]int, 0, len(lengths)+1)
+		for _, seq := range lengths {
+			evalShapes = append(evalShapes, [2]int{p.shapes.Rows(t.cfg.BatchSize, t.cfg.BatchSize), seq})
+		}
+		if rest := evalSet.Len() % t.cfg.BatchSize; rest != 0 { // the last batch holds the longest examples
+			evalShapes = append(evalShapes, [2]int{p.shapes.Rows(rest, t.cfg.BatchSize), lengths[len(lengths)-1]})
+		}
+		for _, shape := range evalShapes {
+			if err := p.Compile(shape[0], shape[1]); err != nil {
+				return programs, 0, err
 			}
 			programs++
 		}

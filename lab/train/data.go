@@ -23,21 +23,21 @@ type BatchEncoder interface {
 type Dataset struct {
 	// IDs and TypeIDs are each example's token ids and token type ids (special tokens included).
 	IDs, TypeIDs [][]int32
-	// Labels are the class ids.
+	// Labels are the class ids; nil for texts to predict.
 	Labels []int
 	// PadID is the token that pads rows.
 	PadID int32
 }
 
 // Len is the number of examples.
-func (d *Dataset) Len() int { return len(d.Labels) }
+func (d *Dataset) Len() int { return len(d.IDs) }
 
 // encodeChunk bounds the memory of one EncodeBatch call.
 const encodeChunk = 256
 
-// Encode tokenizes texts with their class ids labels.
+// Encode tokenizes texts with their class ids labels (nil for texts to predict).
 func Encode(tok BatchEncoder, texts []string, labels []int) (*Dataset, error) {
-	if len(texts) != len(labels) {
+	if labels != nil && len(texts) != len(labels) {
 		return nil, fmt.Errorf("train: %d texts but %d labels", len(texts), len(labels))
 	}
 	d := &Dataset{Labels: slices.Clone(labels), PadID: tok.PadID()}
@@ -60,6 +60,9 @@ func Encode(tok BatchEncoder, texts []string, labels []int) (*Dataset, error) {
 func (d *Dataset) check(what string, numLabels int) error {
 	if d == nil || d.Len() == 0 {
 		return fmt.Errorf("train: the %s set is empty", what)
+	}
+	if len(d.Labels) != d.Len() {
+		return fmt.Errorf("train: the %s set has %d labels for %d examples", what, len(d.Labels), d.Len())
 	}
 	var errs []error
 	for i, l := range d.Labels {
@@ -103,7 +106,8 @@ func (d *Dataset) order(seed uint64, epoch, batchSize int) [][]int {
 
 // batch returns the model inputs of examples idx: tokens, mask and type ids [rows, s] padded on
 // the right to the smallest of lengths that holds the longest row (lengths ends with the
-// longest length the model takes), labels [rows], and real [rows], true for the rows of idx.
+// longest length the model takes), labels [rows] (zeros for an unlabelled set), and real
+// [rows], true for the rows of idx.
 // The rows past len(idx) (rows >= len(idx)) repeat the first example, so that a short last batch
 // keeps the shape of the others (one compiled program less on XLA); real masks them out of the
 // loss and the metrics.
@@ -132,7 +136,9 @@ func (d *Dataset) batch(idx []int, lengths []int, rows int) (tokens, mask, types
 		for k := range d.IDs[i] {
 			m[r*seq+k] = 1
 		}
-		ls[r] = int32(d.Labels[i])
+		if d.Labels != nil {
+			ls[r] = int32(d.Labels[i])
+		}
 	}
 	return tensors.FromFlatDataAndDimensions(ids, rows, seq), tensors.FromFlatDataAndDimensions(m, rows, seq),
 		tensors.FromFlatDataAndDimensions(ty, rows, seq), tensors.FromFlatDataAndDimensions(ls, rows),

@@ -6,10 +6,15 @@ import (
 	"math"
 	"slices"
 
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/tunelab/tunelab/lab/backend"
+	"github.com/tunelab/tunelab/lab/encoder"
 	"github.com/tunelab/tunelab/lab/metrics"
 )
 
@@ -36,52 +41,139 @@ func (e *Eval) Metrics() map[string]float64 {
 	return m
 }
 
-// Evaluate runs the model (dropout off) on d in batches of Config.BatchSize, grouped by length.
-func (t *Trainer) Evaluate(ctx context.Context, d *Dataset) (*Eval, error) {
-	if err := d.check("evaluation", t.model.NumLabels()); err != nil {
-		return nil, err
-	}
-	evalExec, err := t.evaluationExec()
+// Predictor runs a model's forward pass (dropout off) over tokenized examples: the one
+// inference path of evaluation (Trainer.Evaluate) and of prediction (lab.Classifier). It is not
+// safe for concurrent use.
+type Predictor struct {
+	model  *encoder.Model
+	exec   *model.Exec
+	shapes backend.Shapes
+}
+
+// NewPredictor returns a Predictor of m, whose variables are in store, on b.
+func NewPredictor(b compute.Backend, m *encoder.Model, store *model.Store) (*Predictor, error) {
+	exec, err := model.NewExec(b, store, func(scope *model.Scope, tokens, mask, types *Node) *Node {
+		return m.Logits(scope, tokens, mask, types)
+	})
 	if err != nil {
 		return nil, err
 	}
-	c := t.model.NumLabels()
+	// Graphs are compiled per batch shape: few rows counts, bucket lengths (backend.Shapes).
+	return &Predictor{model: m, exec: exec.SetMaxCache(64), shapes: backend.ShapesFor(b)}, nil
+}
+
+// Logits returns the logits [n][c] of d's examples, in d's order (d's labels are not read). The
+// examples run sorted by length in batches of at most batchSize, each padded to the smallest
+// bucket length that holds its longest row and to the engine's next row count
+// (backend.Shapes.Rows) with copies of its first row (whose outputs are dropped), so that few
+// graphs get compiled.
+func (p *Predictor) Logits(ctx context.Context, d *Dataset, batchSize int) ([][]float32, error) {
+	c := p.model.NumLabels()
 	idx := make([]int, d.Len())
 	for i := range idx {
 		idx[i] = i
 	}
 	slices.SortStableFunc(idx, func(a, b int) int { return len(d.IDs[a]) - len(d.IDs[b]) })
-	ev := &Eval{Predictions: make([]int, d.Len()), Probabilities: make([][]float32, d.Len())}
-	for lo := 0; lo < len(idx); lo += t.cfg.BatchSize {
+	out := make([][]float32, d.Len())
+	for lo := 0; lo < len(idx); lo += batchSize {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		batch := idx[lo:min(lo+t.cfg.BatchSize, len(idx))]
-		tokens, mask, types, _, _ := d.batch(batch, t.seqLengths(), t.trainRows(len(batch)))
-		out, err := evalExec.Exec(tokens, mask, types)
+		batch := idx[lo:min(lo+batchSize, len(idx))]
+		tokens, mask, types, _, _ := d.batch(batch, p.lengths(), p.shapes.Rows(len(batch), batchSize))
+		logits, err := p.exec.Exec1(tokens, mask, types)
 		if err != nil {
-			return nil, fmt.Errorf("train: evaluating examples: %w", err)
+			return nil, fmt.Errorf("train: running examples: %w", err)
 		}
-		logits := tensors.MustCopyFlatData[float32](out[0])
+		flat := tensors.MustCopyFlatData[float32](logits)
 		for r, i := range batch {
-			row := logits[r*c : (r+1)*c]
-			probs, logZ := softmax(row)
-			ev.Probabilities[i] = probs
-			ev.Predictions[i] = metrics.ArgMax(row)
-			ev.Loss += logZ - float64(row[d.Labels[i]])
+			out[i] = flat[r*c : (r+1)*c : (r+1)*c]
 		}
+	}
+	return out, nil
+}
+
+// lengths are the padded sequence lengths of the batches: the engine's buckets up to the
+// model's longest input (the tokenizer has already truncated to the run's maximum length).
+func (p *Predictor) lengths() []int {
+	return p.shapes.SeqLengths(p.model.Config().MaxPositionEmbeddings)
+}
+
+// Compile compiles the forward pass for batches of rows x seq tokens ahead of their first use.
+func (p *Predictor) Compile(rows, seq int) error {
+	tokens := shapes.Make(dtypes.Int32, rows, seq)
+	if _, err := p.exec.Compile(tokens, tokens, tokens); err != nil {
+		return fmt.Errorf("train: compiling the forward pass for %d x %d: %w", rows, seq, err)
+	}
+	return nil
+}
+
+// WarmShapes returns the (rows, seq) shapes Logits uses for batches of up to batchSize texts of
+// up to maxLength tokens.
+func (p *Predictor) WarmShapes(batchSize, maxLength int) [][2]int {
+	lengths := p.lengths()
+	last, _ := slices.BinarySearch(lengths, maxLength) // the bucket that holds maxLength tokens
+	var out [][2]int
+	for _, seq := range lengths[:min(last+1, len(lengths))] {
+		for _, rows := range p.shapes.RowCounts(batchSize) {
+			out = append(out, [2]int{rows, seq})
+		}
+	}
+	return out
+}
+
+// Evaluate runs the model (dropout off) on d in batches of Config.BatchSize (see Predictor).
+func (t *Trainer) Evaluate(ctx context.Context, d *Dataset) (*Eval, error) {
+	p, err := t.evaluator()
+	if err != nil {
+		return nil, err
+	}
+	return p.Evaluate(ctx, d, t.labels, t.cfg.BatchSize)
+}
+
+// evaluator returns t's Predictor, made on first use.
+func (t *Trainer) evaluator() (*Predictor, error) {
+	if t.predictor == nil {
+		p, err := NewPredictor(t.backend, t.model, t.store)
+		if err != nil {
+			return nil, err
+		}
+		t.predictor = p
+	}
+	return t.predictor, nil
+}
+
+// Evaluate scores the model on the labelled set d, run in batches of at most batchSize (see
+// Logits); labels name the classes in the report.
+func (p *Predictor) Evaluate(ctx context.Context, d *Dataset, labels []string, batchSize int) (*Eval, error) {
+	if len(labels) != p.model.NumLabels() {
+		return nil, fmt.Errorf("train: %d label names for a model with %d labels", len(labels), p.model.NumLabels())
+	}
+	if err := d.check("evaluation", p.model.NumLabels()); err != nil {
+		return nil, err
+	}
+	logits, err := p.Logits(ctx, d, batchSize)
+	if err != nil {
+		return nil, err
+	}
+	ev := &Eval{Predictions: make([]int, d.Len()), Probabilities: make([][]float32, d.Len())}
+	for i, row := range logits {
+		probs, logZ := Probabilities(row)
+		ev.Probabilities[i] = probs
+		ev.Predictions[i] = metrics.ArgMax(row)
+		ev.Loss += logZ - float64(row[d.Labels[i]])
 	}
 	ev.Loss /= float64(d.Len())
 	names := func(ids []int) []string {
 		out := make([]string, len(ids))
 		for i, id := range ids {
-			out[i] = t.labels[id]
+			out[i] = labels[id]
 		}
 		return out
 	}
-	e := metrics.New[string]().WithLabels(t.labels...)
-	if c == 2 {
-		e.WithPosLabel(t.labels[1])
+	e := metrics.New[string]().WithLabels(labels...)
+	if len(labels) == 2 {
+		e.WithPosLabel(labels[1])
 	}
 	report, err := e.Report(names(d.Labels), names(ev.Predictions))
 	if err != nil {
@@ -91,8 +183,8 @@ func (t *Trainer) Evaluate(ctx context.Context, d *Dataset) (*Eval, error) {
 	return ev, nil
 }
 
-// softmax returns the probabilities of logits and their log-sum-exp, in float64.
-func softmax(logits []float32) ([]float32, float64) {
+// Probabilities returns the softmax of logits and their log-sum-exp, computed in float64.
+func Probabilities(logits []float32) ([]float32, float64) {
 	top := float64(slices.Max(logits))
 	sum := 0.0
 	for _, l := range logits {
@@ -103,18 +195,4 @@ func softmax(logits []float32) ([]float32, float64) {
 		probs[i] = float32(math.Exp(float64(l)-top) / sum)
 	}
 	return probs, top + math.Log(sum)
-}
-
-// evaluationExec returns the evaluation graph: tokens, mask, typeIDs [b, s] -> logits [b, c].
-func (t *Trainer) evaluationExec() (*model.Exec, error) {
-	if t.evalExec == nil {
-		e, err := model.NewExec(t.backend, t.store, func(scope *model.Scope, tokens, mask, types *Node) *Node {
-			return t.model.Logits(scope, tokens, mask, types)
-		})
-		if err != nil {
-			return nil, err
-		}
-		t.evalExec = e
-	}
-	return t.evalExec, nil
 }

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/internal/atomicfile"
 )
 
 // writeBar draws the progress line of p: a 30-character bar, step/total, loss, lr, samples/s
@@ -40,7 +40,7 @@ func writeHistory(runDir string, history []Record) error {
 		"history.svg":  historySVG(history),
 	}
 	for _, name := range slices.Sorted(maps.Keys(files)) {
-		if err := checkpoint.WriteFileAtomic(filepath.Join(runDir, name), files[name]); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(runDir, name), files[name]); err != nil {
 			return fmt.Errorf("train: writing the history: %w", err)
 		}
 	}

@@ -6,18 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/tunelab/tunelab/internal/atomicfile"
 	"github.com/tunelab/tunelab/lab/checkpoint"
 )
 
@@ -58,6 +56,9 @@ type Result struct {
 
 // Train runs from scratch, writing checkpoints and the history into runDir; evalSet may be nil.
 func (t *Trainer) Train(ctx context.Context, runDir string, trainSet, evalSet *Dataset) (*Result, error) {
+	if err := t.startAtStepZero(); err != nil {
+		return nil, err
+	}
 	return t.run(ctx, runDir, trainSet, evalSet, &State{})
 }
 
@@ -67,6 +68,9 @@ func (t *Trainer) Train(ctx context.Context, runDir string, trainSet, evalSet *D
 func (t *Trainer) Resume(ctx context.Context, runDir string, trainSet, evalSet *Dataset) (*Result, error) {
 	dir, err := LatestCheckpoint(runDir)
 	if err != nil {
+		return nil, err
+	}
+	if err := t.startAtStepZero(); err != nil { // creates what restore overwrites
 		return nil, err
 	}
 	st, err := t.restore(dir)
@@ -101,152 +105,6 @@ func checkpointStep(name string) (int, bool) {
 	}
 	n, err := strconv.Atoi(s)
 	return n, err == nil
-}
-
-func (t *Trainer) run(ctx context.Context, runDir string, trainSet, evalSet *Dataset, st *State) (*Result, error) {
-	if err := trainSet.check("training", t.model.NumLabels()); err != nil {
-		return nil, err
-	}
-	if evalSet != nil {
-		if err := evalSet.check("evaluation", t.model.NumLabels()); err != nil {
-			return nil, err
-		}
-	}
-	if err := os.MkdirAll(runDir, 0o755); err != nil {
-		return nil, fmt.Errorf("train: %w", err)
-	}
-	c := t.cfg
-	batchesPerEpoch := (trainSet.Len() + c.BatchSize - 1) / c.BatchSize
-	stepsPerEpoch := (batchesPerEpoch + c.GradAccum - 1) / c.GradAccum
-	total := c.MaxSteps
-	if total <= 0 {
-		total = c.Epochs * stepsPerEpoch
-	}
-	st.TotalSteps = total
-	warmup := WarmupSteps(c.WarmupSteps, c.WarmupRatio, total)
-	lengths := t.seqLengths()
-	res := &Result{}
-	compiled, took, err := t.compileAhead(trainSet, evalSet)
-	if err != nil {
-		return nil, err
-	}
-	res.Programs, res.CompileSeconds = compiled, took.Seconds()
-	if t.progress != nil && compiled > 0 {
-		fmt.Fprintf(t.progress, "compiled %d programs (one per input shape) in %.1f s\n", compiled, took.Seconds())
-	}
-	start, startStep, samples := time.Now(), st.Step, 0
-
-	evaluate := func() (bool, error) {
-		if evalSet == nil {
-			return false, nil
-		}
-		ev, err := t.Evaluate(ctx, evalSet)
-		if err != nil {
-			return false, err
-		}
-		res.Eval = ev
-		rec := Record{"step": float64(st.Step), "epoch": epochOf(st, batchesPerEpoch)}
-		for k, v := range ev.Metrics() {
-			rec["eval_"+k] = v
-		}
-		st.History = append(st.History, rec)
-		t.report(Progress{Step: st.Step, TotalSteps: total, Epoch: rec["epoch"], Eval: ev.Metrics()})
-		value, ok := ev.Metrics()[c.MetricForBest]
-		if !ok {
-			return false, fmt.Errorf("train: no evaluation metric %q (have %v)", c.MetricForBest, slices.Sorted(maps.Keys(ev.Metrics())))
-		}
-		lower := strings.HasSuffix(c.MetricForBest, "loss")
-		if st.BestMetric == nil || (lower && value < *st.BestMetric) || (!lower && value > *st.BestMetric) {
-			st.BestMetric, st.BadEvals = &value, 0
-			st.BestCheckpoint = fmt.Sprintf("checkpoint-%d", st.Step)
-		} else {
-			st.BadEvals++
-		}
-		return c.EarlyStopping > 0 && st.BadEvals >= c.EarlyStopping, nil
-	}
-
-	for st.Step < total {
-		order := trainSet.order(c.Seed, st.Epoch, c.BatchSize)
-		for st.Batch < len(order) && st.Step < total {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			lossSum, norm := 0.0, 0.0
-			k := st.Step + 1
-			lr := c.LearningRate * c.Scheduler.Factor(k-1, warmup, total)
-			s := t.opt.StepAt(k, lr)
-			for micro := 0; micro < c.GradAccum && st.Batch < len(order); micro++ {
-				apply := micro == c.GradAccum-1 || st.Batch == len(order)-1
-				exec, err := t.stepExec(apply)
-				if err != nil {
-					return nil, fmt.Errorf("train: step %d: %w", k, err)
-				}
-				tokens, mask, types, labels, real := trainSet.batch(order[st.Batch], lengths, t.trainRows(len(order[st.Batch])))
-				out, err := exec.Exec(tokens, mask, types, labels,
-					tensors.FromScalar(float32(s.LR)), tensors.FromScalar(float32(s.StepSize)), tensors.FromScalar(float32(s.SqrtBC2)), real)
-				if err != nil {
-					return nil, fmt.Errorf("train: step %d: %w", k, err)
-				}
-				l := float64(tensors.MustCopyFlatData[float32](out[0])[0])
-				norm = float64(tensors.MustCopyFlatData[float32](out[1])[0])
-				lossSum += l
-				samples += len(order[st.Batch])
-				st.Batch++
-				if math.IsNaN(l) || math.IsInf(l, 0) {
-					return nil, fmt.Errorf("train: step %d (epoch %d): the loss is %g at learning rate %g; the parameters are no longer usable, the last good checkpoint is %s",
-						k, st.Epoch+1, l, lr, lastCheckpointName(runDir))
-				}
-				if apply {
-					lossSum /= float64(micro + 1)
-					break
-				}
-			}
-			st.Step = k
-			if st.Batch == len(order) {
-				st.Epoch, st.Batch = st.Epoch+1, 0
-			}
-			st.LossSum += lossSum
-			st.LossSteps++
-			epoch := epochOf(st, batchesPerEpoch)
-			if c.LogEvery > 0 && (k%c.LogEvery == 0 || k == total) {
-				st.History = append(st.History, Record{"step": float64(k), "epoch": epoch,
-					"loss": st.LossSum / float64(st.LossSteps), "learning_rate": lr, "grad_norm": norm})
-				st.LossSum, st.LossSteps = 0, 0
-			}
-			elapsed := time.Since(start)
-			p := Progress{Step: k, TotalSteps: total, Epoch: epoch, Loss: lossSum, LR: lr, GradNorm: norm,
-				SamplesPerSec: float64(samples) / elapsed.Seconds(), Elapsed: elapsed}
-			p.ETA = time.Duration(float64(elapsed) / float64(k-startStep) * float64(total-k))
-			t.report(p)
-
-			epochEnd := st.Batch == 0
-			due := func(every int) bool { return (every > 0 && k%every == 0) || (every == 0 && epochEnd) || k == total }
-			stop := false
-			if due(c.EvalEvery) {
-				var err error
-				if stop, err = evaluate(); err != nil {
-					return nil, err
-				}
-			}
-			if due(c.SaveEvery) || stop {
-				if err := t.saveCheckpoint(runDir, st); err != nil {
-					return nil, err
-				}
-			}
-			if stop {
-				res.State, res.Stopped = *st, fmt.Sprintf("early stopping: %s did not improve for %d evaluations", c.MetricForBest, st.BadEvals)
-				return res, writeHistory(runDir, st.History)
-			}
-		}
-		if st.Batch == len(order) {
-			st.Epoch, st.Batch = st.Epoch+1, 0
-		}
-	}
-	if t.progress != nil {
-		fmt.Fprintln(t.progress)
-	}
-	res.State = *st
-	return res, writeHistory(runDir, st.History)
 }
 
 // epochOf is the fractional epoch after st's step.
@@ -333,14 +191,14 @@ func (t *Trainer) writeCheckpoint(dir string, st *State) error {
 	if err := gob.NewEncoder(&buf).Encode(state); err != nil {
 		return err
 	}
-	if err := checkpoint.WriteFileAtomic(filepath.Join(dir, "optimizer.gob"), []byte(buf.String())); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "optimizer.gob"), []byte(buf.String())); err != nil {
 		return err
 	}
 	data, err := json.MarshalIndent(st, "", " ")
 	if err != nil {
 		return err
 	}
-	return checkpoint.WriteFileAtomic(filepath.Join(dir, "trainer_state.json"), append(data, '\n'))
+	return atomicfile.WriteFile(filepath.Join(dir, "trainer_state.json"), append(data, '\n'))
 }
 
 // restore loads a checkpoint written by saveCheckpoint into the store.

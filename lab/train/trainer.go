@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -111,17 +113,18 @@ type Trainer struct {
 	params  []checkpoint.Param
 	opt     AdamW
 
-	execs    map[bool]*model.Exec // keyed by "apply the update"
-	evalExec *model.Exec
-	shapes   backend.Shapes
+	execs     map[bool]*model.Exec // keyed by "apply the update"
+	predictor *Predictor
+	shapes    backend.Shapes
 
 	progress io.Writer
 	hook     func(Progress)
 }
 
 // New returns a Trainer of m, whose variables are in store (m.LoadVariables), with class names
-// labels (one per class of m), on backend. It creates the optimizer variables in store and,
-// when cfg.Dropout is set, changes m's dropout rates.
+// labels (one per class of m), on b. It sets m's dropout rates: cfg.Dropout, or config.json's
+// when nil (an earlier trainer's override does not linger). The optimizer's variables are
+// created by Train and Resume: evaluating needs none.
 func New(b compute.Backend, m *encoder.Model, store *model.Store, labels []string, cfg Config) (*Trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -129,9 +132,7 @@ func New(b compute.Backend, m *encoder.Model, store *model.Store, labels []strin
 	if len(labels) != m.NumLabels() {
 		return nil, fmt.Errorf("train: %d label names for a model with %d labels", len(labels), m.NumLabels())
 	}
-	if cfg.Dropout != nil {
-		m.WithDropout(*cfg.Dropout)
-	}
+	m.WithDropout(cfg.Dropout)
 	t := &Trainer{backend: b, model: m, store: store, labels: labels, cfg: cfg,
 		params: checkpoint.Params(m.Config(), m.NumLabels()),
 		opt: AdamW{Beta1: cfg.AdamBeta1, Beta2: cfg.AdamBeta2, Epsilon: cfg.AdamEpsilon,
@@ -141,21 +142,6 @@ func New(b compute.Backend, m *encoder.Model, store *model.Store, labels []strin
 		if store.GetVariable(p.Path) == nil {
 			return nil, fmt.Errorf("train: store has no variable %s (%s): call LoadVariables first", p.Path, p.Name)
 		}
-	}
-	if err := t.opt.CreateMoments(store, t.params); err != nil {
-		return nil, fmt.Errorf("train: %w", err)
-	}
-	if cfg.GradAccum > 1 {
-		for _, p := range t.params {
-			v, err := store.CreateVariable(accumPath(p.Path), zeros(p.Shape))
-			if err != nil {
-				return nil, fmt.Errorf("train: %w", err)
-			}
-			v.SetTrainable(false)
-		}
-	}
-	if err := store.SetRNGStateFromSeed(int64(cfg.Seed)); err != nil {
-		return nil, fmt.Errorf("train: %w", err)
 	}
 	return t, nil
 }
@@ -172,12 +158,40 @@ func (t *Trainer) Config() Config { return t.cfg }
 
 func accumPath(path string) string { return "/accum" + path }
 
-func zeros(shape []int) *tensors.Tensor {
-	size := 1
-	for _, d := range shape {
-		size *= d
+// startAtStepZero readies the store for a run from step 0: zero AdamW moments and gradient
+// accumulators, and the dropout generator seeded with Config.Seed. A store keeps what an earlier
+// run on the same model left there (creating an existing variable returns it as it is), so every
+// run sets them rather than only creating them.
+func (t *Trainer) startAtStepZero() error {
+	if err := t.opt.ZeroMoments(t.store, t.params); err != nil {
+		return fmt.Errorf("train: %w", err)
 	}
-	return tensors.FromFlatDataAndDimensions(make([]float32, size), shape...)
+	if t.cfg.GradAccum > 1 {
+		for _, p := range t.params {
+			if err := setZero(t.store, accumPath(p.Path), p.Shape); err != nil {
+				return fmt.Errorf("train: %w", err)
+			}
+		}
+	}
+	if err := t.store.SetRNGStateFromSeed(int64(t.cfg.Seed)); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	return nil
+}
+
+// setZero sets the non-trainable float32 variable at path to zeros of shape, creating it if
+// the store has none.
+func setZero(store *model.Store, path string, shape []int) error {
+	zeros := tensors.FromShape(shapes.Make(dtypes.Float32, shape...))
+	if v := store.GetVariable(path); v != nil {
+		return v.SetValue(zeros)
+	}
+	v, err := store.CreateVariable(path, zeros)
+	if err != nil {
+		return err
+	}
+	v.SetTrainable(false)
+	return nil
 }
 
 // stepExec returns the training step graph: inputs tokens, mask, typeIDs [b, s], labels [b],

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomlx/gomlx/ml/model"
 	"github.com/tunelab/tunelab/lab/checkpoint"
 )
 
@@ -278,5 +279,49 @@ func TestHistorySVGPlotsTheLoss(t *testing.T) {
 	// Losses 3, 1, 2: SVG y grows downwards, so loss 3 is the smallest y, 1 the largest, 2 midway.
 	if !(ys[0] < ys[2] && ys[2] < ys[1]) || math.Abs(ys[2]-(ys[0]+ys[1])/2) > 0.1 {
 		t.Errorf("y %v for losses 3, 1, 2: want top, bottom, half-way", ys)
+	}
+}
+
+// TestDropoutOverrideDoesNotLinger: a trainer whose Config leaves Dropout nil trains with
+// config.json's rates even after another trainer of the same model set Dropout 0: its run
+// equals that of a model nobody overrode.
+func TestDropoutOverrideDoesNotLinger(t *testing.T) {
+	d, err := Encode(wordHasher{maxLen: 16}, sameLength(8, 9), []int{0, 1, 2, 1, 0, 2, 2, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Defaults()
+	cfg.LearningRate, cfg.MaxSteps, cfg.BatchSize, cfg.LogEvery = 1e-3, 2, 4, 1
+	losses := func(tr *Trainer) []float64 {
+		res, err := tr.Train(context.Background(), t.TempDir(), d, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []float64
+		for _, r := range res.History {
+			out = append(out, r["loss"])
+		}
+		return out
+	}
+	fresh, _ := tinyTrainer(t, "bert-tiny-cls", nil, cfg)
+	want := losses(fresh)
+
+	zero := 0.0
+	off := cfg
+	off.Dropout = &zero
+	overridden, ck := tinyTrainer(t, "bert-tiny-cls", nil, off)
+	if got := losses(overridden); slices.Equal(got, want) {
+		t.Fatalf("dropout 0 gave the losses of config.json's dropout %v: nothing would be compared", got)
+	}
+	store := model.NewStore()
+	if err := overridden.model.LoadVariables(store, ck, 0); err != nil {
+		t.Fatal(err)
+	}
+	again, err := New(testBackend(), overridden.model, store, ck.Labels, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := losses(again); !slices.Equal(got, want) {
+		t.Errorf("losses %v after an override, %v without one", got, want)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tunelab/tunelab/internal/atomicfile"
 	"github.com/tunelab/tunelab/lab/checkpoint"
 )
 
@@ -248,8 +249,8 @@ func WriteReport(dir, name, md string, report any) error {
 	if err != nil {
 		return err
 	}
-	if err := checkpoint.WriteFileAtomic(filepath.Join(dir, name+".json"), js); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, name+".json"), js); err != nil {
 		return err
 	}
-	return checkpoint.WriteFileAtomic(filepath.Join(dir, name+".md"), []byte(md))
+	return atomicfile.WriteFile(filepath.Join(dir, name+".md"), []byte(md))
 }

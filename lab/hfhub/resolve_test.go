@@ -1,4 +1,4 @@
-package checkpoint
+package hfhub
 
 import (
 	"bytes"
@@ -22,6 +22,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/tunelab/tunelab/internal/testenv"
 )
 
 // fakeHub serves the parts of the Hugging Face Hub's HTTP API that model downloads use, with
@@ -211,17 +213,9 @@ func tinyRepo(commit string, hidden int) fakeRevision {
 }
 
 // clearHFEnv isolates a test from the machine's Hugging Face settings and token file.
-func clearHFEnv(t *testing.T) {
-	for _, key := range []string{"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_TOKEN", "HF_TOKEN_PATH",
-		"HF_ENDPOINT", "HF_HUB_CACHE", "XDG_CACHE_HOME", "TUNELAB_MODELS"} {
-		t.Setenv(key, "")
-	}
-	t.Setenv("HF_HOME", t.TempDir())
-}
-
 func newHub(t *testing.T, hub *fakeHub) (*fakeHub, ResolveOptions) {
 	t.Helper()
-	clearHFEnv(t)
+	testenv.IsolateHuggingFace(t)
 	server := httptest.NewServer(hub)
 	t.Cleanup(server.Close)
 	return hub, ResolveOptions{Endpoint: server.URL, CacheDir: t.TempDir(), ModelsDir: t.TempDir(), Token: hub.token}
@@ -446,7 +440,7 @@ func writePythonCache(t *testing.T, cacheDir, id, branch, commit string, files m
 }
 
 func TestResolveOfflineReadsPythonCache(t *testing.T) {
-	clearHFEnv(t)
+	testenv.IsolateHuggingFace(t)
 	cacheDir := t.TempDir()
 	rev := tinyRepo(commitMain, 2)
 	want := writePythonCache(t, cacheDir, "acme/tiny-bert", "main", commitMain, map[string][]byte{
@@ -614,7 +608,7 @@ func TestResolvePrefersLocalDirectories(t *testing.T) {
 }
 
 func TestResolveOptionDefaultsFollowHuggingFaceEnvironment(t *testing.T) {
-	clearHFEnv(t)
+	testenv.IsolateHuggingFace(t)
 	home := os.Getenv("HF_HOME")
 	if err := os.WriteFile(filepath.Join(home, "token"), []byte("hf_from_login\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -1,20 +1,21 @@
-package checkpoint
+package hfhub
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/gomlx/go-huggingface/hub"
+	"github.com/tunelab/tunelab/lab/checkpoint"
 )
 
 // ResolveOptions configures Resolve. The zero value resolves like the Hugging Face
@@ -91,9 +92,9 @@ func Resolve(ctx context.Context, nameOrDir string, opts ResolveOptions) (dir st
 		return "", fmt.Errorf("checkpoint: %q is neither a directory, nor installed in %s, nor a Hugging Face model id",
 			nameOrDir, opts.ModelsDir)
 	}
-	cache := hubCache{root: opts.CacheDir, id: nameOrDir}
+	cache := Cache{Root: opts.CacheDir, Kind: Models, ID: nameOrDir}
 	if opts.Offline {
-		return cache.snapshot(opts, "offline mode is on")
+		return cachedCheckpoint(cache, opts, "offline mode is on")
 	}
 	dir, err = downloadFromHub(ctx, nameOrDir, opts)
 	if err == nil {
@@ -102,7 +103,7 @@ func Resolve(ctx context.Context, nameOrDir string, opts ResolveOptions) (dir st
 	if !isUnreachable(err) {
 		return "", err
 	}
-	dir, cacheErr := cache.snapshot(opts, fmt.Sprintf("the Hub is unreachable (%v)", err))
+	dir, cacheErr := cachedCheckpoint(cache, opts, fmt.Sprintf("the Hub is unreachable (%v)", err))
 	if cacheErr != nil {
 		return "", cacheErr
 	}
@@ -115,64 +116,12 @@ func Resolve(ctx context.Context, nameOrDir string, opts ResolveOptions) (dir st
 // hubModelID matches "name" and "org/name" Hub model ids.
 var hubModelID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$`)
 
-// hubCommitID matches a full Git commit id, which names a snapshot directly.
-var hubCommitID = regexp.MustCompile(`^[0-9a-f]{40}$`)
-
 func (o ResolveOptions) withDefaults() ResolveOptions {
-	if o.ModelsDir == "" {
-		o.ModelsDir = hfEnvOr("TUNELAB_MODELS", "models")
-	}
-	if o.Revision == "" {
-		o.Revision = "main"
-	}
-	hfHome := os.Getenv("HF_HOME")
-	if hfHome == "" {
-		hfHome = filepath.Join(xdgCacheHome(), "huggingface")
-	}
-	if o.Token == "" {
-		o.Token = os.Getenv("HF_TOKEN")
-	}
-	if o.Token == "" {
-		if b, err := os.ReadFile(hfEnvOr("HF_TOKEN_PATH", filepath.Join(hfHome, "token"))); err == nil {
-			o.Token = strings.TrimSpace(string(b))
-		}
-	}
-	if o.CacheDir == "" {
-		o.CacheDir = hfEnvOr("HF_HUB_CACHE", filepath.Join(hfHome, "hub"))
-	}
-	if o.Endpoint == "" {
-		o.Endpoint = hfEnvOr("HF_ENDPOINT", "https://huggingface.co")
-	}
-	o.Endpoint = strings.TrimSuffix(o.Endpoint, "/")
-	o.Offline = o.Offline || hfEnvTrue("HF_HUB_OFFLINE") || hfEnvTrue("TRANSFORMERS_OFFLINE")
+	o.ModelsDir = cmp.Or(o.ModelsDir, os.Getenv("TUNELAB_MODELS"), "models")
+	o.Revision = cmp.Or(o.Revision, "main")
+	env := Env{Token: o.Token, CacheDir: o.CacheDir, Endpoint: o.Endpoint, Offline: o.Offline}.WithDefaults()
+	o.Token, o.CacheDir, o.Endpoint, o.Offline = env.Token, env.CacheDir, env.Endpoint, env.Offline
 	return o
-}
-
-func hfEnvOr(key, fallback string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return fallback
-}
-
-// hfEnvTrue reads a boolean variable the way huggingface_hub does.
-func hfEnvTrue(key string) bool {
-	switch strings.ToLower(strings.TrimSpace(os.Getenv(key))) {
-	case "1", "true", "yes", "on":
-		return true
-	}
-	return false
-}
-
-func xdgCacheHome() string {
-	if dir := os.Getenv("XDG_CACHE_HOME"); dir != "" {
-		return dir
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return ".cache"
-	}
-	return filepath.Join(home, ".cache")
 }
 
 func installedCandidates(modelsDir, name string) []string {
@@ -186,24 +135,6 @@ func installedCandidates(modelsDir, name string) []string {
 func isCheckpointDir(dir string) bool {
 	st, err := os.Stat(filepath.Join(dir, "config.json"))
 	return err == nil && st.Mode().IsRegular()
-}
-
-// TokenizerFiles are the files of a checkpoint that describe its tokenizer, each optional: what
-// tunelab downloads from the Hub, copies next to saved weights, and ships in a Space.
-var TokenizerFiles = []string{
-	"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-	"vocab.txt", "merges.txt", "vocab.json",
-}
-
-const (
-	hubWeightsFile  = "model.safetensors"
-	hubWeightsIndex = "model.safetensors.index.json"
-)
-
-// Weight files in formats tunelab does not read, named in the error for repos that only have these.
-var hubUnreadableWeights = []string{
-	"pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "flax_model.msgpack",
-	"model.onnx", "onnx/model.onnx",
 }
 
 // downloadFromHub fetches the checkpoint files of Hub model id into the cache and returns its
@@ -251,53 +182,54 @@ func downloadFromHub(ctx context.Context, id string, opts ResolveOptions) (strin
 		if err != nil {
 			return "", err
 		}
-		if name != hubWeightsIndex {
+		if name != checkpoint.WeightsIndex {
 			continue
 		}
-		shards, err := indexedShards(path, sizes)
+		shards, err := checkpoint.ReadIndex(path)
 		if err != nil {
-			return "", err
+			return "", fmt.Errorf("checkpoint: %s: %w", where, err)
 		}
 		for _, shard := range shards {
+			if !hasRepoFile(sizes, shard) {
+				return "", fmt.Errorf("checkpoint: %s: %s names the shard %q, which the repository does not have", where, checkpoint.WeightsIndex, shard)
+			}
 			if _, err := fetch(shard); err != nil {
 				return "", err
 			}
 		}
 	}
 
-	cache := hubCache{root: opts.CacheDir, id: id}
+	cache := Cache{Root: opts.CacheDir, Kind: Models, ID: id}
 	if opts.Revision != info.CommitHash {
-		// huggingface_hub records which commit a branch or tag resolved to, so that offline
-		// runs (Python's and ours) find the snapshot.
-		if err := cache.writeRef(opts.Revision, info.CommitHash); err != nil {
+		if err := cache.WriteRef(opts.Revision, info.CommitHash); err != nil {
 			return "", fmt.Errorf("checkpoint: %s: recording the revision: %w", where, err)
 		}
 	}
-	return cache.snapshotDir(info.CommitHash), nil
+	return cache.SnapshotDir(info.CommitHash), nil
 }
 
 // checkpointFiles picks, among a Hub repository's files (name -> size), those to download:
-// config.json, the safetensors weights (the single file or the index; the shards come from
-// the index) and the tokenizer files present.
+// config.json, the safetensors weights (the single file, else the index, as checkpoint.FindWeights
+// prefers; the shards come from the index) and the tokenizer files present.
 func checkpointFiles(id string, repoFiles map[string]int64) ([]string, error) {
 	if _, ok := repoFiles["config.json"]; !ok {
 		return nil, fmt.Errorf("checkpoint: Hub repository %s has no config.json: it is not a Transformers model", id)
 	}
 	names := []string{"config.json"}
 	switch {
-	case hasRepoFile(repoFiles, hubWeightsFile):
-		names = append(names, hubWeightsFile)
-	case hasRepoFile(repoFiles, hubWeightsIndex):
-		names = append(names, hubWeightsIndex)
+	case hasRepoFile(repoFiles, checkpoint.WeightsFile):
+		names = append(names, checkpoint.WeightsFile)
+	case hasRepoFile(repoFiles, checkpoint.WeightsIndex):
+		names = append(names, checkpoint.WeightsIndex)
 	default:
 		var others []string
-		for _, name := range hubUnreadableWeights {
+		for _, name := range checkpoint.UnreadableWeights {
 			if hasRepoFile(repoFiles, name) {
 				others = append(others, name)
 			}
 		}
 		if len(others) == 0 {
-			return nil, fmt.Errorf("checkpoint: Hub repository %s has no %s or %s", id, hubWeightsFile, hubWeightsIndex)
+			return nil, fmt.Errorf("checkpoint: Hub repository %s has no %s or %s", id, checkpoint.WeightsFile, checkpoint.WeightsIndex)
 		}
 		return nil, fmt.Errorf("checkpoint: Hub repository %s has only %s weights, and tunelab reads safetensors; "+
 			"convert them on a machine with transformers installed: "+
@@ -307,7 +239,7 @@ func checkpointFiles(id string, repoFiles map[string]int64) ([]string, error) {
 			"(save_pretrained writes model.safetensors), then resolve models/%s",
 			id, strings.Join(others, ", "), id, filepath.Base(id), id, filepath.Base(id), filepath.Base(id))
 	}
-	for _, name := range TokenizerFiles {
+	for _, name := range checkpoint.TokenizerFiles {
 		if hasRepoFile(repoFiles, name) {
 			names = append(names, name)
 		}
@@ -318,40 +250,6 @@ func checkpointFiles(id string, repoFiles map[string]int64) ([]string, error) {
 func hasRepoFile(m map[string]int64, key string) bool {
 	_, ok := m[key]
 	return ok
-}
-
-// indexedShards returns the shard files named by a model.safetensors.index.json, checking
-// that each is a safetensors file of the repository (repoFiles: name -> size).
-func indexedShards(indexPath string, repoFiles map[string]int64) ([]string, error) {
-	raw, err := os.ReadFile(indexPath)
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint: %w", err)
-	}
-	var index struct {
-		WeightMap map[string]string `json:"weight_map"`
-	}
-	if err := json.Unmarshal(raw, &index); err != nil {
-		return nil, fmt.Errorf("checkpoint: %s: %w", indexPath, err)
-	}
-	if len(index.WeightMap) == 0 {
-		return nil, fmt.Errorf("checkpoint: %s: empty or missing \"weight_map\"", indexPath)
-	}
-	var shards []string
-	for param, shard := range index.WeightMap {
-		if !filepath.IsLocal(shard) || !strings.HasSuffix(shard, ".safetensors") {
-			return nil, fmt.Errorf("checkpoint: %s: weight_map[%q] = %q is not a safetensors file of the repository",
-				indexPath, param, shard)
-		}
-		if repoFiles != nil && !hasRepoFile(repoFiles, shard) {
-			return nil, fmt.Errorf("checkpoint: %s: weight_map[%q] names shard %q, which the repository does not have",
-				indexPath, param, shard)
-		}
-		if !slices.Contains(shards, shard) {
-			shards = append(shards, shard)
-		}
-	}
-	slices.Sort(shards)
-	return shards, nil
 }
 
 // hubStatusText extracts the HTTP status from go-huggingface's errors, which carry it only in
@@ -387,27 +285,9 @@ func hubError(where, revision string, err error) error {
 	return fmt.Errorf("checkpoint: %s: %w", where, err)
 }
 
-// hubCache reads one model's entry of a Hugging Face cache. Only writeRef writes, after a
-// download.
-type hubCache struct {
-	root, id string
-}
-
-func (c hubCache) repoDir() string {
-	return filepath.Join(c.root, "models--"+strings.ReplaceAll(c.id, "/", "--"))
-}
-
-func (c hubCache) refPath(revision string) string {
-	return filepath.Join(c.repoDir(), "refs", filepath.FromSlash(revision))
-}
-
-func (c hubCache) snapshotDir(commit string) string {
-	return filepath.Join(c.repoDir(), "snapshots", commit)
-}
-
-// snapshot returns the cached snapshot of opts.Revision, checking that it holds
+// cachedCheckpoint returns the cached snapshot of opts.Revision, checking that it holds
 // config.json and all its safetensors weights. why says why the Hub is not used.
-func (c hubCache) snapshot(opts ResolveOptions, why string) (string, error) {
+func cachedCheckpoint(c Cache, opts ResolveOptions, why string) (string, error) {
 	retry := "retry when the Hub is reachable"
 	if opts.Offline {
 		retry = "unset HF_HUB_OFFLINE and TRANSFORMERS_OFFLINE (and ResolveOptions.Offline) to download it"
@@ -417,49 +297,20 @@ func (c hubCache) snapshot(opts ResolveOptions, why string) (string, error) {
 			"To get it: on a machine with network access run `huggingface-cli download %s` and copy its %s "+
 			"to this machine's Hugging Face cache (%s), or copy the model files (config.json, model.safetensors, "+
 			"tokenizer.json, ...) to %s; or %s",
-			c.id, opts.Revision, why, detail, ErrNotCached, c.id, filepath.Base(c.repoDir()), opts.CacheDir,
-			filepath.Join(opts.ModelsDir, filepath.Base(c.id)), retry)
+			c.ID, opts.Revision, why, detail, ErrNotCached, c.ID, filepath.Base(c.RepoDir()), opts.CacheDir,
+			filepath.Join(opts.ModelsDir, filepath.Base(c.ID)), retry)
 	}
-	commit := opts.Revision
-	if !hubCommitID.MatchString(commit) {
-		raw, err := os.ReadFile(c.refPath(opts.Revision))
-		if err != nil {
-			return "", notCached(fmt.Sprintf("the cache has no %s", c.refPath(opts.Revision)))
-		}
-		commit = strings.TrimSpace(string(raw))
+	dir, err := c.Snapshot(opts.Revision)
+	if err != nil {
+		return "", notCached(err.Error())
 	}
-	dir := c.snapshotDir(commit)
 	if !isCheckpointDir(dir) {
 		return "", notCached(fmt.Sprintf("the cache has no %s", filepath.Join(dir, "config.json")))
 	}
-	if _, err := os.Stat(filepath.Join(dir, hubWeightsFile)); err == nil {
-		return dir, nil
-	}
-	indexPath := filepath.Join(dir, hubWeightsIndex)
-	if _, err := os.Stat(indexPath); err != nil {
-		return "", notCached(fmt.Sprintf("the cached snapshot %s has neither %s nor %s", dir, hubWeightsFile, hubWeightsIndex))
-	}
-	shards, err := indexedShards(indexPath, nil)
-	if err != nil {
+	if _, err := checkpoint.FindWeights(dir); errors.Is(err, fs.ErrNotExist) {
+		return "", notCached(fmt.Sprintf("the cached snapshot is incomplete (%v)", err))
+	} else if err != nil {
 		return "", err
 	}
-	for _, shard := range shards {
-		if _, err := os.Stat(filepath.Join(dir, shard)); err != nil {
-			return "", notCached(fmt.Sprintf("the cached snapshot %s lacks the shard %s", dir, shard))
-		}
-	}
 	return dir, nil
-}
-
-// writeRef records commit as what revision resolved to, readable by other users of a
-// shared cache (WriteFileAtomic's temporary file is private).
-func (c hubCache) writeRef(revision, commit string) error {
-	path := c.refPath(revision)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	if err := WriteFileAtomic(path, []byte(commit)); err != nil {
-		return err
-	}
-	return os.Chmod(path, 0o644)
 }

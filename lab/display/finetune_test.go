@@ -1,0 +1,56 @@
+package display
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/tunelab/tunelab/internal/testenv"
+	"github.com/tunelab/tunelab/lab"
+	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/lab/data"
+	"github.com/tunelab/tunelab/lab/train"
+)
+
+// TestFineTuneSeedDrawsTheHead: the job's seed reaches the fresh head's initialisation. One
+// optimizer step inside a one-step warmup has learning rate 0, so the saved head is the initial
+// one: equal to the head lab.Load draws with that seed, and different for another seed.
+func TestFineTuneSeedDrawsTheHead(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fine-tunes a 22M-parameter model")
+	}
+	modelDir := testenv.ModelDir(t, lab.DefaultModel)
+	ctx := context.Background()
+	tweets, err := data.NewLoader(testenv.DataDir(t)).WithLimit(8).Load(ctx, data.Tweets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const weights = "/classifier/dense/weights"
+	head := func(seed uint64) []float32 {
+		cfg := train.Defaults()
+		cfg.MaxSteps, cfg.WarmupSteps, cfg.BatchSize, cfg.Seed = 1, 1, 4, seed
+		job := Job{Model: modelDir, Task: data.Tweets, Data: tweets, MaxLength: 16, Config: cfg, Dir: t.TempDir()}
+		if _, err := FineTune(ctx, job); err != nil {
+			t.Fatal(err)
+		}
+		ck, err := checkpoint.Load(filepath.Join(job.Dir, "model"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ck.Tensors[weights].Data
+	}
+	seven, eight := head(7), head(8)
+	clf, err := lab.Load(ctx, modelDir, lab.WithLabels(tweets.Labels...), lab.WithSeed(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := tensors.MustCopyFlatData[float32](clf.Store.GetVariable(weights).MustValue()); !slices.Equal(seven, want) {
+		t.Errorf("seed 7 trained from head %v..., lab.Load with seed 7 draws %v...", seven[:3], want[:3])
+	}
+	if slices.Equal(seven, eight) {
+		t.Errorf("seeds 7 and 8 start from the same head %v...", seven[:3])
+	}
+}
