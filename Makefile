@@ -37,13 +37,15 @@ demo: setup tunelab
 	$(BIN) eval --model build/tweets-minilm --task tweets --data $(TUNELAB_DATA)
 	$(BIN) serve --model build/tweets-minilm --port 7860
 
-# test runs every test on the default engine, then the numeric tests (logits and gradients
-# against the goldens, the AdamW step, resume, determinism, save -> transformers reload) again on
-# the Go backend, so both engines give the same numbers; CI runs exactly this.
+# test runs every test on the default engine, the notebooks included (executed in quick mode,
+# exported to HTML and PDF, and opened in JupyterLab), then the numeric tests (logits and
+# gradients against the goldens, the AdamW step, resume, determinism, save -> transformers
+# reload) again on the Go backend, so both engines give the same numbers; CI runs exactly this.
 NUMERIC_PACKAGES := ./lab/encoder/ ./lab/train/ ./lab/
-test: setup
+test: setup models-all
+	bash scripts/lab/install.sh
 	go vet ./...
-	go test -count=1 -timeout 40m ./...
+	TUNELAB_NOTEBOOKS=1 go test -count=1 -timeout 60m ./...
 	GOMLX_BACKEND=go go test -count=1 -timeout 20m $(NUMERIC_PACKAGES)
 	GOMLX_BACKEND=go go test -count=1 -timeout 20m -run 'TestTrainSaveLoadsInTransformers' ./cmd/tunelab/
 
