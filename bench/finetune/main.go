@@ -183,7 +183,13 @@ func main() {
 // tunelabRun fine-tunes a fresh classifier with seed and times the training steps alone: the
 // only evaluation and checkpoint come after the last step.
 func tunelabRun(ctx context.Context, r Recipe, engine string, seed int, trainSet, valSet []data.Example, runDir string) (Run, error) {
-	clf, err := lab.Load(ctx, r.Model, lab.WithLabels(data.TweetLabels...), lab.WithMaxLength(r.MaxLength), lab.WithSeed(uint64(seed)), lab.WithBackend(engine))
+	opts := []lab.Option{lab.WithLabels(data.TweetLabels...), lab.WithMaxLength(r.MaxLength), lab.WithSeed(uint64(seed))}
+	if base, bf16 := strings.CutSuffix(engine, benchkit.BF16Suffix); bf16 {
+		opts = append(opts, lab.WithBackend(base), lab.WithBF16Matmuls())
+	} else {
+		opts = append(opts, lab.WithBackend(engine))
+	}
+	clf, err := lab.Load(ctx, r.Model, opts...)
 	if err != nil {
 		return Run{}, err
 	}

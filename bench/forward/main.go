@@ -49,7 +49,7 @@ func main() {
 	python := flag.String("python", benchkit.EnvOr("PYTHON", "/opt/oracle-venv/bin/python"), "python with torch and transformers for the peer")
 	out := flag.String("out", "bench/results", "directory for forward.json and forward.md")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of tunelab's timed repetitions to this file (with -only)")
-	engines := flag.String("backend", "", `tunelab's engines, comma-separated, as for lab/backend.New ("xla:cuda", "go", ...); empty: xla:cpu and go (go alone without XLA's plugin)`)
+	engines := flag.String("backend", "", `tunelab's engines, comma-separated, as for lab/backend.New ("xla:cuda", "go", ...; "xla:cpu+bf16" for bfloat16 matrix products); empty: xla:cpu and go (go alone without XLA's plugin)`)
 	device := flag.String("device", "cpu", "the peer's torch device: cpu or cuda")
 	flag.Parse()
 
@@ -138,7 +138,7 @@ func runTunelab(w *benchkit.Workload, b compute.Backend, engine string, reps int
 	if err != nil {
 		return benchkit.Result{}, err
 	}
-	m := encoder.New(ck.Config, len(ck.Labels))
+	m := encoder.New(ck.Config, len(ck.Labels)).WithMatmulDType(benchkit.MatmulDType(engine))
 	store := model.NewStore()
 	if err := m.LoadVariables(store, ck, 0); err != nil {
 		return benchkit.Result{}, err

@@ -61,7 +61,7 @@ func main() {
 	only := flag.String("only", "", "run only the workload with this name (minilm, minilm-512 or bert-base)")
 	batch := flag.Int("batch", 0, "batch size of every selected workload, when > 0")
 	seq := flag.Int("seq", 0, "sequence length of every selected workload, when > 0")
-	flag.StringVar(&o.backend, "backend", "", `tunelab's engines, comma-separated, as for lab/backend.New ("xla:cuda", "go", ...); empty: xla:cpu and go (go alone without XLA's plugin)`)
+	flag.StringVar(&o.backend, "backend", "", `tunelab's engines, comma-separated, as for lab/backend.New ("xla:cuda", "go", ...; "xla:cpu+bf16" for bfloat16 matrix products); empty: xla:cpu and go (go alone without XLA's plugin)`)
 	flag.StringVar(&o.device, "device", "cpu", "the peer's torch device: cpu or cuda")
 	side := flag.String("side", "", "run only this side: tunelab or torch (default both)")
 	flag.StringVar(&o.python, "python", benchkit.EnvOr("PYTHON", "/opt/oracle-venv/bin/python"), "python with torch and transformers for the peer")
@@ -128,7 +128,7 @@ func run(workloads []*benchkit.Workload, o options) error {
 			}
 			engines = append(engines, backend.Describe(b))
 			for i, w := range workloads {
-				times, peakRSS, first, err := runTunelab(w, b, o.reps, profile)
+				times, peakRSS, first, err := runTunelab(w, b, engine, o.reps, profile)
 				if err != nil {
 					return fmt.Errorf("%s on %s: %w", w.Name, engine, err)
 				}
@@ -185,12 +185,12 @@ func report(workloads []*benchkit.Workload, engines []string, o options) error {
 // the peak resident memory from the warm-up step on (benchkit.Measure). The backend's Exec
 // returns once the device has finished (go-xla waits for XLA's completion events), so the times
 // are whole steps on a GPU too.
-func runTunelab(w *benchkit.Workload, b compute.Backend, reps int, profile io.Writer) ([]float64, int64, float64, error) {
+func runTunelab(w *benchkit.Workload, b compute.Backend, engine string, reps int, profile io.Writer) ([]float64, int64, float64, error) {
 	ck, err := w.Checkpoint()
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	m := encoder.New(ck.Config, 2)
+	m := encoder.New(ck.Config, 2).WithMatmulDType(benchkit.MatmulDType(engine))
 	store := model.NewStore()
 	if err := m.LoadVariables(store, ck, 0); err != nil {
 		return nil, 0, 0, err

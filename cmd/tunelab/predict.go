@@ -28,6 +28,7 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 type modelFlags struct {
 	model, labels, backend string
 	maxLength              int
+	bf16                   bool
 }
 
 func (m *modelFlags) register(fs *flag.FlagSet) {
@@ -35,6 +36,7 @@ func (m *modelFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.labels, "labels", "", "comma-separated class names: needed for a model without a classification head; a head's default to config.json's id2label, else LABEL_0, LABEL_1, ... as in transformers")
 	fs.StringVar(&m.backend, "backend", "", "compute engine: xla:cpu (default where its plugin is installed, else go), go, xla:cuda (or $GOMLX_BACKEND)")
 	fs.IntVar(&m.maxLength, "max-length", 0, "truncate texts to this many tokens (default: the model's limit, at most 512)")
+	fs.BoolVar(&m.bf16, "bf16", false, "matrix products in bfloat16 with float32 weights (faster on CPUs with AVX512_BF16 or AMX, and GPUs)")
 }
 
 // load loads the model; extra options (a head's seed) follow the flags' own.
@@ -42,6 +44,9 @@ func (m *modelFlags) load(ctx context.Context, stderr io.Writer, extra ...lab.Op
 	opts := []lab.Option{lab.WithBackend(m.backend), lab.WithMaxLength(m.maxLength), lab.WithProgress(stderr)}
 	if m.labels != "" {
 		opts = append(opts, lab.WithLabels(strings.Split(m.labels, ",")...))
+	}
+	if m.bf16 {
+		opts = append(opts, lab.WithBF16Matmuls())
 	}
 	clf, err := lab.Load(ctx, m.model, append(opts, extra...)...)
 	if err != nil {

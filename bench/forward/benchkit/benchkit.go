@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
 
 	"github.com/tunelab/tunelab/lab/backend"
 	"github.com/tunelab/tunelab/lab/checkpoint"
@@ -303,12 +304,26 @@ func Engines(list string) []string {
 }
 
 // OpenEngine creates the backend engine and announces it on standard error; measure what runs
-// on it, then Finalize it before the next engine so that each one's memory is its own.
+// on it, then Finalize it before the next engine so that each one's memory is its own. An
+// engine named with the suffix "+bf16" ("xla:cpu+bf16") is that engine with the encoder's
+// matrix products in bfloat16 (see BF16).
 func OpenEngine(engine string) (compute.Backend, error) {
+	engine, _ = strings.CutSuffix(engine, BF16Suffix)
 	b, err := backend.New(engine)
 	if err != nil {
 		return nil, err
 	}
 	backend.Announce(os.Stderr, b)
 	return b, nil
+}
+
+// BF16Suffix marks an engine variant with bfloat16 matrix products.
+const BF16Suffix = "+bf16"
+
+// MatmulDType is the encoder's matmul dtype for engine: bfloat16 for a "+bf16" variant.
+func MatmulDType(engine string) dtypes.DType {
+	if strings.HasSuffix(engine, BF16Suffix) {
+		return dtypes.BFloat16
+	}
+	return dtypes.Float32
 }
