@@ -10,11 +10,13 @@ import (
 )
 
 // compileAhead compiles, on engines that compile a program per input shape (XLA), the training
-// step and evaluation programs for every padded shape a run on trainSet and evalSet (nil: none)
-// can use, and returns the number of programs and how long that took: the compilation is then
-// measured apart from the steps, and neither a step's time nor the progress bar's estimate
-// includes one. On the Go backend, whose programs cost microseconds to build, it does nothing.
-func (t *Trainer) compileAhead(trainSet, evalSet *Dataset) (programs int, took time.Duration, err error) {
+// step and evaluation programs for every input shape a run on trainSet and evalSet (nil: none)
+// from state st uses, and returns the number of programs and how long that took: the
+// compilation is then measured apart from the steps, and neither a step's time nor the progress
+// bar's estimate includes one. The shapes are known ahead because the epochs' batch orders
+// depend only on the seed. On the Go backend, whose programs cost microseconds to build, it
+// does nothing.
+func (t *Trainer) compileAhead(trainSet, evalSet *Dataset, st *State) (programs int, took time.Duration, err error) {
 	if !t.shapes.Few {
 		return 0, 0, nil
 	}
@@ -24,9 +26,9 @@ func (t *Trainer) compileAhead(trainSet, evalSet *Dataset) (programs int, took t
 	if t.cfg.GradAccum > 1 {
 		applies = append(applies, false)
 	}
-	for _, seq := range t.usedLengths(trainSet) {
+	scalar := shapes.Make(dtypes.Float32)
+	for _, seq := range t.trainLengths(trainSet, st) {
 		tokens, vector := shapes.Make(dtypes.Int32, rows, seq), shapes.Make(dtypes.Int32, rows)
-		scalar := shapes.Make(dtypes.Float32)
 		for _, apply := range applies {
 			exec, err := t.stepExec(apply)
 			if err != nil {
@@ -43,15 +45,7 @@ func (t *Trainer) compileAhead(trainSet, evalSet *Dataset) (programs int, took t
 		if err != nil {
 			return programs, 0, err
 		}
-		lengths := t.usedLengths(evalSet)
-		evalShapes := make([][2]int, 0, len(lengths)+1)
-		for _, seq := range lengths {
-			evalShapes = append(evalShapes, [2]int{p.shapes.Rows(t.cfg.BatchSize, t.cfg.BatchSize), seq})
-		}
-		if rest := evalSet.Len() % t.cfg.BatchSize; rest != 0 { // the last batch holds the longest examples
-			evalShapes = append(evalShapes, [2]int{p.shapes.Rows(rest, t.cfg.BatchSize), lengths[len(lengths)-1]})
-		}
-		for _, shape := range evalShapes {
+		for _, shape := range p.Shapes(evalSet, t.cfg.BatchSize) {
 			if err := p.Compile(shape[0], shape[1]); err != nil {
 				return programs, 0, err
 			}
@@ -61,15 +55,24 @@ func (t *Trainer) compileAhead(trainSet, evalSet *Dataset) (programs int, took t
 	return programs, time.Since(start), nil
 }
 
-// usedLengths returns the padded lengths batches of d can have: the buckets from the shortest
-// example's to the longest one's.
-func (t *Trainer) usedLengths(d *Dataset) []int {
-	shortest, longest := len(d.IDs[0]), 0
-	for _, ids := range d.IDs {
-		shortest, longest = min(shortest, len(ids)), max(longest, len(ids))
+// trainLengths returns the padded lengths of the training batches from st's epoch to the last
+// one, each once.
+func (t *Trainer) trainLengths(trainSet *Dataset, st *State) []int {
+	c := t.cfg
+	batchesPerEpoch := (trainSet.Len() + c.BatchSize - 1) / c.BatchSize
+	epochs := c.Epochs
+	if c.MaxSteps > 0 {
+		epochs = (c.MaxSteps*c.GradAccum + batchesPerEpoch - 1) / batchesPerEpoch
 	}
 	lengths := t.seqLengths()
-	lo, _ := slices.BinarySearch(lengths, shortest)
-	hi, _ := slices.BinarySearch(lengths, longest)
-	return lengths[lo:min(hi+1, len(lengths))]
+	var used []int
+	for epoch := st.Epoch; epoch < max(epochs, st.Epoch+1); epoch++ {
+		for _, batch := range trainSet.order(c.Seed, epoch, c.BatchSize) {
+			if seq := trainSet.paddedLength(batch, lengths); !slices.Contains(used, seq) {
+				used = append(used, seq)
+			}
+		}
+	}
+	slices.Sort(used)
+	return used
 }

@@ -112,14 +112,7 @@ func (d *Dataset) order(seed uint64, epoch, batchSize int) [][]int {
 // keeps the shape of the others (one compiled program less on XLA); real masks them out of the
 // loss and the metrics.
 func (d *Dataset) batch(idx []int, lengths []int, rows int) (tokens, mask, types, labels, real *tensors.Tensor) {
-	longest := 0
-	for _, i := range idx {
-		longest = max(longest, len(d.IDs[i]))
-	}
-	seq := longest
-	if j, _ := slices.BinarySearch(lengths, longest); j < len(lengths) {
-		seq = lengths[j]
-	}
+	seq := d.paddedLength(idx, lengths)
 	ids, m, ty, ls := make([]int32, rows*seq), make([]int32, rows*seq), make([]int32, rows*seq), make([]int32, rows)
 	isReal := make([]bool, rows)
 	for r := range rows {
@@ -143,6 +136,19 @@ func (d *Dataset) batch(idx []int, lengths []int, rows int) (tokens, mask, types
 	return tensors.FromFlatDataAndDimensions(ids, rows, seq), tensors.FromFlatDataAndDimensions(m, rows, seq),
 		tensors.FromFlatDataAndDimensions(ty, rows, seq), tensors.FromFlatDataAndDimensions(ls, rows),
 		tensors.FromFlatDataAndDimensions(isReal, rows)
+}
+
+// paddedLength is the length the batch idx is padded to: the smallest of lengths that holds its
+// longest row (its longest row's, past the last of lengths).
+func (d *Dataset) paddedLength(idx []int, lengths []int) int {
+	longest := 0
+	for _, i := range idx {
+		longest = max(longest, len(d.IDs[i]))
+	}
+	if j, _ := slices.BinarySearch(lengths, longest); j < len(lengths) {
+		return lengths[j]
+	}
+	return longest
 }
 
 // seqLengths are the padded sequence lengths of t's batches: the engine's buckets up to the

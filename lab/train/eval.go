@@ -69,17 +69,11 @@ func NewPredictor(b compute.Backend, m *encoder.Model, store *model.Store) (*Pre
 // graphs get compiled.
 func (p *Predictor) Logits(ctx context.Context, d *Dataset, batchSize int) ([][]float32, error) {
 	c := p.model.NumLabels()
-	idx := make([]int, d.Len())
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortStableFunc(idx, func(a, b int) int { return len(d.IDs[a]) - len(d.IDs[b]) })
 	out := make([][]float32, d.Len())
-	for lo := 0; lo < len(idx); lo += batchSize {
+	for _, batch := range inferenceBatches(d, batchSize) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		batch := idx[lo:min(lo+batchSize, len(idx))]
 		tokens, mask, types, _, _ := d.batch(batch, p.lengths(), p.shapes.Rows(len(batch), batchSize))
 		logits, err := p.exec.Exec1(tokens, mask, types)
 		if err != nil {
@@ -91,6 +85,34 @@ func (p *Predictor) Logits(ctx context.Context, d *Dataset, batchSize int) ([][]
 		}
 	}
 	return out, nil
+}
+
+// inferenceBatches returns the batches (example indices) Logits runs d in: sorted by length,
+// batchSize at a time.
+func inferenceBatches(d *Dataset, batchSize int) [][]int {
+	idx := make([]int, d.Len())
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return len(d.IDs[a]) - len(d.IDs[b]) })
+	var batches [][]int
+	for lo := 0; lo < len(idx); lo += batchSize {
+		batches = append(batches, idx[lo:min(lo+batchSize, len(idx))])
+	}
+	return batches
+}
+
+// Shapes returns the input shapes (rows, seq) Logits compiles for d in batches of batchSize,
+// each once.
+func (p *Predictor) Shapes(d *Dataset, batchSize int) [][2]int {
+	var out [][2]int
+	for _, batch := range inferenceBatches(d, batchSize) {
+		shape := [2]int{p.shapes.Rows(len(batch), batchSize), d.paddedLength(batch, p.lengths())}
+		if !slices.Contains(out, shape) {
+			out = append(out, shape)
+		}
+	}
+	return out
 }
 
 // lengths are the padded sequence lengths of the batches: the engine's buckets up to the

@@ -96,7 +96,7 @@ func (t *Trainer) newLoop(runDir string, trainSet, evalSet *Dataset, st *State) 
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	res := &Result{}
-	programs, took, err := t.compileAhead(trainSet, evalSet)
+	programs, took, err := t.compileAhead(trainSet, evalSet, st)
 	if err != nil {
 		return nil, err
 	}

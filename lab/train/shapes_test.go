@@ -2,6 +2,7 @@ package train
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/gomlx/gomlx/core/tensors"
@@ -20,6 +21,9 @@ func TestPaddedRowsDoNotCount(t *testing.T) {
 	idx := []int{0, 1, 2}
 	step := func(rows int) map[string][]float32 {
 		tr, _ := tinyTrainer(t, "bert-tiny-cls", nil, cfg)
+		if err := tr.startAtStepZero(); err != nil {
+			t.Fatal(err)
+		}
 		exec, err := tr.stepExec(true)
 		if err != nil {
 			t.Fatal(err)
@@ -56,30 +60,37 @@ func TestPaddedRowsDoNotCount(t *testing.T) {
 	}
 }
 
-// TestCompileAhead: on XLA a run compiles, before its first step, one training and one
-// evaluation program per padded length its data can reach (here lengths 3-40 tokens reach the
-// buckets 32 and 64 of CoarseBucketLengths), and none on the Go backend.
+// TestCompileAhead: on XLA a run compiles, before its first step, one training program per
+// padded length its batches reach and one evaluation program per evaluation batch shape, and
+// none on the Go backend. Training lengths 3-25 all pad to 32 (CoarseBucketLengths); the
+// evaluation runs sorted by length in batches of 2: {3, 20} as 2 x 32, then {40} as 1 x 64.
 func TestCompileAhead(t *testing.T) {
 	cfg := Defaults()
 	cfg.MaxSteps, cfg.BatchSize, cfg.LogEvery = 1, 2, 1
 	tr, _ := tinyTrainer(t, "bert-tiny-cls", nil, cfg)
-	d := &Dataset{PadID: 0, Labels: []int{0, 1, 2}}
-	for _, n := range []int{3, 40, 20} {
-		ids := make([]int32, n)
-		for i := range ids {
-			ids[i] = int32(5 + i)
+	examples := func(lengths ...int) *Dataset {
+		d := &Dataset{PadID: 0}
+		for i, n := range lengths {
+			ids := make([]int32, n)
+			for k := range ids {
+				ids[k] = int32(5 + k)
+			}
+			d.IDs, d.TypeIDs, d.Labels = append(d.IDs, ids), append(d.TypeIDs, make([]int32, n)), append(d.Labels, i%3)
 		}
-		d.IDs, d.TypeIDs = append(d.IDs, ids), append(d.TypeIDs, make([]int32, n))
+		return d
 	}
-	res, err := tr.Train(t.Context(), t.TempDir(), d, d)
+	res, err := tr.Train(t.Context(), t.TempDir(), examples(3, 25, 20), examples(40, 3, 20))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := 0
 	if tr.shapes.Few {
-		want = 4
+		want = 3
 	}
 	if res.Programs != want || (want > 0) != (res.CompileSeconds > 0) {
 		t.Errorf("%d programs compiled ahead in %.2f s on %s, want %d", res.Programs, res.CompileSeconds, tr.backend.Name(), want)
+	}
+	if p, _ := tr.evaluator(); tr.shapes.Few && !slices.Equal(p.Shapes(examples(40, 3, 20), 2), [][2]int{{2, 32}, {1, 64}}) {
+		t.Errorf("evaluation shapes %v, want [[2 32] [1 64]]", p.Shapes(examples(40, 3, 20), 2))
 	}
 }
