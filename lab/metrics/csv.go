@@ -202,11 +202,14 @@ func ReadMultiLabelPredictions(r io.Reader, name, sep string, labels []string) (
 }
 
 // SplitLabelSet splits a set of label names written as one string, "sports|politics" with sep
-// "|": names are trimmed of spaces, empty names dropped (so "" is the empty set) and repeats
-// kept once, in their first order.
-func SplitLabelSet(s, sep string) []string {
+// "|", into LabelSet(the parts): so "" is the empty set.
+func SplitLabelSet(s, sep string) []string { return LabelSet(strings.Split(s, sep)) }
+
+// LabelSet returns the label names of names as a set: trimmed of spaces, empty names dropped and
+// repeats kept once, in their first order; never nil.
+func LabelSet(names []string) []string {
 	set := []string{}
-	for _, n := range strings.Split(s, sep) {
+	for _, n := range names {
 		if n = strings.TrimSpace(n); n != "" && !slices.Contains(set, n) {
 			set = append(set, n)
 		}
