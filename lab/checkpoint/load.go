@@ -39,7 +39,8 @@ func Load(dir string, labels []string) (*Checkpoint, error) {
 	if labels == nil {
 		labels = cfg.Labels
 	}
-	if len(labels) < 2 {
+	// One output is a regression head, as transformers reads num_labels == 1.
+	if len(labels) < 2 && !(len(labels) == 1 && ResolveProblemType(cfg.ProblemType, 1, true) == Regression) {
 		return nil, fmt.Errorf("%s: config.json has no id2label and no labels were given: pass the class names (at least 2)", dir)
 	}
 	if dup := firstDuplicate(labels); dup != "" {
