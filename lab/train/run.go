@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -100,11 +99,11 @@ func checkpointStep(name string) (int, bool) {
 }
 
 func (t *Trainer) run(ctx context.Context, runDir string, trainSet, evalSet *Dataset, st *State) (*Result, error) {
-	if err := trainSet.check("training", t.model.NumLabels()); err != nil {
+	if err := trainSet.check("training", t.model.Problem(), t.model.NumLabels()); err != nil {
 		return nil, err
 	}
 	if evalSet != nil {
-		if err := evalSet.check("evaluation", t.model.NumLabels()); err != nil {
+		if err := evalSet.check("evaluation", t.model.Problem(), t.model.NumLabels()); err != nil {
 			return nil, err
 		}
 	}
@@ -139,12 +138,10 @@ func (t *Trainer) run(ctx context.Context, runDir string, trainSet, evalSet *Dat
 		}
 		st.History = append(st.History, rec)
 		t.report(Progress{Step: st.Step, TotalSteps: total, Epoch: rec["epoch"], Eval: ev.Metrics()})
+		// A metric undefined at this evaluation (see Eval.Metrics) is no improvement.
 		value, ok := ev.Metrics()[c.MetricForBest]
-		if !ok {
-			return false, fmt.Errorf("train: no evaluation metric %q (have %v)", c.MetricForBest, slices.Sorted(maps.Keys(ev.Metrics())))
-		}
-		lower := strings.HasSuffix(c.MetricForBest, "loss")
-		if st.BestMetric == nil || (lower && value < *st.BestMetric) || (!lower && value > *st.BestMetric) {
+		lower := LowerIsBetter(c.MetricForBest)
+		if ok && (st.BestMetric == nil || (lower && value < *st.BestMetric) || (!lower && value > *st.BestMetric)) {
 			st.BestMetric, st.BadEvals = &value, 0
 			st.BestCheckpoint = fmt.Sprintf("checkpoint-%d", st.Step)
 		} else {

@@ -14,13 +14,13 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/gomlx/compute"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/gomlx/gomlx/ml/train/loss"
 
 	"github.com/tunelab/tunelab/lab/backend"
 	"github.com/tunelab/tunelab/lab/checkpoint"
@@ -63,7 +63,8 @@ type Config struct {
 	// SaveTotalLimit keeps that many most recent checkpoints, plus the best one (0: keep all).
 	SaveTotalLimit int `json:"save_total_limit"`
 	// MetricForBest names the evaluation metric (see Eval.Metrics) that picks the best
-	// checkpoint and drives early stopping; lower is better when it ends in "loss".
+	// checkpoint and drives early stopping; lower is better for the errors and losses (see
+	// LowerIsBetter).
 	MetricForBest string `json:"metric_for_best_model"`
 	// EarlyStopping stops after that many evaluations without improvement (0: never).
 	EarlyStopping int `json:"early_stopping_patience"`
@@ -129,6 +130,12 @@ func New(b compute.Backend, m *encoder.Model, store *model.Store, labels []strin
 	if len(labels) != m.NumLabels() {
 		return nil, fmt.Errorf("train: %d label names for a model with %d labels", len(labels), m.NumLabels())
 	}
+	if m.Problem() == checkpoint.Regression && m.NumLabels() != 1 {
+		return nil, fmt.Errorf("train: a regression model with %d outputs: tunelab trains regression on one target (num_labels 1)", m.NumLabels())
+	}
+	if names := MetricNames(m.Problem(), m.NumLabels()); !slices.Contains(names, cfg.MetricForBest) {
+		return nil, fmt.Errorf("train: metric for the best checkpoint %q: a %s model with %d labels is evaluated by %q", cfg.MetricForBest, m.Problem(), m.NumLabels(), names)
+	}
 	if cfg.Dropout != nil {
 		m.WithDropout(*cfg.Dropout)
 	}
@@ -180,7 +187,8 @@ func zeros(shape []int) *tensors.Tensor {
 	return tensors.FromFlatDataAndDimensions(make([]float32, size), shape...)
 }
 
-// stepExec returns the training step graph: inputs tokens, mask, typeIDs [b, s], labels [b],
+// stepExec returns the training step graph: inputs tokens, mask, typeIDs [b, s], the targets
+// (class ids [b] or float targets [b, c], see Dataset.batch),
 // the float32 scalars of Step, and real [b] (false for the padding rows of a short batch);
 // outputs the mean loss over the real rows and the gradient norm (0 when the step only
 // accumulates). With apply false it adds the gradients / GradAccum to the
@@ -195,7 +203,7 @@ func (t *Trainer) stepExec(apply bool) (*model.Exec, error) {
 		g := tokens.Graph()
 		t.store.SetTraining(g, true)
 		logits := t.model.Logits(scope, tokens, mask, types)
-		l := loss.SparseCategoricalCrossEntropyLogits([]*Node{ExpandAxes(labels, -1), in[7]}, []*Node{logits})
+		l := encoder.Loss(t.model.Problem(), logits, labels, in[7])
 		vars := make([]*Node, len(t.params))
 		for i, p := range t.params {
 			vars[i] = t.store.GetVariable(p.Path).NodeValue(g)
