@@ -12,10 +12,11 @@ import (
 
 	"github.com/tunelab/tunelab/lab"
 	"github.com/tunelab/tunelab/lab/backend"
+	"github.com/tunelab/tunelab/lab/checkpoint"
 )
 
 func init() {
-	register(command{name: "predict", summary: "classify texts (--text, or one per line on stdin) and print JSON lines", run: runPredict})
+	register(command{name: "predict", summary: "run a model on texts (--text, or one per line on stdin) and print JSON lines: {\"label\", \"scores\"}, {\"score\"} (regression) or {\"labels\", \"scores\"} (multi-label)", run: runPredict})
 }
 
 // stringList is a repeatable string flag.
@@ -28,6 +29,9 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 type modelFlags struct {
 	model, labels, backend string
 	maxLength              int
+	// problem is the problem type the command needs (train and eval: the task's); "" keeps the
+	// model's.
+	problem checkpoint.ProblemType
 }
 
 func (m *modelFlags) register(fs *flag.FlagSet) {
@@ -41,6 +45,9 @@ func (m *modelFlags) load(ctx context.Context, stderr io.Writer) (*lab.Classifie
 	opts := []lab.Option{lab.WithBackend(m.backend), lab.WithMaxLength(m.maxLength), lab.WithProgress(stderr)}
 	if m.labels != "" {
 		opts = append(opts, lab.WithLabels(strings.Split(m.labels, ",")...))
+	}
+	if m.problem != "" {
+		opts = append(opts, lab.WithProblem(m.problem))
 	}
 	clf, err := lab.Load(ctx, m.model, opts...)
 	if err != nil {

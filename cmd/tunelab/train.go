@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/data"
-	"github.com/tunelab/tunelab/lab/metrics"
 	"github.com/tunelab/tunelab/lab/train"
 )
 
@@ -23,18 +23,23 @@ func init() {
 // taskFlags choose and shape the dataset.
 type taskFlags struct {
 	task, dir, text, label string
+	problem, labelSep      string
 	validation             float64
 	limit, perLabel        int
+	evalLimit              int
 }
 
 func (tf *taskFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&tf.task, "task", "tweets", "tweets, imdb, agnews, hf:OWNER/NAME, or a CSV/TSV/JSONL/Parquet file")
+	fs.StringVar(&tf.task, "task", "tweets", "tweets, imdb, imdb-rating (star ratings, regression), agnews, hf:OWNER/NAME, or a CSV/TSV/JSONL/Parquet file")
 	fs.StringVar(&tf.dir, "data", "", "data directory with the official layouts (default $TUNELAB_DATA, else ./data)")
 	fs.StringVar(&tf.text, "text-column", "", "text column of a file task")
 	fs.StringVar(&tf.label, "label-column", "", "label column of a file task")
+	fs.StringVar(&tf.problem, "problem", "classification", "what a file task's label column holds: classification (a class name), regression (a number) or multilabel (a set of class names: a JSON list, or names joined by --label-sep)")
+	fs.StringVar(&tf.labelSep, "label-sep", "", "multilabel: the separator of the class names in a label written as one string (\"a|b\")")
 	fs.Float64Var(&tf.validation, "validation", 0.2, "fraction of the training data held out for validation where the task has no validation split")
 	fs.IntVar(&tf.limit, "limit", 0, "use at most this many examples per split (quick runs)")
 	fs.IntVar(&tf.perLabel, "per-label", 0, "use at most this many examples per label and split")
+	fs.IntVar(&tf.evalLimit, "eval-limit", 0, "evaluate on at most this many held-out examples, label proportions kept (0: --limit's)")
 }
 
 func (tf *taskFlags) load(ctx context.Context, seed uint64, stderr io.Writer) (*data.Dataset, error) {
@@ -45,9 +50,16 @@ func (tf *taskFlags) load(ctx context.Context, seed uint64, stderr io.Writer) (*
 	if dir == "" {
 		dir = "data"
 	}
+	problem, err := parseProblem(tf.problem)
+	if err != nil {
+		return nil, err
+	}
 	l := data.NewLoader(dir).WithSeed(seed).WithValidation(tf.validation).WithLimit(tf.limit).WithPerLabel(tf.perLabel)
 	if tf.text != "" || tf.label != "" {
 		l = l.WithColumns(tf.text, tf.label)
+	}
+	if problem != data.SingleLabel || tf.labelSep != "" {
+		l = l.WithProblem(problem, tf.labelSep)
 	}
 	d, err := l.Load(ctx, tf.task)
 	if err != nil {
@@ -57,6 +69,36 @@ func (tf *taskFlags) load(ctx context.Context, seed uint64, stderr io.Writer) (*
 		fmt.Fprintln(stderr, "note:", note)
 	}
 	return d, nil
+}
+
+// heldOut returns d's held-out split (validation, else test), capped at --eval-limit.
+func (tf *taskFlags) heldOut(d *data.Dataset, seed uint64) (string, []data.Example, error) {
+	name, examples, err := d.Labelled(data.Validation, data.Test)
+	if err == nil && tf.evalLimit > 0 {
+		examples = data.Limit(examples, tf.evalLimit, seed)
+	}
+	return name, examples, err
+}
+
+// parseProblem reads --problem.
+func parseProblem(s string) (data.Problem, error) {
+	switch s {
+	case "classification", "single_label_classification":
+		return data.SingleLabel, nil
+	case "regression":
+		return data.Regression, nil
+	case "multilabel", "multi_label_classification":
+		return data.MultiLabel, nil
+	}
+	return "", fmt.Errorf("--problem %q: want classification, regression or multilabel", s)
+}
+
+// modelProblem is the problem type a model trained on d has.
+func modelProblem(d *data.Dataset) checkpoint.ProblemType {
+	if d.Problem == data.SingleLabel {
+		return checkpoint.SingleLabel
+	}
+	return checkpoint.ProblemType(d.Problem)
 }
 
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -83,7 +125,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&cfg.EvalEvery, "eval-every", 0, "evaluate every N steps (0: each epoch)")
 	fs.IntVar(&cfg.SaveEvery, "save-every", 0, "checkpoint every N steps (0: each epoch)")
 	fs.IntVar(&cfg.EarlyStopping, "early-stopping", 0, "stop after N evaluations without improvement (0: off)")
-	fs.StringVar(&cfg.MetricForBest, "metric", cfg.MetricForBest, "metric picking the best checkpoint: loss, accuracy, macro_f1, f1")
+	fs.StringVar(&cfg.MetricForBest, "metric", cfg.MetricForBest, "metric picking the best checkpoint: loss, accuracy, macro_f1, f1; regression: mse, rmse, mae, r2, pearson, spearman; multilabel: subset_accuracy, hamming_loss, micro_f1, macro_f1, weighted_f1, samples_f1")
 	out := fs.String("out", "", "directory for the fine-tuned model (required)")
 	runDir := fs.String("run-dir", "", "directory for checkpoints and history (default OUT/run)")
 	resume := fs.Bool("resume", false, "continue from the latest checkpoint in --run-dir")
@@ -107,13 +149,14 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	evalName, evalSet, err := ds.Labelled(data.Validation, data.Test)
+	evalName, evalSet, err := tf.heldOut(ds, cfg.Seed)
 	if err != nil {
 		return err
 	}
 	if mf.labels == "" {
 		mf.labels = strings.Join(ds.Labels, ",")
 	}
+	mf.problem = modelProblem(ds)
 	clf, err := mf.load(ctx, stderr)
 	if err != nil {
 		return err
@@ -131,7 +174,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	fmt.Fprintf(stderr, "saved %s\n", *out)
-	fmt.Fprintln(stdout, result.Eval.Report.Text(4))
+	fmt.Fprintln(stdout, result.Eval.Text(4))
 	return nil
 }
 
@@ -151,10 +194,11 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	name, examples, err := ds.Labelled(data.Validation, data.Test)
+	name, examples, err := tf.heldOut(ds, *seed)
 	if err != nil {
 		return err
 	}
+	mf.problem = modelProblem(ds)
 	clf, err := mf.load(ctx, stderr)
 	if err != nil {
 		return err
@@ -164,13 +208,30 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if *asJSON {
-		return json.NewEncoder(stdout).Encode(struct {
-			Split    string  `json:"split"`
-			Examples int     `json:"examples"`
-			Loss     float64 `json:"loss"`
-			*metrics.Report
-		}{name, len(examples), ev.Loss, ev.Report})
+		return writeEvalJSON(stdout, name, len(examples), ev)
 	}
-	fmt.Fprintf(stdout, "%s on %s (%s split, %d examples): loss %.4f\n\n%s\n", mf.model, ds.Name, name, len(examples), ev.Loss, ev.Report.Text(4))
+	fmt.Fprintf(stdout, "%s on %s (%s split, %d examples): loss %.4f\n\n%s\n", mf.model, ds.Name, name, len(examples), ev.Loss, ev.Text(4))
 	return nil
+}
+
+// writeEvalJSON writes the report of ev (classification, regression or multi-label) as one
+// JSON object with the split, its size and the loss added.
+func writeEvalJSON(w io.Writer, split string, examples int, ev *train.Eval) error {
+	var report any = ev.Report
+	switch {
+	case ev.Regression != nil:
+		report = ev.Regression
+	case ev.MultiLabel != nil:
+		report = ev.MultiLabel
+	}
+	data, err := json.Marshal(report)
+	if err != nil {
+		return err
+	}
+	var out map[string]any
+	if err := json.Unmarshal(data, &out); err != nil {
+		return err
+	}
+	out["split"], out["examples"], out["loss"] = split, examples, ev.Loss
+	return json.NewEncoder(w).Encode(out)
 }
