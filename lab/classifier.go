@@ -9,7 +9,9 @@
 package lab
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -38,8 +40,12 @@ const DefaultModel = "all-MiniLM-L6-v2"
 type Classifier struct {
 	// Dir is the checkpoint directory the classifier was loaded from.
 	Dir string
-	// Labels are the class names, in id order.
-	Labels    []string
+	// Labels are the class names, in id order (a regression model's one output: "LABEL_0"
+	// unless its config.json names it).
+	Labels []string
+	// Problem is the model's problem type: what its outputs mean (see Probabilities and
+	// Predict) and how it trains.
+	Problem   checkpoint.ProblemType
 	Tokenizer *tokenize.Tokenizer
 	Model     *encoder.Model
 	Store     *model.Store
@@ -59,6 +65,7 @@ type options struct {
 	seed        uint64
 	progress    io.Writer
 	matmulDType dtypes.DType
+	problem     checkpoint.ProblemType
 }
 
 // Option configures Load.
@@ -68,6 +75,12 @@ type Option func(*options)
 // A checkpoint with a head defaults to its config.json's id2label, else to transformers' names
 // LABEL_0, LABEL_1, ... (checkpoint.DefaultLabels).
 func WithLabels(labels ...string) Option { return func(o *options) { o.labels = labels } }
+
+// WithProblem sets the problem type (default: config.json's problem_type, else regression for
+// one label and single-label classification for more). A regression model has one output,
+// named "LABEL_0" as transformers names it unless WithLabels or config.json says otherwise; a
+// multi-label model needs its class names. Saving writes it into config.json.
+func WithProblem(p checkpoint.ProblemType) Option { return func(o *options) { o.problem = p } }
 
 // WithBackend selects the backend ("go", "xla:cuda", ...; default: $GOMLX_BACKEND or the Go backend).
 func WithBackend(config string) Option { return func(o *options) { o.backend = config } }
@@ -97,7 +110,7 @@ func Load(ctx context.Context, nameOrDir string, opts ...Option) (*Classifier, e
 	if err != nil {
 		return nil, err
 	}
-	ck, err := checkpoint.Load(dir, o.labels)
+	ck, err := loadCheckpoint(dir, o)
 	if err != nil {
 		return nil, err
 	}
@@ -127,6 +140,7 @@ func Load(ctx context.Context, nameOrDir string, opts ...Option) (*Classifier, e
 		Store:     model.NewStore(),
 		Backend:   b,
 	}
+	c.Problem = c.Model.Problem()
 	if err := c.Model.LoadVariables(c.Store, ck, o.seed); err != nil {
 		return nil, err
 	}
@@ -136,11 +150,41 @@ func Load(ctx context.Context, nameOrDir string, opts ...Option) (*Classifier, e
 	return c, nil
 }
 
+// loadCheckpoint loads dir with o's labels and problem type; the config of the result names the
+// resolved problem type (except a single-label classifier's whose config.json named none, which
+// transformers reads as single-label anyway).
+func loadCheckpoint(dir string, o options) (*checkpoint.Checkpoint, error) {
+	labels := o.labels
+	if o.problem == checkpoint.Regression && labels == nil {
+		cfg, err := checkpoint.ReadConfig(dir)
+		if err != nil {
+			return nil, err
+		}
+		if len(cfg.Labels) != 1 {
+			labels = []string{"LABEL_0"}
+		}
+	}
+	ck, err := checkpoint.Load(dir, labels)
+	if err != nil {
+		return nil, err
+	}
+	problem := checkpoint.ResolveProblemType(cmp.Or(o.problem, ck.Config.ProblemType), len(ck.Labels), true)
+	if problem == checkpoint.Regression && len(ck.Labels) != 1 {
+		return nil, fmt.Errorf("%s: a regression model has one output, not %d labels %q", dir, len(ck.Labels), ck.Labels)
+	}
+	if problem != checkpoint.SingleLabel || ck.Config.ProblemType != "" {
+		ck.Config = ck.Config.WithProblemType(problem)
+	}
+	return ck, nil
+}
+
 // inferenceBatch is the most texts one forward pass takes.
 const inferenceBatch = 32
 
-// Probabilities returns the class probabilities [len(texts)][len(Labels)] of each text, run as
-// evaluation runs (train.Predictor).
+// Probabilities returns the model's outputs [len(texts)][len(Labels)] for each text, run as
+// evaluation runs (train.Predictor) and read as its Problem says (train.Scores): the softmax
+// class probabilities of a single-label classifier, each class's independent sigmoid
+// probability for a multi-label one, the predicted value of a regression model.
 func (c *Classifier) Probabilities(ctx context.Context, texts []string) ([][]float32, error) {
 	d, err := train.Encode(c.Tokenizer, texts, nil)
 	if err != nil {
@@ -158,7 +202,7 @@ func (c *Classifier) Probabilities(ctx context.Context, texts []string) ([][]flo
 	}
 	probs := make([][]float32, len(logits))
 	for i, row := range logits {
-		probs[i], _ = train.Probabilities(row)
+		probs[i] = train.Scores(c.Model.Problem(), row)
 	}
 	return probs, nil
 }
@@ -197,13 +241,44 @@ func (c *Classifier) Warm(ctx context.Context, maxTexts int) (int, error) {
 	return len(shapes), nil
 }
 
-// Prediction is the predicted label of one text and the probability of every label.
+// Prediction is what the model says of one text. Its JSON depends on the problem type:
+//
+//	{"label": "disaster", "scores": {"not disaster": 0.1, "disaster": 0.9}}  single-label
+//	{"score": 7.8}                                                         regression
+//	{"labels": ["news"], "scores": {"news": 0.8, "sports": 0.3}}           multi-label
 type Prediction struct {
-	Label  string             `json:"label"`
-	Scores map[string]float64 `json:"scores"`
+	Problem checkpoint.ProblemType `json:"-"`
+	// Label is a single-label classifier's most probable class.
+	Label string `json:"label,omitempty"`
+	// Labels are a multi-label classifier's classes whose sigmoid is above
+	// metrics.DefaultThreshold (0.5), in label order; empty when none is.
+	Labels []string `json:"labels,omitempty"`
+	// Score is a regression model's predicted value.
+	Score float64 `json:"score,omitempty"`
+	// Scores map every label to its softmax probability (single-label) or sigmoid (multi-label).
+	Scores map[string]float64 `json:"scores,omitempty"`
 }
 
-// Predict classifies texts.
+// MarshalJSON writes the fields of p's problem type (see Prediction).
+func (p Prediction) MarshalJSON() ([]byte, error) {
+	switch p.Problem {
+	case checkpoint.Regression:
+		return json.Marshal(struct {
+			Score float64 `json:"score"`
+		}{p.Score})
+	case checkpoint.MultiLabel:
+		return json.Marshal(struct {
+			Labels []string           `json:"labels"`
+			Scores map[string]float64 `json:"scores"`
+		}{append([]string{}, p.Labels...), p.Scores})
+	}
+	return json.Marshal(struct {
+		Label  string             `json:"label"`
+		Scores map[string]float64 `json:"scores"`
+	}{p.Label, p.Scores})
+}
+
+// Predict runs the model on texts.
 func (c *Classifier) Predict(ctx context.Context, texts []string) ([]Prediction, error) {
 	probs, err := c.Probabilities(ctx, texts)
 	if err != nil {
@@ -211,11 +286,24 @@ func (c *Classifier) Predict(ctx context.Context, texts []string) ([]Prediction,
 	}
 	preds := make([]Prediction, len(probs))
 	for i, p := range probs {
-		preds[i].Label = c.Labels[metrics.ArgMax(p)]
+		preds[i].Problem = c.Problem
+		if c.Problem == checkpoint.Regression {
+			preds[i].Score = float64(p[0])
+			continue
+		}
 		preds[i].Scores = make(map[string]float64, len(p))
 		for j, v := range p {
 			preds[i].Scores[c.Labels[j]] = float64(v)
 		}
+		if c.Problem == checkpoint.MultiLabel {
+			for j, on := range metrics.Threshold([][]float32{p}, metrics.DefaultThreshold)[0] {
+				if on {
+					preds[i].Labels = append(preds[i].Labels, c.Labels[j])
+				}
+			}
+			continue
+		}
+		preds[i].Label = c.Labels[metrics.ArgMax(p)]
 	}
 	return preds, nil
 }

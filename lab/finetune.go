@@ -13,24 +13,54 @@ import (
 
 	"github.com/tunelab/tunelab/internal/atomicfile"
 	"github.com/tunelab/tunelab/internal/yamlstr"
+	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/data"
 	"github.com/tunelab/tunelab/lab/train"
 )
 
-// encode tokenizes labelled examples for the classifier, mapping label names to its ids.
+// encode tokenizes labelled examples for the classifier: class ids from Label for a
+// single-label classifier, the Value for a regression model, multi-hot rows from LabelSet for a
+// multi-label one, label names mapped to the classifier's ids.
 func (c *Classifier) encode(examples []data.Example) (*train.Dataset, error) {
 	ids := make(map[string]int, len(c.Labels))
 	for i, l := range c.Labels {
 		ids[l] = i
 	}
-	texts := make([]string, len(examples))
+	id := func(ex data.Example, label string) (int, error) {
+		i, ok := ids[label]
+		if !ok {
+			return 0, fmt.Errorf("example %q has label %q, which the model does not have (labels %q)", ex.ID, label, c.Labels)
+		}
+		return i, nil
+	}
+	texts := data.Texts(examples)
+	switch c.Problem {
+	case checkpoint.Regression:
+		targets := make([][]float32, len(examples))
+		for i, ex := range examples {
+			targets[i] = []float32{float32(ex.Value)}
+		}
+		return train.EncodeTargets(c.Tokenizer, texts, targets)
+	case checkpoint.MultiLabel:
+		targets := make([][]float32, len(examples))
+		for i, ex := range examples {
+			targets[i] = make([]float32, len(c.Labels))
+			for _, label := range ex.LabelSet {
+				j, err := id(ex, label)
+				if err != nil {
+					return nil, err
+				}
+				targets[i][j] = 1
+			}
+		}
+		return train.EncodeTargets(c.Tokenizer, texts, targets)
+	}
 	labels := make([]int, len(examples))
 	for i, ex := range examples {
-		id, ok := ids[ex.Label]
-		if !ok {
-			return nil, fmt.Errorf("example %q has label %q, which the model does not have (labels %q)", ex.ID, ex.Label, c.Labels)
+		var err error
+		if labels[i], err = id(ex, ex.Label); err != nil {
+			return nil, err
 		}
-		texts[i], labels[i] = ex.Text, id
 	}
 	return train.Encode(c.Tokenizer, texts, labels)
 }
@@ -103,7 +133,7 @@ func (c *Classifier) SaveFineTuned(dir, baseModel, task string, cfg train.Config
 	if err := atomicfile.WriteFile(filepath.Join(dir, "all_results.json"), append(results, '\n')); err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(filepath.Join(dir, "README.md"), []byte(modelCard(baseModel, task, c.Labels, cfg, metrics, DemoExamples(validation, c.Labels))))
+	return atomicfile.WriteFile(filepath.Join(dir, "README.md"), []byte(modelCard(baseModel, task, c.Problem, c.Labels, cfg, metrics, DemoExamples(validation, c.Labels))))
 }
 
 // demoExamples is about how many example texts DemoExamples picks.
@@ -111,27 +141,45 @@ const demoExamples = 6
 
 // DemoExamples picks example texts for a demo among labelled examples (a validation split), as
 // Gradio apps show a few: the first texts of each label in turn, at least one per label and
-// about six in all, preferring texts of at most 280 characters (a tweet) so that they fit under
+// about six in all (for regression and multi-label sets, whose examples have no single label,
+// the first six), preferring texts of at most 280 characters (a tweet) so that they fit under
 // the textbox.
 func DemoExamples(examples []data.Example, labels []string) []string {
 	perLabel := max(1, demoExamples/max(1, len(labels)))
 	short := func(ex data.Example) bool { return utf8.RuneCountInString(ex.Text) <= 280 }
-	var out []string
-	for _, label := range labels {
+	pick := func(label string, limit int) []string {
 		var picked []string
 		for _, fits := range []func(data.Example) bool{short, func(data.Example) bool { return true }} {
 			for _, ex := range examples {
-				if len(picked) < perLabel && ex.Label == label && fits(ex) && !slices.Contains(picked, ex.Text) {
+				if len(picked) < limit && ex.Label == label && fits(ex) && !slices.Contains(picked, ex.Text) {
 					picked = append(picked, ex.Text)
 				}
 			}
 		}
-		out = append(out, picked...)
+		return picked
+	}
+	var out []string
+	for _, label := range labels {
+		out = append(out, pick(label, perLabel)...)
+	}
+	if len(out) == 0 {
+		out = pick("", demoExamples)
 	}
 	return out
 }
 
-func modelCard(baseModel, task string, labels []string, cfg train.Config, metrics map[string]float64, examples []string) string {
+// purpose says what a model of problem type problem with labels does, for its model card.
+func purpose(problem checkpoint.ProblemType, labels []string) string {
+	switch problem {
+	case checkpoint.Regression:
+		return "to predict a number from a text (regression, problem_type \"regression\")"
+	case checkpoint.MultiLabel:
+		return "to tag texts with any of (multi-label, problem_type \"multi_label_classification\"): " + strings.Join(labels, ", ")
+	}
+	return "to classify texts into: " + strings.Join(labels, ", ")
+}
+
+func modelCard(baseModel, task string, problem checkpoint.ProblemType, labels []string, cfg train.Config, metrics map[string]float64, examples []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "---\nlibrary_name: transformers\npipeline_tag: text-classification\nbase_model: %s\ntags:\n- tunelab\n", yamlstr.Quote(baseModel))
 	if len(examples) > 0 {
@@ -141,7 +189,7 @@ func modelCard(baseModel, task string, labels []string, cfg train.Config, metric
 		}
 	}
 	name := filepath.Base(filepath.FromSlash(baseModel))
-	fmt.Fprintf(&b, "---\n\n# %s fine-tuned on %s\n\nFine-tuned with tunelab from `%s` to classify texts into: %s.\n\n", name, task, baseModel, strings.Join(labels, ", "))
+	fmt.Fprintf(&b, "---\n\n# %s fine-tuned on %s\n\nFine-tuned with tunelab from `%s` %s.\n\n", name, task, baseModel, purpose(problem, labels))
 	b.WriteString("## Results (held-out split)\n\n| metric | value |\n|---|---|\n")
 	names := make([]string, 0, len(metrics))
 	for name := range metrics {

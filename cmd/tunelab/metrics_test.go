@@ -196,3 +196,146 @@ print(repr(f1_score(y, p)), repr(accuracy_score(y, p)), sum(y))`, train)
 		t.Errorf("text output starts %q, want %q", stdout.String()[:min(80, stdout.Len())], want)
 	}
 }
+
+// TestMetricsCommandRegression checks the JSON and the text of --task regression against
+// scikit-learn and scipy on the same file.
+func TestMetricsCommandRegression(t *testing.T) {
+	path := metricsFile(t, "r.csv", "id,label,prediction\n1,10,8.5\n2,1,2\n3,7,7\n4,3,4.25\n5,8,9\n6,1,-0.5\n")
+	var stdout, stderr bytes.Buffer
+	if err := runMetrics(context.Background(), []string{"--task", "regression", "--json", path}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]float64
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("%v in %s", err, stdout.String())
+	}
+	out := metricsSklearn(t, `import csv, json, sys
+from scipy.stats import pearsonr, spearmanr
+from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score, root_mean_squared_error
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+y = [float(r["label"]) for r in rows]
+p = [float(r["prediction"]) for r in rows]
+print(json.dumps({"n": len(y), "mse": mean_squared_error(y, p), "rmse": root_mean_squared_error(y, p),
+    "mae": mean_absolute_error(y, p), "r2": r2_score(y, p), "pearson": float(pearsonr(y, p).statistic),
+    "spearman": float(spearmanr(y, p).statistic)}))`, path)
+	var want map[string]float64
+	if err := json.Unmarshal([]byte(out), &want); err != nil {
+		t.Fatalf("reference output %q: %v", out, err)
+	}
+	if len(got) != len(want) {
+		t.Errorf("keys of %v, want those of %v", got, want)
+	}
+	for k, w := range want {
+		if math.Abs(got[k]-w) > 1e-12 {
+			t.Errorf("%s = %v, reference %v", k, got[k], w)
+		}
+	}
+
+	stdout.Reset()
+	if err := runMetrics(context.Background(), []string{"--task", "regression", path}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if line := fmt.Sprintf("spearman  %.4f\n", want["spearman"]); !strings.Contains(stdout.String(), line) {
+		t.Errorf("text output lacks %q:\n%s", line, stdout.String())
+	}
+
+	// A constant prediction leaves the correlations undefined: null in JSON, with a warning.
+	constant := metricsFile(t, "c.csv", "label,prediction\n1,5\n2,5\n3,5\n")
+	stdout.Reset()
+	stderr.Reset()
+	if err := runMetrics(context.Background(), []string{"--task", "regression", "--json", constant}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	var nulls map[string]any
+	if err := json.Unmarshal(stdout.Bytes(), &nulls); err != nil {
+		t.Fatal(err)
+	}
+	if nulls["pearson"] != nil || nulls["spearman"] != nil || nulls["mse"] != 29.0/3 {
+		t.Errorf("constant predictions: %s, want pearson and spearman null and mse 29/3", stdout.String())
+	}
+}
+
+// TestMetricsCommandMultiLabel checks --task multilabel against scikit-learn on the indicator
+// matrices of the same sets.
+func TestMetricsCommandMultiLabel(t *testing.T) {
+	rows := [][2]string{{"sports|politics", "sports"}, {"", "tech"}, {"tech", "tech|sports"},
+		{"politics", ""}, {"sports| tech", "tech|sports"}, {"politics|tech", "politics|tech"}}
+	var file strings.Builder
+	file.WriteString("text,label,prediction\n")
+	for i, r := range rows {
+		fmt.Fprintf(&file, "t%d,%s,%s\n", i, r[0], r[1])
+	}
+	path := metricsFile(t, "m.csv", file.String())
+	var stdout, stderr bytes.Buffer
+	if err := runMetrics(context.Background(), []string{"--task", "multilabel", "--json", path}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Labels         []string `json:"labels"`
+		SubsetAccuracy float64  `json:"subset_accuracy"`
+		HammingLoss    float64  `json:"hamming_loss"`
+		Micro, Macro   struct{ Precision, Recall, F1 float64 }
+		Samples        struct{ Precision, Recall, F1 float64 }
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("%v in %s", err, stdout.String())
+	}
+	out := metricsSklearn(t, `import json, sys
+from sklearn.metrics import accuracy_score, hamming_loss, precision_recall_fscore_support as prf
+from sklearn.preprocessing import MultiLabelBinarizer
+rows = json.loads(sys.argv[1])
+sets = lambda col: [{n.strip() for n in r[col].split("|") if n.strip()} for r in rows]
+mlb = MultiLabelBinarizer().fit(sets(0) + sets(1))
+y, p = mlb.transform(sets(0)), mlb.transform(sets(1))
+avg = {a: prf(y, p, average=a, zero_division=0)[:3] for a in ("micro", "macro", "samples")}
+print(json.dumps({"labels": list(mlb.classes_), "subset": accuracy_score(y, p), "hamming": hamming_loss(y, p), "avg": avg}))`,
+		metricsJSON(t, rows))
+	var want struct {
+		Labels  []string
+		Subset  float64
+		Hamming float64
+		Avg     map[string][3]float64
+	}
+	if err := json.Unmarshal([]byte(out), &want); err != nil {
+		t.Fatalf("reference output %q: %v", out, err)
+	}
+	if fmt.Sprint(got.Labels) != fmt.Sprint(want.Labels) || math.Abs(got.SubsetAccuracy-want.Subset) > 1e-12 ||
+		math.Abs(got.HammingLoss-want.Hamming) > 1e-12 {
+		t.Errorf("labels %q subset accuracy %v hamming loss %v, reference %q %v %v", got.Labels, got.SubsetAccuracy,
+			got.HammingLoss, want.Labels, want.Subset, want.Hamming)
+	}
+	for name, s := range map[string]struct{ Precision, Recall, F1 float64 }{"micro": got.Micro, "macro": got.Macro, "samples": got.Samples} {
+		w := want.Avg[name]
+		if math.Abs(s.Precision-w[0]) > 1e-12 || math.Abs(s.Recall-w[1]) > 1e-12 || math.Abs(s.F1-w[2]) > 1e-12 {
+			t.Errorf("%s %+v, reference %v", name, s, w)
+		}
+	}
+
+	// --classes fixes the order; a name outside it is an error naming the line.
+	stdout.Reset()
+	if err := runMetrics(context.Background(), []string{"--task", "multilabel", "--classes", "tech,sports", path}, &stdout, &stderr); err == nil ||
+		err.Error() != path+`:2: label "politics" is not one of the labels ["tech" "sports"]` {
+		t.Errorf("unknown class: error %v", err)
+	}
+}
+
+func TestMetricsCommandTaskErrors(t *testing.T) {
+	good := metricsFile(t, "p.csv", "label,prediction\n1,2\n")
+	words := metricsFile(t, "w.csv", "label,prediction\n1,2\nthree,4\n")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--task", "ranking", good}, `--task "ranking": want classification, regression or multilabel`},
+		{[]string{"--task", "regression"}, "--task regression takes one FILE.csv, without --submission, --labels or --pos-label"},
+		{[]string{"--task", "multilabel", "--pos-label", "a", good}, "--task multilabel takes one FILE.csv, without --submission, --labels or --pos-label"},
+		{[]string{"--task", "regression", words}, words + `:3: label "three" is not a finite number`},
+		{[]string{"--task", "multilabel", "--sep", "", good}, good + ": empty label separator"},
+	} {
+		var stdout, stderr bytes.Buffer
+		err := runMetrics(context.Background(), tc.args, &stdout, &stderr)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("metrics %q: error %v, want %s", tc.args, err, tc.want)
+		}
+	}
+}

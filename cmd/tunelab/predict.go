@@ -12,10 +12,11 @@ import (
 
 	"github.com/tunelab/tunelab/lab"
 	"github.com/tunelab/tunelab/lab/backend"
+	"github.com/tunelab/tunelab/lab/checkpoint"
 )
 
 func init() {
-	register(command{name: "predict", summary: "classify texts (--text, or one per line on stdin) and print JSON lines", run: runPredict})
+	register(command{name: "predict", summary: "run a model on texts (--text, or one per line on stdin) and print JSON lines: {\"label\", \"scores\"}, {\"score\"} (regression) or {\"labels\", \"scores\"} (multi-label)", run: runPredict})
 }
 
 // stringList is a repeatable string flag.
@@ -29,6 +30,9 @@ type modelFlags struct {
 	model, labels, backend string
 	maxLength              int
 	bf16                   bool
+	// problem is the problem type the command needs (train and eval: the task's); "" keeps the
+	// model's.
+	problem checkpoint.ProblemType
 }
 
 func (m *modelFlags) register(fs *flag.FlagSet) {
@@ -47,6 +51,9 @@ func (m *modelFlags) load(ctx context.Context, stderr io.Writer, extra ...lab.Op
 	}
 	if m.bf16 {
 		opts = append(opts, lab.WithBF16Matmuls())
+	}
+	if m.problem != "" {
+		opts = append(opts, lab.WithProblem(m.problem))
 	}
 	clf, err := lab.Load(ctx, m.model, append(opts, extra...)...)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tunelab/tunelab/lab"
+	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/serve"
 )
 
@@ -25,6 +26,17 @@ func (s served) Labels() []string { return s.Classifier.Labels }
 
 func (s served) Classify(ctx context.Context, texts []string) ([][]float32, error) {
 	return s.Probabilities(ctx, texts)
+}
+
+// describe is the page's default description of what clf does.
+func describe(clf *lab.Classifier) string {
+	switch clf.Problem {
+	case checkpoint.Regression:
+		return "Predicts a number from a text (regression)."
+	case checkpoint.MultiLabel:
+		return fmt.Sprintf("Tags texts with any of %s (multi-label: each label's own probability; labels above 0.5 apply).", strings.Join(clf.Labels, ", "))
+	}
+	return fmt.Sprintf("Text classification into %s.", strings.Join(clf.Labels, ", "))
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -59,10 +71,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		examples = card.Examples
 	}
 	if *description == "" {
-		*description = fmt.Sprintf("Text classification into %s.", strings.Join(clf.Labels, ", "))
+		*description = describe(clf)
 	}
 	opts := serve.Options{
 		Card:     serve.Card{Title: *title, Description: *description, Examples: examples},
+		Problem:  clf.Problem,
 		FlagDir:  *flagDir,
 		MaxBatch: *maxBatch,
 		Warmup: func(ctx context.Context) error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/data"
 )
 
@@ -13,16 +14,17 @@ import (
 // data summary), with one set of defaults: a held-out 20% and seed 42, as the README's runs.
 type taskFlags struct {
 	task, dir, text, label                string
+	problem, labelSep                     string
 	download                              bool
 	validation                            float64
 	seed                                  uint64
-	limit, perLabel                       int
+	limit, perLabel, evalLimit            int
 	keywordLocation, cleanHTML, skipEmpty bool
 }
 
 // register adds --task and the data flags (registerData).
 func (tf *taskFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&tf.task, "task", "tweets", "tweets, imdb, agnews, hf:OWNER/NAME, or a CSV/TSV/JSONL/Parquet file")
+	fs.StringVar(&tf.task, "task", "tweets", "tweets, imdb, imdb-rating (star ratings, regression), agnews, hf:OWNER/NAME, or a CSV/TSV/JSONL/Parquet file")
 	tf.registerData(fs)
 }
 
@@ -37,6 +39,9 @@ func (tf *taskFlags) registerData(fs *flag.FlagSet) {
 	fs.Uint64Var(&tf.seed, "seed", 42, "seed of the split, caps and limits (train: also of the new head, the data order and dropout)")
 	fs.IntVar(&tf.limit, "limit", 0, "keep at most this many examples per split, label proportions kept (0: all)")
 	fs.IntVar(&tf.perLabel, "per-label", 0, "keep at most this many examples per label and split (0: all)")
+	fs.IntVar(&tf.evalLimit, "eval-limit", 0, "evaluate on at most this many held-out examples, label proportions kept (0: --limit's)")
+	fs.StringVar(&tf.problem, "problem", "classification", "what a file task's label column holds: classification (a class name), regression (a number) or multilabel (a set of class names: a JSON list, or names joined by --label-sep)")
+	fs.StringVar(&tf.labelSep, "label-sep", "", "multilabel: the separator of the class names in a label written as one string (\"a|b\")")
 	fs.BoolVar(&tf.keywordLocation, "keyword-location", false, "tweets: prefix each text with its keyword and location")
 	fs.BoolVar(&tf.cleanHTML, "clean-html", false, "imdb: replace <br /> tags and HTML entities")
 	fs.BoolVar(&tf.skipEmpty, "skip-empty", false, "skip (and count) rows with empty text instead of failing")
@@ -51,7 +56,15 @@ func (tf *taskFlags) loader() *data.Loader {
 
 // load reads --task, printing the dataset's notes (derived splits, limits) to stderr.
 func (tf *taskFlags) load(ctx context.Context, stderr io.Writer) (*data.Dataset, error) {
-	d, err := tf.loader().Load(ctx, tf.task)
+	problem, err := parseProblem(tf.problem)
+	if err != nil {
+		return nil, err
+	}
+	l := tf.loader()
+	if problem != data.SingleLabel || tf.labelSep != "" {
+		l = l.WithProblem(problem, tf.labelSep)
+	}
+	d, err := l.Load(ctx, tf.task)
 	if err != nil {
 		return nil, err
 	}
@@ -59,4 +72,34 @@ func (tf *taskFlags) load(ctx context.Context, stderr io.Writer) (*data.Dataset,
 		fmt.Fprintln(stderr, "note:", note)
 	}
 	return d, nil
+}
+
+// heldOut returns d's held-out split (validation, else test), capped at --eval-limit.
+func (tf *taskFlags) heldOut(d *data.Dataset) (string, []data.Example, error) {
+	name, examples, err := d.Labelled(data.Validation, data.Test)
+	if err == nil && tf.evalLimit > 0 {
+		examples = data.Limit(examples, tf.evalLimit, tf.seed)
+	}
+	return name, examples, err
+}
+
+// parseProblem reads --problem.
+func parseProblem(s string) (data.Problem, error) {
+	switch s {
+	case "classification", "single_label_classification":
+		return data.SingleLabel, nil
+	case "regression":
+		return data.Regression, nil
+	case "multilabel", "multi_label_classification":
+		return data.MultiLabel, nil
+	}
+	return "", fmt.Errorf("--problem %q: want classification, regression or multilabel", s)
+}
+
+// modelProblem is the problem type a model trained on d has.
+func modelProblem(d *data.Dataset) checkpoint.ProblemType {
+	if d.Problem == data.SingleLabel {
+		return checkpoint.SingleLabel
+	}
+	return checkpoint.ProblemType(d.Problem)
 }

@@ -10,8 +10,6 @@ import (
 	"strings"
 
 	"github.com/tunelab/tunelab/lab"
-	"github.com/tunelab/tunelab/lab/data"
-	"github.com/tunelab/tunelab/lab/metrics"
 	"github.com/tunelab/tunelab/lab/train"
 )
 
@@ -43,7 +41,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&cfg.EvalEvery, "eval-every", 0, "evaluate every N steps (0: each epoch)")
 	fs.IntVar(&cfg.SaveEvery, "save-every", 0, "checkpoint every N steps (0: each epoch)")
 	fs.IntVar(&cfg.EarlyStopping, "early-stopping", 0, "stop after N evaluations without improvement (0: off)")
-	fs.StringVar(&cfg.MetricForBest, "metric", cfg.MetricForBest, "metric picking the best checkpoint: loss, accuracy, macro_f1, f1")
+	fs.StringVar(&cfg.MetricForBest, "metric", cfg.MetricForBest, "metric picking the best checkpoint: loss, accuracy, macro_f1, f1; regression: mse, rmse, mae, r2, pearson, spearman; multilabel: subset_accuracy, hamming_loss, micro_f1, macro_f1, weighted_f1, samples_f1")
 	out := fs.String("out", "", "directory for the fine-tuned model (required)")
 	runDir := fs.String("run-dir", "", "directory for checkpoints and history (default OUT/run)")
 	resume := fs.Bool("resume", false, "continue from the latest checkpoint in --run-dir")
@@ -67,13 +65,14 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	evalName, evalSet, err := ds.Labelled(data.Validation, data.Test)
+	evalName, evalSet, err := tf.heldOut(ds)
 	if err != nil {
 		return err
 	}
 	if mf.labels == "" {
 		mf.labels = strings.Join(ds.Labels, ",")
 	}
+	mf.problem = modelProblem(ds)
 	clf, err := mf.load(ctx, stderr, lab.WithSeed(cfg.Seed))
 	if err != nil {
 		return err
@@ -91,7 +90,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	fmt.Fprintf(stderr, "saved %s\n", *out)
-	fmt.Fprintln(stdout, result.Eval.Report.Text(4))
+	fmt.Fprintln(stdout, result.Eval.Text(4))
 	return nil
 }
 
@@ -110,10 +109,11 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	name, examples, err := ds.Labelled(data.Validation, data.Test)
+	name, examples, err := tf.heldOut(ds)
 	if err != nil {
 		return err
 	}
+	mf.problem = modelProblem(ds)
 	clf, err := mf.load(ctx, stderr)
 	if err != nil {
 		return err
@@ -123,13 +123,30 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if *asJSON {
-		return json.NewEncoder(stdout).Encode(struct {
-			Split    string  `json:"split"`
-			Examples int     `json:"examples"`
-			Loss     float64 `json:"loss"`
-			*metrics.Report
-		}{name, len(examples), ev.Loss, ev.Report})
+		return writeEvalJSON(stdout, name, len(examples), ev)
 	}
-	fmt.Fprintf(stdout, "%s on %s (%s split, %d examples): loss %.4f\n\n%s\n", mf.model, ds.Name, name, len(examples), ev.Loss, ev.Report.Text(4))
+	fmt.Fprintf(stdout, "%s on %s (%s split, %d examples): loss %.4f\n\n%s\n", mf.model, ds.Name, name, len(examples), ev.Loss, ev.Text(4))
 	return nil
+}
+
+// writeEvalJSON writes the report of ev (classification, regression or multi-label) as one
+// JSON object with the split, its size and the loss added.
+func writeEvalJSON(w io.Writer, split string, examples int, ev *train.Eval) error {
+	var report any = ev.Report
+	switch {
+	case ev.Regression != nil:
+		report = ev.Regression
+	case ev.MultiLabel != nil:
+		report = ev.MultiLabel
+	}
+	data, err := json.Marshal(report)
+	if err != nil {
+		return err
+	}
+	var out map[string]any
+	if err := json.Unmarshal(data, &out); err != nil {
+		return err
+	}
+	out["split"], out["examples"], out["loss"] = split, examples, ev.Loss
+	return json.NewEncoder(w).Encode(out)
 }

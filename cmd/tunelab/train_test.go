@@ -2,13 +2,16 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"math"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -20,11 +23,16 @@ import (
 	"github.com/tunelab/tunelab/lab"
 	"github.com/tunelab/tunelab/lab/backend"
 	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/lab/serve"
 )
 
-// roundTrip is lab/train/testdata/roundtrip_golden.json, written by make_roundtrip_golden.py
-// with transformers from a `tunelab train` run of TrainArgs.
+// roundTrip is a golden of lab/train/testdata (roundtrip_golden.json for classification,
+// roundtrip_regression_golden.json, roundtrip_multilabel_golden.json), written by
+// make_roundtrip_golden.py with transformers from a `tunelab train` run of TrainArgs.
 type roundTrip struct {
+	// ProblemType is the problem type transformers reloaded the model with ("" for the
+	// classification golden, whose config.json names none).
+	ProblemType        string         `json:"problem_type"`
 	TrainArgs          []string       `json:"train_args"`
 	Texts              []string       `json:"texts"`
 	MaxLength          int            `json:"max_length"`
@@ -46,18 +54,126 @@ func readJSON(t *testing.T, path string, v any) {
 }
 
 // TestTrainSaveLoadsInTransformers repeats the golden's short deterministic fine-tune of
-// all-MiniLM-L6-v2 (dropout off) through `tunelab train`, then checks the --out directory: the
-// files and config keys of a Hugging Face classifier; logits of the reloaded model equal to
-// those transformers computed from the same run's directory (1e-4); and `tunelab eval` on it
-// reproducing all_results.json's accuracy and loss (the in-memory model's).
+// all-MiniLM-L6-v2 (dropout off) through `tunelab train` (see checkRoundTrip), then checks
+// `tunelab eval` on it reproducing all_results.json's accuracy and loss (the in-memory model's).
 func TestTrainSaveLoadsInTransformers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fine-tunes a 22M-parameter model")
 	}
+	out, args, stdout := checkRoundTrip(t, "roundtrip_golden.json")
+	if !strings.Contains(stdout, "not disaster") {
+		t.Errorf("the report does not name the labels:\n%s", stdout)
+	}
+	checkEvalReproduces(t, out, args, "accuracy")
+}
+
+// TestRegressionAndMultiLabelLoadInTransformers: `tunelab train` of a regression model (IMDB
+// star ratings) and of a multi-label one (a tagged file) saves models that transformers reloads
+// with the same problem type and logits (see checkRoundTrip), and `tunelab eval` on them
+// reproduces all_results.json.
+func TestRegressionAndMultiLabelLoadInTransformers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fine-tunes a 22M-parameter model")
+	}
+	for golden, metric := range map[string]string{"roundtrip_regression_golden.json": "rmse", "roundtrip_multilabel_golden.json": "hamming_loss"} {
+		t.Run(golden, func(t *testing.T) {
+			out, args, stdout := checkRoundTrip(t, golden)
+			if name := strings.ReplaceAll(metric, "_", " "); !strings.Contains(stdout, name) {
+				t.Errorf("the report lacks %s:\n%s", name, stdout)
+			}
+			checkEvalReproduces(t, out, args, metric)
+			checkPredictAndServe(t, out, golden)
+		})
+	}
+}
+
+// checkPredictAndServe runs `tunelab predict` and the served JSON API on the model in out, on
+// the golden's texts: {"score": logit} for regression, {"labels", "scores"} with each label's
+// sigmoid of transformers' logit (and the labels above 0.5) for multi-label, within 1e-4. The
+// Space exported from out carries the problem type in its model's config.json.
+func checkPredictAndServe(t *testing.T, out, goldenName string) {
+	t.Helper()
 	var golden roundTrip
-	readJSON(t, filepath.Join(testenv.RepoRoot(), "lab", "train", "testdata", "roundtrip_golden.json"), &golden)
+	readJSON(t, filepath.Join(testenv.RepoRoot(), "lab", "train", "testdata", goldenName), &golden)
+	spaceDir := filepath.Join(t.TempDir(), "space")
+	var spaceOut, spaceErr bytes.Buffer
+	if err := runSpace(context.Background(), []string{"export", "--model", out, "--out", spaceDir}, &spaceOut, &spaceErr); err != nil {
+		t.Fatalf("space export: %v\n%s", err, spaceErr.String())
+	}
+	var spaceConfig map[string]any
+	readJSON(t, filepath.Join(spaceDir, "model", "config.json"), &spaceConfig)
+	if spaceConfig["problem_type"] != golden.ProblemType {
+		t.Errorf("the Space's config.json has problem_type %v, want %s", spaceConfig["problem_type"], golden.ProblemType)
+	}
+	args := []string{"--model", out, "--max-length", strconv.Itoa(golden.MaxLength)}
+	for _, text := range golden.Texts {
+		args = append(args, "--text", text)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := runPredict(context.Background(), args, &stdout, &stderr); err != nil {
+		t.Fatalf("tunelab predict: %v\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	clf, err := lab.Load(context.Background(), out, lab.WithMaxLength(golden.MaxLength))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := serve.New(served{clf}, serve.Options{Problem: clf.Problem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequest("POST", "/api/predict", strings.NewReader(metricsJSON(t, map[string]any{"texts": golden.Texts}))))
+	var api struct {
+		Predictions []json.RawMessage `json:"predictions"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &api); err != nil || len(api.Predictions) != len(golden.Texts) || len(lines) != len(golden.Texts) {
+		t.Fatalf("predict printed %q, the API answered %d %s (%v): want one prediction per text", lines, rec.Code, rec.Body, err)
+	}
+	for i, logits := range golden.Logits {
+		for source, line := range map[string]string{"tunelab predict": lines[i], "/api/predict": string(api.Predictions[i])} {
+			var got map[string]any
+			if err := json.Unmarshal([]byte(line), &got); err != nil {
+				t.Fatalf("%s: %q: %v", source, line, err)
+			}
+			if golden.ProblemType == "regression" {
+				if score, ok := got["score"].(float64); len(got) != 1 || !ok || math.Abs(score-logits[0]) > 1e-4 {
+					t.Errorf("%s, text %d: %s, want {\"score\": %v}", source, i, line, logits[0])
+				}
+				continue
+			}
+			scores, _ := got["scores"].(map[string]any)
+			labels, ok := got["labels"].([]any)
+			var want []any
+			for j, name := range clf.Labels {
+				p := 1 / (1 + math.Exp(-logits[j]))
+				if p > 0.5 {
+					want = append(want, name)
+				}
+				if v, _ := scores[name].(float64); math.Abs(v-p) > 1e-4 {
+					t.Errorf("%s, text %d: score of %s %v, want sigmoid(%v) = %v", source, i, name, v, logits[j], p)
+				}
+			}
+			if len(got) != 2 || !ok || len(labels) != len(want) || (len(want) > 0 && !reflect.DeepEqual(labels, want)) {
+				t.Errorf("%s, text %d: %s, want labels %v and every label's score", source, i, line, want)
+			}
+		}
+	}
+}
+
+// checkRoundTrip repeats the run of a golden of lab/train/testdata through `tunelab train`,
+// then checks the --out directory: the files and config keys of a Hugging Face classifier, the
+// problem_type transformers reloaded it with, and logits of the reloaded model equal to those
+// transformers computed from the same run's directory (1e-4). It returns the directory, the
+// train arguments and what train printed.
+func checkRoundTrip(t *testing.T, goldenName string) (string, []string, string) {
+	t.Helper()
+	var golden roundTrip
+	testdata := filepath.Join(testenv.RepoRoot(), "lab", "train", "testdata")
+	readJSON(t, filepath.Join(testdata, goldenName), &golden)
 	out := filepath.Join(t.TempDir(), "tuned")
-	repl := strings.NewReplacer("{model}", testenv.ModelDir(t, lab.DefaultModel), "{data}", testenv.DataDir(t), "{out}", out)
+	repl := strings.NewReplacer("{model}", testenv.ModelDir(t, lab.DefaultModel), "{data}", testenv.DataDir(t), "{testdata}", testdata, "{out}", out)
 	var args []string
 	for _, a := range golden.TrainArgs {
 		args = append(args, repl.Replace(a))
@@ -91,11 +207,17 @@ func TestTrainSaveLoadsInTransformers(t *testing.T) {
 			t.Errorf("config.json %q = %v, transformers writes %v", key, got, want)
 		}
 	}
+	if got, _ := config["problem_type"].(string); got != golden.ProblemType {
+		t.Errorf("config.json problem_type %q, transformers reloaded the run's model as %q", got, golden.ProblemType)
+	}
 
 	// The reloaded model's logits against transformers' on the directory of the same run.
 	clf, err := lab.Load(ctx, out, lab.WithMaxLength(golden.MaxLength))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if want := cmp.Or(golden.ProblemType, "single_label_classification"); string(clf.Problem) != want {
+		t.Errorf("tunelab reloads the model as %s, transformers as %s", clf.Problem, want)
 	}
 	batch, err := clf.Tokenizer.EncodeBatch(golden.Texts)
 	if err != nil {
@@ -131,32 +253,36 @@ func TestTrainSaveLoadsInTransformers(t *testing.T) {
 		t.Errorf("max |logits - transformers'| = %g, want <= 1e-4 (got %v, transformers %v)", worst, flat, golden.Logits)
 	}
 	t.Logf("max |logits - transformers'| = %.3g", worst)
+	return out, args, stdout.String()
+}
 
-	// tunelab eval on the saved directory: the same held-out split, the same accuracy.
+// checkEvalReproduces runs `tunelab eval --json` on the model train saved in out, on the same
+// held-out split: its metric and loss must equal all_results.json's (the in-memory model's).
+func checkEvalReproduces(t *testing.T, out string, args []string, metric string) {
+	t.Helper()
+	ctx := context.Background()
+	var stdout, stderr bytes.Buffer
 	var results map[string]float64
 	readJSON(t, filepath.Join(out, "all_results.json"), &results)
 	evalArgs := []string{"--model", out, "--json"}
-	for _, flag := range []string{"--task", "--data", "--limit", "--seed", "--max-length"} {
-		i := slices.Index(args, flag)
-		evalArgs = append(evalArgs, flag, args[i+1])
+	for _, flag := range []string{"--task", "--data", "--limit", "--seed", "--max-length", "--text-column", "--label-column", "--problem", "--validation"} {
+		if i := slices.Index(args, flag); i >= 0 {
+			evalArgs = append(evalArgs, flag, args[i+1])
+		}
 	}
-	stdout.Reset()
 	if err := runEval(ctx, evalArgs, &stdout, &stderr); err != nil {
 		t.Fatalf("tunelab eval %q: %v\n%s", evalArgs, err, stderr.String())
 	}
-	var report struct {
-		Split    string  `json:"split"`
-		Examples int     `json:"examples"`
-		Loss     float64 `json:"loss"`
-		Accuracy float64 `json:"accuracy"`
-	}
+	var report map[string]any
 	if err := json.Unmarshal(stdout.Bytes(), &report); err != nil {
 		t.Fatalf("tunelab eval --json: %v: %s", err, stdout.String())
 	}
 	// The loss also shows that the reloaded weights are the trained ones.
-	if report.Split != "validation" || report.Accuracy != results["accuracy"] || math.Abs(report.Loss-results["loss"]) > 1e-5 {
-		t.Errorf("tunelab eval: %s split, accuracy %v, loss %v; all_results.json (validation) %v, %v",
-			report.Split, report.Accuracy, report.Loss, results["accuracy"], results["loss"])
+	got, _ := report[metric].(float64)
+	loss, _ := report["loss"].(float64)
+	if report["split"] != "validation" || math.Abs(got-results[metric]) > 1e-5 || math.Abs(loss-results["loss"]) > 1e-5 {
+		t.Errorf("tunelab eval: %v split, %s %v, loss %v; all_results.json (validation) %v, %v",
+			report["split"], metric, got, loss, results[metric], results["loss"])
 	}
 }
 

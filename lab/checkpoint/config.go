@@ -44,6 +44,8 @@ type Config struct {
 	ClassifierDropout float64
 	// Labels are the class names in id order, from id2label; nil when config.json has none.
 	Labels []string
+	// ProblemType is problem_type ("" when absent; see ResolveProblemType).
+	ProblemType ProblemType
 
 	Raw map[string]any
 }
@@ -112,6 +114,11 @@ func ParseConfig(data []byte) (*Config, error) {
 	}
 	cfg.InitializerRange = f.float("initializer_range", 0.02)
 	cfg.Labels = f.labels()
+	if p, err := parseProblemType(f.str("problem_type", "")); err != nil {
+		f.errs = append(f.errs, err.Error())
+	} else {
+		cfg.ProblemType = p
+	}
 	if cfg.VocabSize <= 0 {
 		f.errs = append(f.errs, "vocab_size must be > 0")
 	}

@@ -48,8 +48,9 @@ func Load(dir string, labels []string) (*Checkpoint, error) {
 			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "config.json"), err)
 		}
 	}
-	if len(labels) < 2 {
-		return nil, fmt.Errorf("%s: %d class names given (%q): a classifier needs at least 2", dir, len(labels), labels)
+	// One output is a regression head, as transformers reads num_labels == 1.
+	if len(labels) < 2 && !(len(labels) == 1 && ResolveProblemType(cfg.ProblemType, 1, true) == Regression) {
+		return nil, fmt.Errorf("%s: %d class names given (%q): a classifier needs at least 2 (one output is a regression head)", dir, len(labels), labels)
 	}
 	if dup := firstDuplicate(labels); dup != "" {
 		return nil, fmt.Errorf("label %q is given twice", dup)

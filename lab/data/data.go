@@ -4,7 +4,10 @@
 //
 // A Dataset holds named splits of Examples. Labels are names (strings); a Dataset's Labels
 // fixes their order, and the label id the models see is the index in that list (see
-// Dataset.LabelID and Dataset.LabelIDs).
+// Dataset.LabelID and Dataset.LabelIDs). Besides single-label classification, a Dataset's
+// Problem may be Regression (a number per example: the imdb-rating task, or any file's numeric
+// column) or MultiLabel (a set of label names per example: a JSON list, or names joined by a
+// separator).
 //
 // Readers never drop input silently: a malformed row, a missing column, an empty text, an
 // unknown label or invalid UTF-8 is an error naming the file and line (or archive entry) and
@@ -18,6 +21,7 @@ package data
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -34,7 +38,23 @@ type Example struct {
 	Label string
 	// Rating is IMDB's 1-10 star rating; 0 where the dataset has none.
 	Rating int
+	// Value is the target of a Regression dataset.
+	Value float64
+	// LabelSet is the target of a MultiLabel dataset: its label names (empty: none of them).
+	LabelSet []string
 }
+
+// Problem is what a dataset's targets are, named as transformers' problem_type names them.
+type Problem string
+
+const (
+	// SingleLabel: one class name per example (Example.Label); the zero value.
+	SingleLabel Problem = ""
+	// Regression: a number per example (Example.Value).
+	Regression Problem = "regression"
+	// MultiLabel: a set of class names per example (Example.LabelSet).
+	MultiLabel Problem = "multi_label_classification"
+)
 
 // Split names used by the loaders. Datasets may hold other names too (e.g. from a Hub dataset).
 const (
@@ -47,7 +67,10 @@ const (
 type Dataset struct {
 	// Name says what it is, e.g. "imdb".
 	Name string
-	// Labels are the label names; a label's id is its index here.
+	// Problem says which Example field holds the targets.
+	Problem Problem
+	// Labels are the label names (of Label, or of LabelSet for MultiLabel; none for
+	// Regression); a label's id is its index here.
 	Labels []string
 	// Splits maps a split name (Train, Validation, Test, ...) to its examples.
 	Splits map[string][]Example
@@ -84,7 +107,7 @@ func (d *Dataset) SplitNames() []string {
 // labels (Kaggle's tweet test split has none), with its name.
 func (d *Dataset) Labelled(splits ...string) (string, []Example, error) {
 	for _, name := range splits {
-		if ex := d.Splits[name]; len(ex) > 0 && ex[0].Label != "" {
+		if ex := d.Splits[name]; len(ex) > 0 && (d.Problem != SingleLabel || ex[0].Label != "") {
 			return name, ex, nil
 		}
 	}
@@ -121,10 +144,25 @@ func Texts(examples []Example) []string {
 	return texts
 }
 
-// Validate checks that every labelled example of every split has one of the Labels.
+// Validate checks that every labelled example of every split has one of the Labels (every name
+// of its LabelSet for MultiLabel, a finite Value for Regression).
 func (d *Dataset) Validate() error {
 	for _, name := range d.SplitNames() {
 		for _, ex := range d.Splits[name] {
+			switch d.Problem {
+			case Regression:
+				if math.IsNaN(ex.Value) || math.IsInf(ex.Value, 0) {
+					return fmt.Errorf("%s: %s example %s has target %v, want a finite number", d.Name, name, ex.ID, ex.Value)
+				}
+				continue
+			case MultiLabel:
+				for _, l := range ex.LabelSet {
+					if d.LabelID(l) < 0 {
+						return fmt.Errorf("%s: %s example %s has label %q, want names among %q", d.Name, name, ex.ID, l, d.Labels)
+					}
+				}
+				continue
+			}
 			if ex.Label != "" && d.LabelID(ex.Label) < 0 {
 				return fmt.Errorf("%s: %s example %s has label %q, want one of %q", d.Name, name, ex.ID, ex.Label, d.Labels)
 			}

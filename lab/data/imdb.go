@@ -76,6 +76,19 @@ func LoadIMDB(path string, opts Options) (*Dataset, error) {
 	return d, nil
 }
 
+// ratingTargets turns the IMDB sentiment dataset into the star-rating regression task: each
+// review's Value is its rating (1-4 and 7-10). The sentiment stays in Label, so derived splits
+// are still stratified by it.
+func ratingTargets(d *Dataset) {
+	d.Name, d.Problem, d.Labels = IMDBRating, Regression, nil
+	for _, examples := range d.Splits {
+		for i := range examples {
+			examples[i].Value = float64(examples[i].Rating)
+		}
+	}
+	d.Notef("targets are the reviews' star ratings (1-4 and 7-10, from the file names <id>_<rating>.txt) as numbers")
+}
+
 // findIMDB resolves a directory to the archive or extracted folder it holds.
 func findIMDB(p string) (string, error) {
 	info, err := os.Stat(p)

@@ -23,6 +23,8 @@ const (
 	Tweets = "tweets"
 	IMDB   = "imdb"
 	AGNews = "agnews"
+	// IMDBRating is IMDB with each review's 1-10 star rating as a regression target.
+	IMDBRating = "imdb-rating"
 )
 
 // Loader loads datasets by name from a data directory holding the official layouts:
@@ -48,6 +50,8 @@ type Loader struct {
 	text       string
 	label      string
 	labels     []string
+	problem    Problem
+	labelSep   string
 }
 
 // NewLoader returns a Loader reading dir (DefaultDir("") if empty), with downloads disabled,
@@ -93,6 +97,13 @@ func (l *Loader) WithLimit(n int) *Loader { l.limit = n; return l }
 // and "label").
 func (l *Loader) WithColumns(text, label string) *Loader { l.text, l.label = text, label; return l }
 
+// WithProblem says what a file's label column holds (see File.Problem) and, for MultiLabel
+// sets written as one string, the separator of their names.
+func (l *Loader) WithProblem(problem Problem, labelSep string) *Loader {
+	l.problem, l.labelSep = problem, labelSep
+	return l
+}
+
 // WithLabels fixes the label names of a file, in id order; other labels are errors.
 func (l *Loader) WithLabels(labels []string) *Loader { l.labels = labels; return l }
 
@@ -132,14 +143,18 @@ func (l *Loader) load(ctx context.Context, name string) (*Dataset, error) {
 			return nil, fmt.Errorf("disaster tweets are not in %s and Kaggle serves them only to signed-in users: "+KaggleTweetsHelp, dir, dir)
 		}
 		return LoadTweets(dir, l.opts)
-	case name == IMDB:
+	case name == IMDB || name == IMDBRating:
 		dir := filepath.Join(l.dir, "imdb")
 		if _, err := findIMDB(dir); err != nil {
 			if err := l.fetch(ctx, IMDB, dir, IMDBRemote); err != nil {
 				return nil, err
 			}
 		}
-		return LoadIMDB(dir, l.opts)
+		d, err := LoadIMDB(dir, l.opts)
+		if err == nil && name == IMDBRating {
+			ratingTargets(d)
+		}
+		return d, err
 	case name == AGNews:
 		dir := filepath.Join(l.dir, "ag_news")
 		if !exists(filepath.Join(dir, "train.csv")) && !exists(filepath.Join(dir, "test.csv")) {
@@ -155,9 +170,9 @@ func (l *Loader) load(ctx context.Context, name string) (*Dataset, error) {
 	case strings.HasPrefix(name, "hf:"):
 		return l.loadHub(ctx, strings.TrimPrefix(name, "hf:"))
 	case exists(name):
-		return LoadFile(File{Path: name, Text: l.text, Label: l.label, Labels: l.labels}, l.opts)
+		return LoadFile(File{Path: name, Text: l.text, Label: l.label, Labels: l.labels, Problem: l.problem, LabelSep: l.labelSep}, l.opts)
 	}
-	return nil, fmt.Errorf("dataset %q: want %s, %s, %s, hf:OWNER/NAME or an existing file", name, Tweets, IMDB, AGNews)
+	return nil, fmt.Errorf("dataset %q: want %s, %s, %s, %s, hf:OWNER/NAME or an existing file", name, Tweets, IMDB, IMDBRating, AGNews)
 }
 
 // fetch downloads the remotes of a missing dataset into dir, or says how to place them.

@@ -133,19 +133,7 @@ func exampleWithID(t *testing.T, examples []Example, id string) Example {
 
 func TestRealIMDB(t *testing.T) {
 	d := realIMDB(t)
-	// Count per split, label and rating against Python's tarfile reading the same archive.
-	const script = `import tarfile, json, sys, collections
-c = collections.Counter()
-for m in tarfile.open(sys.argv[1]):
-    p = m.name.split('/')
-    if m.isfile() and len(p) == 4 and p[1] in ('train', 'test') and p[2] in ('pos', 'neg'):
-        c['%s/%s/%s' % (p[1], p[2], p[3][:-4].split('_')[1])] += 1
-json.dump(c, sys.stdout)`
-	var want map[string]int
-	archive := filepath.Join(testenv.DataDir(t), "imdb", "aclImdb_v1_labelled.tar.gz")
-	if err := json.Unmarshal(python(t, script, archive), &want); err != nil {
-		t.Fatal(err)
-	}
+	want := archiveRatingCounts(t)
 	got := map[string]int{}
 	for _, split := range []string{Train, Test} {
 		examples := d.Splits[split]
@@ -168,6 +156,25 @@ json.dump(c, sys.stdout)`
 			t.Errorf("%s: got %d reviews, python counts %d", k, got[k], n)
 		}
 	}
+}
+
+// archiveRatingCounts counts the reviews per split, label and rating (keys
+// "train/pos/8") with Python's tarfile reading the real archive.
+func archiveRatingCounts(t *testing.T) map[string]int {
+	t.Helper()
+	const script = `import tarfile, json, sys, collections
+c = collections.Counter()
+for m in tarfile.open(sys.argv[1]):
+    p = m.name.split('/')
+    if m.isfile() and len(p) == 4 and p[1] in ('train', 'test') and p[2] in ('pos', 'neg'):
+        c['%s/%s/%s' % (p[1], p[2], p[3][:-4].split('_')[1])] += 1
+json.dump(c, sys.stdout)`
+	var counts map[string]int
+	archive := filepath.Join(testenv.DataDir(t), "imdb", "aclImdb_v1_labelled.tar.gz")
+	if err := json.Unmarshal(python(t, script, archive), &counts); err != nil {
+		t.Fatal(err)
+	}
+	return counts
 }
 
 func TestRealAGNews(t *testing.T) {

@@ -33,7 +33,7 @@ func TestStratifiedSplit(t *testing.T) {
 		if got := labelCounts(part); !reflect.DeepEqual(got, want[p]) {
 			t.Errorf("part %d: %v, want %v", p, got, want[p])
 		}
-		if !slices.IsSortedFunc(part, func(x, y Example) int { return slices.Index(examples, x) - slices.Index(examples, y) }) {
+		if !slices.IsSortedFunc(part, func(x, y Example) int { return indexOf(examples, x) - indexOf(examples, y) }) {
 			t.Errorf("part %d is not in the original order", p)
 		}
 		for _, ex := range part {
@@ -126,4 +126,9 @@ func TestLabelled(t *testing.T) {
 	}
 	_, _, err := (&Dataset{Name: "tweets", Splits: map[string][]Example{Test: {{ID: "t1"}}}}).Labelled(Validation, Test)
 	wantErr(t, err, "dataset tweets has no labelled validation or test split")
+}
+
+// indexOf finds ex in examples by its id.
+func indexOf(examples []Example, ex Example) int {
+	return slices.IndexFunc(examples, func(e Example) bool { return e.ID == ex.ID })
 }

@@ -33,41 +33,54 @@ type File struct {
 	Labels []string
 	// Split names the split the examples go to; default Train.
 	Split string
+	// Problem says what the label column holds: a class name (SingleLabel, the default), a
+	// number (Regression: any number, or a string that parses as one) or a set of class names
+	// (MultiLabel: a JSON list of strings or integers, or names joined by LabelSep).
+	Problem Problem
+	// LabelSep separates the names of a MultiLabel set written as one string ("a|b").
+	LabelSep string
 }
 
 // record is one row of a generic file: the values of the wanted columns, and where it is.
 type record struct {
 	loc  string
 	vals []string
+	// lists holds the elements of a column whose value is a list (JSON Lines); nil otherwise.
+	lists [][]string
+	// fractional marks a column whose value is a number that is not an integer (its literal
+	// is in vals).
+	fractional []bool
 }
 
 // LoadFile reads the examples of a generic CSV (RFC 4180, with a header), TSV (a header, tab
 // separated fields without quoting), JSON Lines (one object a line; label a string or an
 // integer) or Parquet file (label a string or an integer column) into a one-split Dataset.
+// A Regression or MultiLabel file's label column holds numbers or sets instead (see File).
 func LoadFile(spec File, opts Options) (*Dataset, error) {
 	if spec.Text == "" || spec.Label == "" {
 		return nil, fmt.Errorf("%s: text and label columns must be named", spec.Path)
+	}
+	switch spec.Problem {
+	case SingleLabel:
+	case Regression, MultiLabel:
+		return loadTargets(spec, opts)
+	default:
+		return nil, fmt.Errorf("%s: problem type %q, want %q, %q or %q", spec.Path, spec.Problem, SingleLabel, Regression, MultiLabel)
 	}
 	cols := []string{spec.Text, spec.Label}
 	if spec.ID != "" {
 		cols = append(cols, spec.ID)
 	}
-	var read func(string, []string, func(record) error) error
-	switch ext := strings.ToLower(filepath.Ext(spec.Path)); ext {
-	case ".csv":
-		read = readCSVRecords
-	case ".tsv":
-		read = readTSVRecords
-	case ".jsonl", ".ndjson":
-		read = readJSONLRecords
-	case ".parquet":
-		read = readParquetRecords
-	default:
-		return nil, fmt.Errorf("%s: unknown format %q, want .csv, .tsv, .jsonl, .ndjson or .parquet", spec.Path, ext)
+	read, err := fileReader(spec.Path)
+	if err != nil {
+		return nil, err
 	}
 	check := rowChecker{opts: opts}
 	var examples []Example
-	err := read(spec.Path, cols, func(r record) error {
+	err = read(spec.Path, cols, func(r record) error {
+		if err := r.scalars(cols...); err != nil {
+			return err
+		}
 		text, label := r.vals[0], r.vals[1]
 		if !utf8.ValidString(label) {
 			return fmt.Errorf("%s: label is not valid UTF-8", r.loc)
@@ -98,6 +111,22 @@ func LoadFile(spec File, opts Options) (*Dataset, error) {
 	}
 	noteSkipped(d, spec.Path, check.skipped)
 	return d, nil
+}
+
+// fileReader returns the record reader of path's format, from its extension.
+func fileReader(path string) (func(string, []string, func(record) error) error, error) {
+	switch ext := strings.ToLower(filepath.Ext(path)); ext {
+	case ".csv":
+		return readCSVRecords, nil
+	case ".tsv":
+		return readTSVRecords, nil
+	case ".jsonl", ".ndjson":
+		return readJSONLRecords, nil
+	case ".parquet":
+		return readParquetRecords, nil
+	default:
+		return nil, fmt.Errorf("%s: unknown format %q, want .csv, .tsv, .jsonl, .ndjson or .parquet", path, ext)
+	}
 }
 
 // distinctLabels returns the labels of examples, sorted numerically if all are integers and
@@ -146,10 +175,15 @@ func readCSVRecords(path string, cols []string, yield func(record) error) error 
 		if err != nil {
 			return err
 		}
-		if err := yield(record{loc: f.loc(line), vals: pick(rec, idx)}); err != nil {
+		if err := yield(newRecord(f.loc(line), pick(rec, idx))); err != nil {
 			return err
 		}
 	}
+}
+
+// newRecord is a record of plain string values.
+func newRecord(loc string, vals []string) record {
+	return record{loc: loc, vals: vals, lists: make([][]string, len(vals)), fractional: make([]bool, len(vals))}
 }
 
 func pick(fields []string, idx []int) []string {
@@ -199,7 +233,7 @@ func readTSVRecords(path string, cols []string, yield func(record) error) error 
 		if len(fields) != width {
 			return fmt.Errorf("%s:%d: %d tab-separated fields, want %d as in the header", path, n, len(fields), width)
 		}
-		return yield(record{loc: fmt.Sprintf("%s:%d", path, n), vals: pick(fields, idx)})
+		return yield(newRecord(fmt.Sprintf("%s:%d", path, n), pick(fields, idx)))
 	})
 	if err == nil && idx == nil {
 		return fmt.Errorf("%s: empty file, want a header naming the columns %q", path, cols)
@@ -216,20 +250,60 @@ func readJSONLRecords(path string, cols []string, yield func(record) error) erro
 		if err := dec.Decode(&obj); err != nil {
 			return fmt.Errorf("%s: want a JSON object: %w", loc, err)
 		}
-		vals := make([]string, len(cols))
+		r := newRecord(loc, make([]string, len(cols)))
 		for i, col := range cols {
 			raw, ok := obj[col]
 			if !ok {
 				return fmt.Errorf("%s: no key %q", loc, col)
 			}
-			v, err := jsonScalar(raw)
-			if err != nil {
+			if err := r.setJSON(i, raw); err != nil {
 				return fmt.Errorf("%s: key %q: %w", loc, col, err)
 			}
-			vals[i] = v
 		}
-		return yield(record{loc: loc, vals: vals})
+		return yield(r)
 	})
+}
+
+// scalars checks that the columns named cols (in the record's order) hold strings or integers.
+func (r *record) scalars(cols ...string) error {
+	for i, col := range cols {
+		if r.lists[i] != nil || r.fractional[i] {
+			return fmt.Errorf("%s: key %q: value %s, want a string or an integer", r.loc, col, r.vals[i])
+		}
+	}
+	return nil
+}
+
+// setJSON sets column i from a JSON value: a string, a number (its literal; fractional marks one
+// that is not an integer) or a list of strings and integers (lists; vals gets the JSON text).
+func (r *record) setJSON(i int, raw json.RawMessage) error {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) > 0 && raw[0] == '[' {
+		var elems []json.RawMessage
+		if err := json.Unmarshal(raw, &elems); err != nil {
+			return err
+		}
+		r.lists[i] = make([]string, len(elems))
+		for j, e := range elems {
+			v, err := jsonScalar(e)
+			if err != nil {
+				return fmt.Errorf("list element %d: %w", j, err)
+			}
+			r.lists[i][j] = v
+		}
+		r.vals[i] = string(raw)
+		return nil
+	}
+	v, err := jsonScalar(raw)
+	if err != nil {
+		var n json.Number
+		if json.Unmarshal(raw, &n) != nil {
+			return err
+		}
+		v, r.fractional[i] = n.String(), true
+	}
+	r.vals[i] = v
+	return nil
 }
 
 // jsonScalar returns a JSON string's value or an integer's digits.
@@ -280,14 +354,14 @@ func readParquetRecords(path string, cols []string, yield func(record) error) er
 			for _, r := range buf[:n] {
 				row++
 				loc := fmt.Sprintf("%s: row %d", path, row)
-				vals := make([]string, len(cols))
+				rec := newRecord(loc, make([]string, len(cols)))
 				for i, col := range cols {
-					if vals[i], err = parquetScalar(r, idx[i]); err != nil {
+					if rec.vals[i], rec.fractional[i], err = parquetScalar(r, idx[i]); err != nil {
 						rows.Close()
 						return fmt.Errorf("%s: column %q: %w", loc, col, err)
 					}
 				}
-				if err := yield(record{loc: loc, vals: vals}); err != nil {
+				if err := yield(rec); err != nil {
 					rows.Close()
 					return err
 				}
@@ -307,24 +381,29 @@ func readParquetRecords(path string, cols []string, yield func(record) error) er
 	return nil
 }
 
-// parquetScalar returns the value of column index col in row as a string.
-func parquetScalar(row parquet.Row, col int) (string, error) {
+// parquetScalar returns the value of column index col in row as a string; fractional is set for
+// a float or double column (its shortest decimal form).
+func parquetScalar(row parquet.Row, col int) (value string, fractional bool, err error) {
 	for _, v := range row {
 		if v.Column() != col {
 			continue
 		}
 		switch {
 		case v.IsNull():
-			return "", errors.New("null, want a value")
+			return "", false, errors.New("null, want a value")
 		case v.Kind() == parquet.ByteArray:
-			return string(v.ByteArray()), nil
+			return string(v.ByteArray()), false, nil
 		case v.Kind() == parquet.Int32:
-			return strconv.Itoa(int(v.Int32())), nil
+			return strconv.Itoa(int(v.Int32())), false, nil
 		case v.Kind() == parquet.Int64:
-			return strconv.FormatInt(v.Int64(), 10), nil
+			return strconv.FormatInt(v.Int64(), 10), false, nil
+		case v.Kind() == parquet.Float:
+			return strconv.FormatFloat(float64(v.Float()), 'g', -1, 32), true, nil
+		case v.Kind() == parquet.Double:
+			return strconv.FormatFloat(v.Double(), 'g', -1, 64), true, nil
 		default:
-			return "", fmt.Errorf("type %s, want a string or an integer", v.Kind())
+			return "", false, fmt.Errorf("type %s, want a string or a number", v.Kind())
 		}
 	}
-	return "", errors.New("missing")
+	return "", false, errors.New("missing")
 }

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -181,5 +182,52 @@ func TestReportJSON(t *testing.T) {
 	// c is never predicted: its precision is 0/0; its recall (0/1) and F1 (0/1) are defined.
 	if w := r.Warnings; len(w) != 1 || w[0] != "precision ill-defined and set to 0 for labels with no predicted samples: c" {
 		t.Errorf("warnings %q", w)
+	}
+}
+
+func TestReadRegressionPredictions(t *testing.T) {
+	yTrue, yPred, err := ReadRegressionPredictions(strings.NewReader("prediction,label\n 2.5 ,1\n-1e3,7\n"), "r.csv")
+	if err != nil || !slices.Equal(yTrue, []float64{1, 7}) || !slices.Equal(yPred, []float64{2.5, -1000}) {
+		t.Errorf("got %v %v %v", yTrue, yPred, err)
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"label,prediction\n1,2\nx,3\n", `r.csv:3: label "x" is not a finite number`},
+		{"label,prediction\n1,NaN\n", `r.csv:2: prediction "NaN" is not a finite number`},
+		{"label,prediction\n1,-Inf\n", `r.csv:2: prediction "-Inf" is not a finite number`},
+		{"label,prediction\n,2\n", `r.csv:2: empty "label" value`},
+		{"label,prediction\n", `r.csv: no records after the header`},
+	} {
+		if _, _, err := ReadRegressionPredictions(strings.NewReader(tc.in), "r.csv"); err == nil || err.Error() != tc.want {
+			t.Errorf("ReadRegressionPredictions(%q): error %v, want %s", tc.in, err, tc.want)
+		}
+	}
+}
+
+func TestReadMultiLabelPredictions(t *testing.T) {
+	in := "label,prediction\n\"b; a\",a\n,b;c\n"
+	names, yTrue, yPred, err := ReadMultiLabelPredictions(strings.NewReader(in), "m.csv", ";", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(names, []string{"a", "b", "c"}) ||
+		fmt.Sprint(yTrue) != "[[true true false] [false false false]]" ||
+		fmt.Sprint(yPred) != "[[true false false] [false true true]]" {
+		t.Errorf("names %q, true %v, predicted %v", names, yTrue, yPred)
+	}
+	if _, _, _, err := ReadMultiLabelPredictions(strings.NewReader(in), "m.csv", ";", []string{"a", "b"}); err == nil ||
+		err.Error() != `m.csv:3: prediction "c" is not one of the labels ["a" "b"]` {
+		t.Errorf("unknown label: %v", err)
+	}
+	if _, _, _, err := ReadMultiLabelPredictions(strings.NewReader("label,prediction\n,\n"), "m.csv", ";", nil); err == nil ||
+		err.Error() != "m.csv: every label and prediction set is empty: no label names" {
+		t.Errorf("no names: %v", err)
+	}
+}
+
+func TestSplitLabelSet(t *testing.T) {
+	for in, want := range map[string][]string{"": {}, "a": {"a"}, " a |b|a||": {"a", "b"}, "|": {}} {
+		if got := SplitLabelSet(in, "|"); !slices.Equal(got, want) || got == nil {
+			t.Errorf("SplitLabelSet(%q) = %#v, want %q", in, got, want)
+		}
 	}
 }

@@ -1,6 +1,10 @@
 // Package metrics scores single-label classification the way scikit-learn does: accuracy,
 // precision, recall and F1 (per class and binary, micro, macro and weighted averages), the
-// confusion matrix with its normalisations, and sklearn's classification report.
+// confusion matrix with its normalisations, and sklearn's classification report. It also scores
+// the other problem types of transformers' sequence classification: regression (Regression:
+// MSE, RMSE, MAE, R², and scipy's Pearson and Spearman correlations) and multi-label
+// classification (MultiLabel: subset accuracy, Hamming loss, per-label and micro, macro,
+// weighted and samples averages of label indicator matrices, predicted with Threshold).
 //
 // Labels are strings (class names) or integers (class ids); when no label list is given the
 // labels are the sorted union of yTrue and yPred, as sklearn.utils.multiclass.unique_labels
@@ -22,8 +26,12 @@
 //	cm, err := ev.ConfusionMatrix(yTrue, yPred)
 //	rates := cm.Normalized(metrics.NormalizeTrue)            // recall on the diagonal
 //
-// Files: ReadPredictions reads a label,prediction CSV; ScoreSubmission scores a Kaggle
-// id,target submission against a labelled file.
+//	reg, err := metrics.Regression(yTrue, yPred)        // []float64; reg.RMSE, reg.Spearman
+//	ml, err := metrics.MultiLabel(names, yTrue, metrics.Threshold(sigmoids, metrics.DefaultThreshold))
+//
+// Files: ReadPredictions reads a label,prediction CSV (ReadRegressionPredictions and
+// ReadMultiLabelPredictions the same layout with numbers or label sets); ScoreSubmission scores
+// a Kaggle id,target submission against a labelled file.
 package metrics
 
 import (

@@ -79,26 +79,33 @@ type oracleResult struct {
 // scikit-learn is missing, and fails instead when $CI is set.
 func runOracle(t *testing.T, cases any) (version string, results []oracleResult) {
 	t.Helper()
-	in, err := json.Marshal(map[string]any{"cases": cases})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd := exec.Command(testenv.Python(t, "sklearn"), "testdata/sklearn_oracle.py")
-	cmd.Stdin = bytes.NewReader(in)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("testdata/sklearn_oracle.py: %v\n%s", err, stderr.String())
-	}
 	var parsed struct {
 		Version string         `json:"sklearn_version"`
 		Results []oracleResult `json:"results"`
 	}
-	if err := json.Unmarshal(out, &parsed); err != nil {
-		t.Fatalf("testdata/sklearn_oracle.py output: %v", err)
-	}
+	runPython(t, "testdata/sklearn_oracle.py", []string{"sklearn"}, map[string]any{"cases": cases}, &parsed)
 	return parsed.Version, parsed.Results
+}
+
+// runPython runs a reference script with in as JSON on stdin and decodes its stdout into out,
+// after checking that python imports modules.
+func runPython(t *testing.T, script string, modules []string, in, out any) {
+	t.Helper()
+	data, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(testenv.Python(t, modules...), script)
+	cmd.Stdin = bytes.NewReader(data)
+	cmd.Stderr = &stderr
+	stdout, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", script, err, stderr.String())
+	}
+	if err := json.Unmarshal(stdout, out); err != nil {
+		t.Fatalf("%s output: %v", script, err)
+	}
 }
 
 // stringPool mixes case, lengths and non-ASCII names: sorting is by code point

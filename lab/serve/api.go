@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/metrics"
 )
 
@@ -215,20 +216,78 @@ type InferenceScore struct {
 // classes sorted by decreasing score.
 type InferenceResponse [][]InferenceScore
 
-// Prediction is the classification of one text.
+// Prediction is what the model says of one text. Its JSON depends on Options.Problem:
+//
+//	{"label": "positive", "scores": {"negative": 0.1, ...}}  single-label classification
+//	{"score": 7.8}                                           regression
+//	{"labels": ["news"], "scores": {"news": 0.8, ...}}       multi-label classification
+//
+// with "truncated": true added when the text was cut.
 type Prediction struct {
-	// Label is the most probable class.
-	Label string `json:"label"`
-	// Scores maps every label to its probability.
-	Scores map[string]float32 `json:"scores"`
+	problem checkpoint.ProblemType
+	// Label is a single-label classifier's most probable class.
+	Label string `json:"label,omitempty"`
+	// Labels are a multi-label classifier's classes whose sigmoid is above
+	// metrics.DefaultThreshold (0.5), in label order; empty when none is.
+	Labels []string `json:"labels,omitempty"`
+	// Score is a regression model's predicted value.
+	Score float32 `json:"score,omitempty"`
+	// Scores maps every label to its probability: softmax (single-label) or sigmoid
+	// (multi-label).
+	Scores map[string]float32 `json:"scores,omitempty"`
 	// Truncated reports that the text was cut to Options.MaxChars characters before classifying.
 	Truncated bool `json:"truncated,omitempty"`
+}
+
+// MarshalJSON writes the fields of the prediction's problem type (see Prediction).
+func (p Prediction) MarshalJSON() ([]byte, error) {
+	switch p.problem {
+	case checkpoint.Regression:
+		return json.Marshal(struct {
+			Score     float32 `json:"score"`
+			Truncated bool    `json:"truncated,omitempty"`
+		}{p.Score, p.Truncated})
+	case checkpoint.MultiLabel:
+		return json.Marshal(struct {
+			Labels    []string           `json:"labels"`
+			Scores    map[string]float32 `json:"scores"`
+			Truncated bool               `json:"truncated,omitempty"`
+		}{append([]string{}, p.Labels...), p.Scores, p.Truncated})
+	}
+	return json.Marshal(struct {
+		Label     string             `json:"label"`
+		Scores    map[string]float32 `json:"scores"`
+		Truncated bool               `json:"truncated,omitempty"`
+	}{p.Label, p.Scores, p.Truncated})
+}
+
+// prediction reads one row of Classifier.Classify as the server's problem type says.
+func (s *Server) prediction(row []float32) Prediction {
+	p := Prediction{problem: s.opts.Problem}
+	if p.problem == checkpoint.Regression {
+		p.Score = row[0]
+		return p
+	}
+	p.Scores = make(map[string]float32, len(row))
+	for k, v := range row {
+		p.Scores[s.labels[k]] = v
+	}
+	if p.problem == checkpoint.MultiLabel {
+		for k, on := range metrics.Threshold([][]float32{row}, metrics.DefaultThreshold)[0] {
+			if on {
+				p.Labels = append(p.Labels, s.labels[k])
+			}
+		}
+		return p
+	}
+	p.Label = s.labels[metrics.ArgMax(row)]
+	return p
 }
 
 // PredictResponse is the answer of POST /api/predict: one prediction per text, in order.
 type PredictResponse struct {
 	Predictions []Prediction `json:"predictions"`
-	// Labels lists the class names in id order.
+	// Labels lists the class names in id order (a regression model's one output).
 	Labels []string `json:"labels"`
 	// LatencyMS is the server-side time spent on the request, queueing included.
 	LatencyMS float64 `json:"latency_ms"`
@@ -338,11 +397,8 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := PredictResponse{Predictions: make([]Prediction, len(texts)), Labels: s.labels}
 	for i, row := range probs {
-		p := Prediction{Label: s.labels[metrics.ArgMax(row)], Scores: make(map[string]float32, len(row)), Truncated: truncated[i]}
-		for k, v := range row {
-			p.Scores[s.labels[k]] = v
-		}
-		resp.Predictions[i] = p
+		resp.Predictions[i] = s.prediction(row)
+		resp.Predictions[i].Truncated = truncated[i]
 	}
 	resp.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
 	writeJSON(w, http.StatusOK, resp)

@@ -9,14 +9,18 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
+
+	"github.com/tunelab/tunelab/lab/checkpoint"
 )
 
 // FlagFile is the name of the flag log inside Options.FlagDir. Its columns are FlagHeader.
 const FlagFile = "flagged.csv"
 
-// FlagHeader is the header row of the flag log.
+// FlagHeader is the header row of the flag log. The label column holds the predicted label, a
+// multi-label prediction's JSON list of labels, or a regression model's score.
 var FlagHeader = []string{"time", "text", "label", "scores"}
 
 // flagLog appends flagged predictions to FlagDir/flagged.csv.
@@ -60,11 +64,49 @@ func (f *flagLog) append(record []string) error {
 	return file.Sync()
 }
 
-// FlagRequest is the body of POST /api/flag: the text and the prediction the user saw.
+// FlagRequest is the body of POST /api/flag: the text and the prediction the user saw, in the
+// fields of the server's problem type (see Prediction): label and scores, score, or labels and
+// scores.
 type FlagRequest struct {
 	Text   string             `json:"text"`
-	Label  string             `json:"label"`
-	Scores map[string]float32 `json:"scores"`
+	Label  string             `json:"label,omitempty"`
+	Labels []string           `json:"labels,omitempty"`
+	Score  *float64           `json:"score,omitempty"`
+	Scores map[string]float32 `json:"scores,omitempty"`
+}
+
+// flaggedPrediction checks req's prediction against the model's labels and returns the flag
+// log's prediction cell: the label, the JSON list of labels (multi-label) or the score
+// (regression).
+func (s *Server) flaggedPrediction(req *FlagRequest) (string, error) {
+	known := map[string]bool{}
+	for _, l := range s.labels {
+		known[l] = true
+	}
+	for l, p := range req.Scores {
+		if !known[l] || math.IsNaN(float64(p)) || p < 0 || p > 1 {
+			return "", badRequest("scores: %q: %v is not a probability of one of the model's labels", l, p)
+		}
+	}
+	switch s.opts.Problem {
+	case checkpoint.Regression:
+		if req.Score == nil || math.IsNaN(*req.Score) || math.IsInf(*req.Score, 0) {
+			return "", badRequest(`missing or non-finite "score": expected the predicted number`)
+		}
+		return strconv.FormatFloat(*req.Score, 'g', -1, 64), nil
+	case checkpoint.MultiLabel:
+		for _, l := range req.Labels {
+			if !known[l] {
+				return "", badRequest("label %q is not one of the model's labels %q", l, s.labels)
+			}
+		}
+		labels, _ := json.Marshal(append([]string{}, req.Labels...))
+		return string(labels), nil
+	}
+	if !known[req.Label] {
+		return "", badRequest("label %q is not one of the model's labels %q", req.Label, s.labels)
+	}
+	return req.Label, nil
 }
 
 func (s *Server) handleFlag(w http.ResponseWriter, r *http.Request) {
@@ -82,23 +124,14 @@ func (s *Server) handleFlag(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, r, err)
 		return
 	}
-	known := map[string]bool{}
-	for _, l := range s.labels {
-		known[l] = true
-	}
-	if !known[req.Label] {
-		s.writeErr(w, r, badRequest("label %q is not one of the model's labels %q", req.Label, s.labels))
+	prediction, err := s.flaggedPrediction(&req)
+	if err != nil {
+		s.writeErr(w, r, err)
 		return
-	}
-	for l, p := range req.Scores {
-		if !known[l] || math.IsNaN(float64(p)) || p < 0 || p > 1 {
-			s.writeErr(w, r, badRequest("scores: %q: %v is not a probability of one of the model's labels", l, p))
-			return
-		}
 	}
 	scores, _ := json.Marshal(req.Scores) // map keys sorted: stable rows
 	now := time.Now().UTC()
-	if err := s.flags.append([]string{now.Format(time.RFC3339Nano), text, req.Label, string(scores)}); err != nil {
+	if err := s.flags.append([]string{now.Format(time.RFC3339Nano), text, prediction, string(scores)}); err != nil {
 		s.opts.Logger.Printf("flag: %v", err)
 		writeError(w, http.StatusInternalServerError, "could not save the flag")
 		return

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/tunelab/tunelab/lab/checkpoint"
 )
 
 // The Gradio HTTP API (Gradio 4.x/5.x, protocol "sse_v3") as used by gradio_client and by the
@@ -22,7 +24,9 @@ import (
 //	GET  /gradio_api/call/predict/{event_id}    SSE: "event: complete" with data [label]
 //
 // A Label value is {"label": top class, "confidences": [{"label": l, "confidence": p}, ...]},
-// classes sorted by decreasing confidence.
+// classes sorted by decreasing confidence: the softmax of a single-label classifier, or each
+// label's independent sigmoid for a multi-label one (as gr.Label shows a dict of scores). A
+// regression model's output is a Number component instead: its predicted value.
 
 // gradioVersion is the Gradio release whose API this server speaks; clients compare it to
 // choose the protocol.
@@ -64,6 +68,47 @@ var labelSchema = map[string]any{
 	},
 }
 
+// outputComponent is the config entry of the output: a Number for a regression model, else a
+// Label.
+func (s *Server) outputComponent() map[string]any {
+	if s.opts.Problem == checkpoint.Regression {
+		return map[string]any{"id": labelID, "type": "number", "skip_api": false,
+			"props":    map[string]any{"label": "Score", "show_label": true},
+			"api_info": map[string]any{"type": "number"}}
+	}
+	return map[string]any{"id": labelID, "type": "label", "skip_api": false,
+		"props":    map[string]any{"label": "Label", "num_top_classes": s.opts.TopK, "show_label": true},
+		"api_info": labelSchema}
+}
+
+// outputInfo describes the output in /gradio_api/info.
+func (s *Server) outputInfo() map[string]any {
+	switch s.opts.Problem {
+	case checkpoint.Regression:
+		return map[string]any{"label": "Score", "component": "Number", "type": map[string]any{"type": "number"},
+			"python_type": map[string]any{"type": "float", "description": "the predicted value"}}
+	case checkpoint.MultiLabel:
+		return map[string]any{"label": "Label", "component": "Label", "type": labelSchema,
+			"python_type": map[string]any{
+				"type":        "Dict(label: str, confidences: List[Dict(label: str, confidence: float)])",
+				"description": "every label's independent probability (labels above 0.5 apply), the most probable first"}}
+	}
+	return map[string]any{"label": "Label", "component": "Label", "type": labelSchema,
+		"python_type": map[string]any{
+			"type":        "Dict(label: str, confidences: List[Dict(label: str, confidence: float)])",
+			"description": "the top class and every class's probability"}}
+}
+
+// gradioOutput is the output value of one text's scores: the predicted number of a regression
+// model, else a Label value.
+func (s *Server) gradioOutput(row []float32) any {
+	if s.opts.Problem == checkpoint.Regression {
+		return row[0]
+	}
+	ranked := s.ranked(row)
+	return labelValue{Label: ranked[0].Label, Confidences: ranked}
+}
+
 func (s *Server) handleGradioConfig(w http.ResponseWriter, r *http.Request) {
 	example := "Hello!!"
 	if len(s.opts.Card.Examples) > 0 {
@@ -85,9 +130,7 @@ func (s *Server) handleGradioConfig(w http.ResponseWriter, r *http.Request) {
 			map[string]any{"id": textboxID, "type": "textbox", "skip_api": false,
 				"props":    map[string]any{"label": "Text", "lines": 4, "show_label": true},
 				"api_info": map[string]any{"type": "string"}, "example_inputs": example},
-			map[string]any{"id": labelID, "type": "label", "skip_api": false,
-				"props":    map[string]any{"label": "Label", "num_top_classes": s.opts.TopK, "show_label": true},
-				"api_info": labelSchema},
+			s.outputComponent(),
 		},
 		"dependencies": []any{map[string]any{
 			"id": predictFn, "targets": [][]any{{textboxID, "submit"}},
@@ -107,12 +150,7 @@ func (s *Server) handleGradioInfo(w http.ResponseWriter, r *http.Request) {
 				"type":        map[string]any{"type": "string"},
 				"python_type": map[string]any{"type": "str", "description": ""},
 			}},
-			"returns": []any{map[string]any{
-				"label": "Label", "component": "Label", "type": labelSchema,
-				"python_type": map[string]any{
-					"type":        "Dict(label: str, confidences: List[Dict(label: str, confidence: float)])",
-					"description": "the top class and every class's probability"},
-			}},
+			"returns":  []any{s.outputInfo()},
 			"show_api": true,
 		}},
 		"unnamed_endpoints": map[string]any{},
@@ -202,8 +240,7 @@ func (s *Server) startEvent(w http.ResponseWriter, r *http.Request, session stri
 		start := time.Now()
 		probs, err := j.wait()
 		if err == nil {
-			ranked := s.ranked(probs[0])
-			ev.output = labelValue{Label: ranked[0].Label, Confidences: ranked}
+			ev.output = s.gradioOutput(probs[0])
 		}
 		ev.err, ev.duration = err, time.Since(start)
 		close(ev.done)
@@ -353,7 +390,7 @@ type event struct {
 	ctx         context.Context
 	cancel      func()
 	done        chan struct{}
-	output      labelValue
+	output      any // see gradioOutput
 	err         error
 	duration    time.Duration
 }

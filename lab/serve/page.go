@@ -7,6 +7,8 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+
+	"github.com/tunelab/tunelab/lab/checkpoint"
 )
 
 //go:embed static
@@ -28,7 +30,7 @@ func staticHandler() http.Handler {
 func (s *Server) handlePage(w http.ResponseWriter, r *http.Request) {
 	var buf bytes.Buffer
 	err := pageTemplate.Execute(&buf, map[string]any{
-		"Card": s.opts.Card, "Labels": s.labels, "TopK": min(s.opts.TopK, len(s.labels)),
+		"Card": s.opts.Card, "Labels": s.labels, "TopK": min(s.opts.TopK, len(s.labels)), "Problem": s.problemName(),
 		"Flagging": s.flags != nil, "MaxChars": s.opts.MaxChars,
 	})
 	if err != nil {
@@ -53,4 +55,16 @@ func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) {
 		info["description"] = s.opts.Card.Description
 	}
 	writeJSON(w, http.StatusOK, doc)
+}
+
+// problemName is how the page reads the problem type: "classification", "regression" or
+// "multilabel".
+func (s *Server) problemName() string {
+	switch s.opts.Problem {
+	case checkpoint.Regression:
+		return "regression"
+	case checkpoint.MultiLabel:
+		return "multilabel"
+	}
+	return "classification"
 }

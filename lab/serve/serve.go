@@ -18,14 +18,17 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
+
+	"github.com/tunelab/tunelab/lab/checkpoint"
 )
 
 // Classifier scores texts. The server calls it from a single goroutine (it serialises batches),
 // so implementations need not be safe for concurrent use.
 type Classifier interface {
-	// Labels returns the class names in id order.
+	// Labels returns the class names in id order (one name for a regression model).
 	Labels() []string
-	// Classify returns the class probabilities of each text: shape [len(texts)][len(Labels())].
+	// Classify returns the scores of each text, shape [len(texts)][len(Labels())]: the class
+	// probabilities, or what Options.Problem says they are.
 	Classify(ctx context.Context, texts []string) ([][]float32, error)
 }
 
@@ -40,6 +43,12 @@ type Card struct {
 // Options configure a Server. Zero fields take the defaults documented on each field.
 type Options struct {
 	Card Card
+
+	// Problem says what the classifier's scores are (config.json's problem_type): class
+	// probabilities ("" or checkpoint.SingleLabel), one predicted value (checkpoint.Regression),
+	// or independent per-label probabilities (checkpoint.MultiLabel). The API, the page and the
+	// Gradio output follow it.
+	Problem checkpoint.ProblemType
 
 	// MaxBatch is the most texts passed to one Classify call (default 16).
 	MaxBatch int
@@ -137,6 +146,15 @@ func New(clf Classifier, opts Options) (*Server, error) {
 			return nil, fmt.Errorf("serve.New: label %d (%q) is empty or repeated", i, l)
 		}
 		seen[l] = true
+	}
+	switch opts.Problem {
+	case "", checkpoint.SingleLabel, checkpoint.MultiLabel:
+	case checkpoint.Regression:
+		if len(labels) != 1 {
+			return nil, fmt.Errorf("serve.New: a regression model has one output, the classifier has %d labels", len(labels))
+		}
+	default:
+		return nil, fmt.Errorf("serve.New: problem type %q: want %q, %q or %q", opts.Problem, checkpoint.SingleLabel, checkpoint.Regression, checkpoint.MultiLabel)
 	}
 	if opts.MaxBatch < 1 || opts.QueueSize < opts.MaxBatch || opts.MaxTexts < 1 || opts.MaxChars < 1 {
 		return nil, fmt.Errorf("serve.New: need MaxBatch >= 1, QueueSize >= MaxBatch, MaxTexts >= 1 and MaxChars >= 1, got %d, %d, %d, %d",

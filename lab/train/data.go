@@ -3,11 +3,13 @@ package train
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 
 	"github.com/gomlx/gomlx/core/tensors"
 
+	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/tokenize"
 )
 
@@ -19,12 +21,18 @@ type BatchEncoder interface {
 }
 
 // Dataset is a tokenized labelled set, kept unpadded so that batches are padded only to the
-// bucket of their longest row.
+// bucket of their longest row. It holds the targets of one problem type: Labels for
+// single-label classification, Targets for regression and multi-label classification.
 type Dataset struct {
 	// IDs and TypeIDs are each example's token ids and token type ids (special tokens included).
 	IDs, TypeIDs [][]int32
-	// Labels are the class ids; nil for texts to predict.
+	// Labels are the class ids of a single-label classification set (nil otherwise, and for texts
+	// to predict).
 	Labels []int
+	// Targets are, per example, one float per model output: the values of a regression set, or
+	// the multi-hot row of a multi-label set (1 for each class the example has, 0 otherwise).
+	// nil for single-label classification.
+	Targets [][]float32
 	// PadID is the token that pads rows.
 	PadID int32
 }
@@ -35,12 +43,40 @@ func (d *Dataset) Len() int { return len(d.IDs) }
 // encodeChunk bounds the memory of one EncodeBatch call.
 const encodeChunk = 256
 
-// Encode tokenizes texts with their class ids labels (nil for texts to predict).
+// Encode tokenizes texts with their class ids labels (single-label classification; nil for texts
+// to predict).
 func Encode(tok BatchEncoder, texts []string, labels []int) (*Dataset, error) {
 	if labels != nil && len(texts) != len(labels) {
 		return nil, fmt.Errorf("train: %d texts but %d labels", len(texts), len(labels))
 	}
-	d := &Dataset{Labels: slices.Clone(labels), PadID: tok.PadID()}
+	d, err := encodeTexts(tok, texts)
+	if err != nil {
+		return nil, err
+	}
+	d.Labels = slices.Clone(labels)
+	return d, nil
+}
+
+// EncodeTargets tokenizes texts with their float targets (see Dataset.Targets): regression
+// values or multi-hot label rows.
+func EncodeTargets(tok BatchEncoder, texts []string, targets [][]float32) (*Dataset, error) {
+	if len(texts) != len(targets) {
+		return nil, fmt.Errorf("train: %d texts but %d targets", len(texts), len(targets))
+	}
+	d, err := encodeTexts(tok, texts)
+	if err != nil {
+		return nil, err
+	}
+	d.Targets = make([][]float32, len(targets))
+	for i, row := range targets {
+		d.Targets[i] = slices.Clone(row)
+	}
+	return d, nil
+}
+
+// encodeTexts tokenizes texts into a Dataset without targets.
+func encodeTexts(tok BatchEncoder, texts []string) (*Dataset, error) {
+	d := &Dataset{PadID: tok.PadID()}
 	for lo := 0; lo < len(texts); lo += encodeChunk {
 		hi := min(lo+encodeChunk, len(texts))
 		b, err := tok.EncodeBatch(texts[lo:hi])
@@ -56,18 +92,24 @@ func Encode(tok BatchEncoder, texts []string, labels []int) (*Dataset, error) {
 	return d, nil
 }
 
-// check validates d for a model with numLabels classes.
-func (d *Dataset) check(what string, numLabels int) error {
+// check validates d for a model of problem type problem with numLabels outputs.
+func (d *Dataset) check(what string, problem checkpoint.ProblemType, numLabels int) error {
 	if d == nil || d.Len() == 0 {
 		return fmt.Errorf("train: the %s set is empty", what)
 	}
-	if len(d.Labels) != d.Len() {
-		return fmt.Errorf("train: the %s set has %d labels for %d examples", what, len(d.Labels), d.Len())
+	if single := problem == checkpoint.SingleLabel; single && len(d.Labels) != d.Len() {
+		return fmt.Errorf("train: the %s set has %d class ids for %d examples, want one each for a %s model", what, len(d.Labels), d.Len(), problem)
+	} else if !single && len(d.Targets) != d.Len() {
+		return fmt.Errorf("train: the %s set has %d float targets for %d examples, want one row each for a %s model", what, len(d.Targets), d.Len(), problem)
 	}
 	var errs []error
-	for i, l := range d.Labels {
-		if l < 0 || l >= numLabels {
-			errs = append(errs, fmt.Errorf("train: %s example %d: label %d out of range for a model with %d labels", what, i, l, numLabels))
+	for i := range d.IDs {
+		if problem == checkpoint.SingleLabel {
+			if l := d.Labels[i]; l < 0 || l >= numLabels {
+				errs = append(errs, fmt.Errorf("train: %s example %d: label %d out of range for a model with %d labels", what, i, l, numLabels))
+			}
+		} else if err := checkTargets(d.Targets[i], problem, numLabels); err != nil {
+			errs = append(errs, fmt.Errorf("train: %s example %d: %w", what, i, err))
 		}
 		if len(d.IDs[i]) == 0 {
 			errs = append(errs, fmt.Errorf("train: %s example %d: no tokens", what, i))
@@ -78,6 +120,23 @@ func (d *Dataset) check(what string, numLabels int) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkTargets validates one example's float targets: numLabels finite numbers, each 0 or 1
+// for a multi-label model.
+func checkTargets(row []float32, problem checkpoint.ProblemType, numLabels int) error {
+	if len(row) != numLabels {
+		return fmt.Errorf("%d targets for a model with %d outputs", len(row), numLabels)
+	}
+	for j, v := range row {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("target %d is %v, want a finite number", j, v)
+		}
+		if problem == checkpoint.MultiLabel && v != 0 && v != 1 {
+			return fmt.Errorf("target %d is %v, want 0 or 1 (a class the example has or not)", j, v)
+		}
+	}
+	return nil
 }
 
 // megaBatches is transformers' LengthGroupedSampler mega_batch_mult: examples are sorted by
@@ -106,19 +165,25 @@ func (d *Dataset) order(seed uint64, epoch, batchSize int) [][]int {
 
 // batch returns the model inputs of examples idx: tokens, mask and type ids [rows, s] padded on
 // the right to the smallest of lengths that holds the longest row (lengths ends with the
-// longest length the model takes), labels [rows] (zeros for an unlabelled set), and real
-// [rows], true for the rows of idx.
+// longest length the model takes), the targets (class ids [rows] int32, zeros for an unlabelled
+// set, or Targets [rows, c] float32), and real [rows], true for the rows of idx.
 // The rows past len(idx) (rows >= len(idx)) repeat the first example, so that a short last batch
 // keeps the shape of the others (one compiled program less on XLA); real masks them out of the
 // loss and the metrics.
 func (d *Dataset) batch(idx []int, lengths []int, rows int) (tokens, mask, types, labels, real *tensors.Tensor) {
 	seq := d.paddedLength(idx, lengths)
 	ids, m, ty, ls := make([]int32, rows*seq), make([]int32, rows*seq), make([]int32, rows*seq), make([]int32, rows)
+	var targets []float32
 	isReal := make([]bool, rows)
 	for r := range rows {
 		i := idx[0]
 		if r < len(idx) {
 			i, isReal[r] = idx[r], true
+		}
+		if d.Targets != nil {
+			targets = append(targets, d.Targets[i]...)
+		} else if d.Labels != nil {
+			ls[r] = int32(d.Labels[i])
 		}
 		row := ids[r*seq : (r+1)*seq]
 		for k := range row {
@@ -129,13 +194,13 @@ func (d *Dataset) batch(idx []int, lengths []int, rows int) (tokens, mask, types
 		for k := range d.IDs[i] {
 			m[r*seq+k] = 1
 		}
-		if d.Labels != nil {
-			ls[r] = int32(d.Labels[i])
-		}
+	}
+	labels = tensors.FromFlatDataAndDimensions(ls, rows)
+	if d.Targets != nil {
+		labels = tensors.FromFlatDataAndDimensions(targets, rows, len(targets)/rows)
 	}
 	return tensors.FromFlatDataAndDimensions(ids, rows, seq), tensors.FromFlatDataAndDimensions(m, rows, seq),
-		tensors.FromFlatDataAndDimensions(ty, rows, seq), tensors.FromFlatDataAndDimensions(ls, rows),
-		tensors.FromFlatDataAndDimensions(isReal, rows)
+		tensors.FromFlatDataAndDimensions(ty, rows, seq), labels, tensors.FromFlatDataAndDimensions(isReal, rows)
 }
 
 // paddedLength is the length the batch idx is padded to: the smallest of lengths that holds its

@@ -3,11 +3,8 @@ package train
 import (
 	"context"
 	"fmt"
-	"maps"
 	"math"
 	"os"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/gomlx/gomlx/core/tensors"
@@ -84,11 +81,11 @@ type step struct {
 }
 
 func (t *Trainer) newLoop(runDir string, trainSet, evalSet *Dataset, st *State) (*loop, error) {
-	if err := trainSet.check("training", t.model.NumLabels()); err != nil {
+	if err := trainSet.check("training", t.model.Problem(), t.model.NumLabels()); err != nil {
 		return nil, err
 	}
 	if evalSet != nil {
-		if err := evalSet.check("evaluation", t.model.NumLabels()); err != nil {
+		if err := evalSet.check("evaluation", t.model.Problem(), t.model.NumLabels()); err != nil {
 			return nil, err
 		}
 	}
@@ -207,12 +204,11 @@ func (l *loop) evaluateIfDue(ctx context.Context, s step) (stop bool, err error)
 	}
 	st.History = append(st.History, rec)
 	l.t.report(Progress{Step: st.Step, TotalSteps: l.total, Epoch: s.epoch, Eval: metrics})
+	// New checked that the model is evaluated by MetricForBest; a metric undefined at this
+	// evaluation (see Eval.Metrics) is no improvement.
 	value, ok := metrics[c.MetricForBest]
-	if !ok {
-		return false, fmt.Errorf("train: no evaluation metric %q (have %v)", c.MetricForBest, slices.Sorted(maps.Keys(metrics)))
-	}
-	lower := strings.HasSuffix(c.MetricForBest, "loss")
-	if st.BestMetric == nil || (lower && value < *st.BestMetric) || (!lower && value > *st.BestMetric) {
+	lower := LowerIsBetter(c.MetricForBest)
+	if ok && (st.BestMetric == nil || (lower && value < *st.BestMetric) || (!lower && value > *st.BestMetric)) {
 		st.BestMetric, st.BadEvals = &value, 0
 		st.BestCheckpoint = fmt.Sprintf("checkpoint-%d", st.Step)
 	} else {

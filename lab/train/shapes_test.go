@@ -9,18 +9,29 @@ import (
 )
 
 // TestPaddedRowsDoNotCount: a short batch padded with masked rows (as on XLA, to keep one shape)
-// takes the same optimizer step as the unpadded batch, and its padding rows repeat a real one.
+// takes the same optimizer step as the unpadded batch, and its padding rows repeat a real one,
+// for each problem type's loss.
 func TestPaddedRowsDoNotCount(t *testing.T) {
+	ids := [][]int32{{2, 17, 301, 3}, {2, 44, 3}, {2, 9, 80, 700, 5, 3}}
+	types := [][]int32{{0, 0, 0, 0}, {0, 0, 0}, {0, 0, 0, 0, 0, 0}}
+	for fixture, d := range map[string]*Dataset{
+		"bert-tiny-cls":        {IDs: ids, TypeIDs: types, Labels: []int{2, 0, 1}},
+		"bert-tiny-regression": {IDs: ids, TypeIDs: types, Targets: [][]float32{{7}, {-2.5}, {0.5}}},
+		"bert-tiny-multilabel": {IDs: ids, TypeIDs: types, Targets: [][]float32{{1, 0, 1}, {0, 0, 0}, {0, 1, 0}}},
+	} {
+		t.Run(fixture, func(t *testing.T) { checkPaddedStep(t, fixture, d) })
+	}
+}
+
+// checkPaddedStep compares the optimizer step of fixture on all of d with the step on d padded
+// with one masked row.
+func checkPaddedStep(t *testing.T, fixture string, d *Dataset) {
 	zero := 0.0
 	cfg := Defaults()
 	cfg.LearningRate, cfg.WeightDecay, cfg.Dropout = 1e-3, 0.01, &zero
-	d := &Dataset{PadID: 0,
-		IDs:     [][]int32{{2, 17, 301, 3}, {2, 44, 3}, {2, 9, 80, 700, 5, 3}},
-		TypeIDs: [][]int32{{0, 0, 0, 0}, {0, 0, 0}, {0, 0, 0, 0, 0, 0}},
-		Labels:  []int{2, 0, 1}}
 	idx := []int{0, 1, 2}
 	step := func(rows int) map[string][]float32 {
-		tr, _ := tinyTrainer(t, "bert-tiny-cls", nil, cfg)
+		tr, _ := tinyTrainer(t, fixture, nil, cfg)
 		if err := tr.startAtStepZero(); err != nil {
 			t.Fatal(err)
 		}

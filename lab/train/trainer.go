@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/gomlx/compute"
@@ -22,7 +23,6 @@ import (
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/gomlx/gomlx/ml/train/loss"
 
 	"github.com/tunelab/tunelab/lab/backend"
 	"github.com/tunelab/tunelab/lab/checkpoint"
@@ -65,7 +65,8 @@ type Config struct {
 	// SaveTotalLimit keeps that many most recent checkpoints, plus the best one (0: keep all).
 	SaveTotalLimit int `json:"save_total_limit"`
 	// MetricForBest names the evaluation metric (see Eval.Metrics) that picks the best
-	// checkpoint and drives early stopping; lower is better when it ends in "loss".
+	// checkpoint and drives early stopping; lower is better for the errors and losses (see
+	// LowerIsBetter).
 	MetricForBest string `json:"metric_for_best_model"`
 	// EarlyStopping stops after that many evaluations without improvement (0: never).
 	EarlyStopping int `json:"early_stopping_patience"`
@@ -132,6 +133,12 @@ func New(b compute.Backend, m *encoder.Model, store *model.Store, labels []strin
 	if len(labels) != m.NumLabels() {
 		return nil, fmt.Errorf("train: %d label names for a model with %d labels", len(labels), m.NumLabels())
 	}
+	if m.Problem() == checkpoint.Regression && m.NumLabels() != 1 {
+		return nil, fmt.Errorf("train: a regression model with %d outputs: tunelab trains regression on one target (num_labels 1)", m.NumLabels())
+	}
+	if names := MetricNames(m.Problem(), m.NumLabels()); !slices.Contains(names, cfg.MetricForBest) {
+		return nil, fmt.Errorf("train: metric for the best checkpoint %q: a %s model with %d labels is evaluated by %q", cfg.MetricForBest, m.Problem(), m.NumLabels(), names)
+	}
 	m.WithDropout(cfg.Dropout)
 	t := &Trainer{backend: b, model: m, store: store, labels: labels, cfg: cfg,
 		params: checkpoint.Params(m.Config(), m.NumLabels()),
@@ -194,7 +201,8 @@ func setZero(store *model.Store, path string, shape []int) error {
 	return nil
 }
 
-// stepExec returns the training step graph: inputs tokens, mask, typeIDs [b, s], labels [b],
+// stepExec returns the training step graph: inputs tokens, mask, typeIDs [b, s], the targets
+// (class ids [b] or float targets [b, c], see Dataset.batch),
 // the float32 scalars of Step, and real [b] (false for the padding rows of a short batch);
 // outputs the mean loss over the real rows and the gradient norm (0 when the step only
 // accumulates). With apply false it adds the gradients / GradAccum to the
@@ -209,7 +217,7 @@ func (t *Trainer) stepExec(apply bool) (*model.Exec, error) {
 		g := tokens.Graph()
 		t.store.SetTraining(g, true)
 		logits := t.model.Logits(scope, tokens, mask, types)
-		l := loss.SparseCategoricalCrossEntropyLogits([]*Node{ExpandAxes(labels, -1), in[7]}, []*Node{logits})
+		l := encoder.Loss(t.model.Problem(), logits, labels, in[7])
 		vars := make([]*Node, len(t.params))
 		for i, p := range t.params {
 			vars[i] = t.store.GetVariable(p.Path).NodeValue(g)

@@ -151,57 +151,79 @@ func checkpoints(t *testing.T, dir string) []string {
 	return names
 }
 
-// TestBestCheckpointByMetric trains on an easy task ("fire" or "calm" decides the label; the
-// training set is also evaluated), evaluating and saving every step, and checks the best checkpoint is the
-// arg-min of the evaluation loss (or arg-max of the accuracy, first on ties) in the history, and
-// that reloading it reproduces that evaluation.
+// TestBestCheckpointByMetric trains on an easy task ("fire" or "calm" decides the target; the
+// training set is also evaluated), evaluating and saving every step, and checks the best
+// checkpoint is the arg-min of a loss or error (the evaluation loss, a regression model's RMSE,
+// a multi-label model's Hamming loss) or the arg-max of a score (accuracy, Spearman, micro F1),
+// first on ties, in the history, and that reloading it reproduces that evaluation.
 func TestBestCheckpointByMetric(t *testing.T) {
 	var texts []string
-	var labels []int
+	var classes []int
+	var values, sets [][]float32
 	for i, words := range sameLength(32, 5) {
-		texts, labels = append(texts, []string{"calm ", "fire "}[i%2]+words), append(labels, i%2)
+		texts, classes = append(texts, []string{"calm ", "fire "}[i%2]+words), append(classes, i%2)
+		values = append(values, []float32{float32(3 * (i % 2)), 0}[:1])
+		sets = append(sets, [][]float32{{0, 1, 0}, {1, 0, 1}}[i%2])
 	}
-	trainSet, err := Encode(wordHasher{maxLen: 16}, texts, labels)
-	if err != nil {
-		t.Fatal(err)
+	encode := func(targets [][]float32) *Dataset {
+		d, err := Encode(wordHasher{maxLen: 16}, texts, classes)
+		if targets != nil {
+			d, err = EncodeTargets(wordHasher{maxLen: 16}, texts, targets)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
 	}
-	evalSet := trainSet
-	for _, metric := range []string{"loss", "accuracy"} {
-		t.Run(metric, func(t *testing.T) {
+	lowerIsBetter := map[string]bool{"loss": true, "rmse": true, "hamming_loss": true}
+	for _, tc := range []struct {
+		metric, fixture string
+		labels          []string
+		data            *Dataset
+	}{
+		{"loss", "bert-tiny-bare", tweetLabels, encode(nil)},
+		{"accuracy", "bert-tiny-bare", tweetLabels, encode(nil)},
+		{"rmse", "bert-tiny-regression", nil, encode(values)},
+		{"spearman", "bert-tiny-regression", nil, encode(values)},
+		{"hamming_loss", "bert-tiny-multilabel", nil, encode(sets)},
+		{"micro_f1", "bert-tiny-multilabel", nil, encode(sets)},
+	} {
+		t.Run(tc.metric, func(t *testing.T) {
 			cfg := tinyConfig()
 			cfg.LearningRate, cfg.Epochs, cfg.EvalEvery, cfg.SaveEvery, cfg.SaveTotalLimit = 3e-3, 2, 1, 1, 0
-			cfg.MetricForBest = metric
-			tr, _ := tinyTrainer(t, "bert-tiny-bare", tweetLabels, cfg)
+			cfg.MetricForBest = tc.metric
+			tr, _ := tinyTrainer(t, tc.fixture, tc.labels, cfg)
 			dir := t.TempDir()
-			res, err := tr.Train(context.Background(), dir, trainSet, evalSet)
+			res, err := tr.Train(context.Background(), dir, tc.data, tc.data)
 			if err != nil {
 				t.Fatal(err)
 			}
 			best, bestStep, values := math.NaN(), -1, map[float64]bool{}
+			lower := lowerIsBetter[tc.metric]
 			for _, r := range res.History {
-				v, ok := r["eval_"+metric]
+				v, ok := r["eval_"+tc.metric]
 				if !ok {
 					continue
 				}
 				values[v] = true
-				if math.IsNaN(best) || (metric == "loss" && v < best) || (metric != "loss" && v > best) {
+				if math.IsNaN(best) || (lower && v < best) || (!lower && v > best) {
 					best, bestStep = v, int(r["step"])
 				}
 			}
 			if len(values) < 2 {
-				t.Fatalf("eval_%s took one value, %v: the selection is not exercised", metric, values)
+				t.Fatalf("eval_%s took one value, %v: the selection is not exercised", tc.metric, values)
 			}
 			if want := fmt.Sprintf("checkpoint-%d", bestStep); res.BestCheckpoint != want || *res.BestMetric != best {
 				t.Errorf("best %s (%v), want %s (%v) from the history", res.BestCheckpoint, *res.BestMetric, want, best)
 			}
 			// The checkpoint holds the model that was evaluated at that step.
-			again, _ := loadTrainer(t, filepath.Join(dir, res.BestCheckpoint), tweetLabels, cfg)
-			ev, err := again.Evaluate(context.Background(), evalSet)
+			again, _ := loadTrainer(t, filepath.Join(dir, res.BestCheckpoint), tc.labels, cfg)
+			ev, err := again.Evaluate(context.Background(), tc.data)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := ev.Metrics()[metric]; math.Abs(got-best) > 1e-6 {
-				t.Errorf("%s reloaded: %s %v, history says %v", res.BestCheckpoint, metric, got, best)
+			if got := ev.Metrics()[tc.metric]; math.Abs(got-best) > 1e-6 {
+				t.Errorf("%s reloaded: %s %v, history says %v", res.BestCheckpoint, tc.metric, got, best)
 			}
 		})
 	}

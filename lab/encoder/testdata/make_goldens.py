@@ -462,6 +462,71 @@ def write_init_stats():
 # ---------------------------------------------------------------------------------------------
 
 
+# ---------------------------------------------------------------------------------------------
+# The other problem types of *ForSequenceClassification: regression and multi-label.
+
+PROBLEM_DIRS = {"regression": "regression", "multi_label_classification": "multilabel"}
+
+
+def problem_labels(family, problem, config):
+    """Float targets of the golden batch: ratings-like numbers for regression ([4]), a multi-hot
+    matrix ([4, num_labels]) with rows of no, one and several labels for multi-label."""
+    if problem == "regression":
+        return torch.tensor([8.0, 1.0, 3.5, 10.0])
+    rows = [[0] * config.num_labels for _ in LENGTHS]
+    rows[0][0] = 1
+    rows[2] = [1] * config.num_labels
+    rows[3][-1] = rows[3][0] = 1
+    return torch.tensor(rows, dtype=torch.float32)
+
+
+def write_problem_types():
+    """{family}-tiny-{regression,multilabel}/: a model of each family per problem type, saved with
+    save_pretrained (problem_type in config.json; regression with num_labels 1) and loaded back,
+    its golden batch, float targets, eval logits, and the loss (MSE / BCE-with-logits, as
+    transformers picks them from problem_type) and its gradient with dropout 0."""
+    report = {}
+    for i, (family, (cfg, cls, _, batch_args, pad_rows)) in enumerate(FAMILIES.items()):
+        for j, problem in enumerate(PROBLEM_DIRS):
+            torch.manual_seed(300 + 10 * i + j)
+            config = cfg()
+            config.problem_type = problem
+            if problem == "regression":
+                config.num_labels = 1  # transformers' regression head: one output, labels LABEL_0
+            model = build(cls, config)
+            randomize(model, pad_rows)
+            name = f"{family}-tiny-{PROBLEM_DIRS[problem]}"
+            d = save(model, name)
+            loaded = load_cls(family, d)
+            if loaded.config.problem_type != problem:
+                raise SystemExit(f"{name}: reloaded with problem_type {loaded.config.problem_type}")
+            ids, mask, types = golden_batch(**batch_args)
+            labels = problem_labels(family, problem, loaded.config)
+            tensors = {"input_ids": i32(ids), "attention_mask": i32(mask), "labels": labels}
+            if family != "distilbert":
+                tensors["token_type_ids"] = i32(types)
+            outs = forward_golden(family, loaded, ids, mask, types)
+            tensors["logits"] = outs["logits"]
+            save_file(tensors, str(d / "golden.safetensors"), metadata={"format": "pt"})
+
+            m = train_copy(family, loaded)
+            m.zero_grad()
+            loss = m(**model_inputs(family, ids, mask, types), labels=labels).loss
+            loss.backward()
+            grads = {n: f32(p.grad) for n, p in m.named_parameters()}
+            grads["loss"] = f32(loss)
+            save_file(grads, str(d / "grads.safetensors"), metadata={"format": "pt"})
+            # The loss must be the one problem_type names, of the eval logits (dropout is off).
+            logits = outs["logits"]
+            if problem == "regression":
+                want = torch.nn.functional.mse_loss(logits.squeeze(), labels.squeeze()).item()
+            else:
+                want = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels).item()
+            assert math.isclose(loss.item(), want, rel_tol=1e-5), (name, loss.item(), want)
+            report[name] = {"loss": loss.item(), "num_labels": loaded.config.num_labels}
+    return report
+
+
 def main():
     print(f"torch {torch.__version__}, transformers {transformers.__version__}", file=sys.stderr)
     report = {}
@@ -510,6 +575,7 @@ def main():
     report["adamw"] = write_adamw(bert, ids, mask, types)["steps"]
     report["minilm"] = write_minilm()
     report["hf_init_stats"] = write_init_stats()
+    report["problem_types"] = write_problem_types()
     json.dump(report, sys.stderr, indent=1)
     print(file=sys.stderr)
 

@@ -1,23 +1,35 @@
 "use strict";
-// Demo page logic: submit the text to /api/predict, draw the top-k bars, flag to /api/flag.
+// Demo page logic: submit the text to /api/predict, draw the answer (the top-k class bars; a
+// regression model's number; a multi-label model's labels above 0.5 and every label's own
+// bar), flag to /api/flag.
 (() => {
   const app = document.getElementById("app");
   const topK = Number(app.dataset.topk);
+  const problem = app.dataset.problem; // classification, regression or multilabel
   const $ = (id) => document.getElementById(id);
   const text = $("text"), form = $("form"), submit = $("submit"), flag = $("flag");
   const labelEl = $("label"), bars = $("bars"), latency = $("latency"), error = $("error");
-  let last = null; // {text, label, scores} of the prediction on screen
+  let last = null; // the text and the prediction on screen, as /api/flag takes them
 
   function showError(msg) {
     error.textContent = msg;
     error.hidden = !msg;
   }
 
+  // headline is the answer's one-line summary.
+  function headline(pred) {
+    if (problem === "regression") return pred.score.toFixed(3);
+    if (problem === "multilabel") return pred.labels.length ? pred.labels.join(", ") : "(no label above 0.5)";
+    return pred.label;
+  }
+
   function render(pred, ms, serverMs) {
-    labelEl.textContent = pred.label;
-    labelEl.className = "";
+    labelEl.textContent = headline(pred);
+    labelEl.className = problem === "regression" ? "score" : "";
     bars.replaceChildren();
-    const ranked = Object.entries(pred.scores).sort((a, b) => b[1] - a[1]).slice(0, topK);
+    // Multi-label scores are independent probabilities: every label gets its bar.
+    const shown = problem === "multilabel" ? Infinity : topK;
+    const ranked = Object.entries(pred.scores || {}).sort((a, b) => b[1] - a[1]).slice(0, shown);
     for (const [name, p] of ranked) {
       const pct = (100 * p).toFixed(1) + "%";
       const li = document.createElement("li");
@@ -68,7 +80,9 @@
       if (!resp.ok) throw new Error(body.error || resp.statusText);
       const pred = body.predictions[0];
       render(pred, performance.now() - t0, body.latency_ms);
-      last = { text: value, label: pred.label, scores: pred.scores };
+      last = problem === "regression" ? { text: value, score: pred.score }
+        : problem === "multilabel" ? { text: value, labels: pred.labels, scores: pred.scores }
+        : { text: value, label: pred.label, scores: pred.scores };
       if (flag) flag.disabled = false;
       if ($("flag-status")) $("flag-status").textContent = "";
     } catch (e) {
