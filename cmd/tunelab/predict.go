@@ -12,6 +12,7 @@ import (
 
 	"github.com/tunelab/tunelab/lab"
 	"github.com/tunelab/tunelab/lab/backend"
+	"github.com/tunelab/tunelab/lab/display"
 )
 
 func init() {
@@ -26,8 +27,8 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 // modelFlags are the flags of every command that loads a model.
 type modelFlags struct {
-	model, labels, backend string
-	maxLength              int
+	model, labels, backend, run string
+	maxLength                   int
 }
 
 func (m *modelFlags) register(fs *flag.FlagSet) {
@@ -37,7 +38,23 @@ func (m *modelFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&m.maxLength, "max-length", 0, "truncate texts to this many tokens (default: the model's limit, at most 512)")
 }
 
+// registerRun adds --run, for the commands that use a fine-tuned model (predict, serve).
+func (m *modelFlags) registerRun(fs *flag.FlagSet) {
+	fs.StringVar(&m.run, "run", "", "instead of --model: a notebook run's folder (build/notebooks/TASK/NAME), its fine-tuned model with the run's max length; or a task's folder of runs (build/notebooks/TASK), its best finished run")
+}
+
 func (m *modelFlags) load(ctx context.Context, stderr io.Writer) (*lab.Classifier, error) {
+	if m.run != "" {
+		r, err := display.OpenRun(m.run)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(stderr, "run %s: %s, texts truncated to %d tokens as in training\n", r.Title(), r.ModelDir(), r.MaxLength)
+		m.model = r.ModelDir()
+		if m.maxLength == 0 {
+			m.maxLength = r.MaxLength
+		}
+	}
 	opts := []lab.Option{lab.WithBackend(m.backend), lab.WithMaxLength(m.maxLength), lab.WithProgress(stderr)}
 	if m.labels != "" {
 		opts = append(opts, lab.WithLabels(strings.Split(m.labels, ",")...))
@@ -58,6 +75,7 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.SetOutput(stderr)
 	var mf modelFlags
 	mf.register(fs)
+	mf.registerRun(fs)
 	var texts stringList
 	fs.Var(&texts, "text", "text to classify (repeatable); without it, texts are read from stdin, one per line")
 	if err := fs.Parse(args); err != nil {

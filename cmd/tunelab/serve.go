@@ -30,6 +30,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	var mf modelFlags
 	mf.register(fs)
+	mf.registerRun(fs)
 	host := fs.String("host", "0.0.0.0", "address to listen on")
 	port := fs.Int("port", 7860, "port to listen on (7860 is what Hugging Face Spaces expect)")
 	title := fs.String("title", "", "page title (default: the model's name)")

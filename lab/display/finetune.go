@@ -81,7 +81,7 @@ func FineTune(ctx context.Context, job Job) (*Run, error) {
 		err = run.finish(res, time.Since(run.Started))
 	}
 	if err == nil {
-		err = clf.SaveFineTuned(filepath.Join(dir, "model"), job.Model, job.Task, job.Config, run.Metrics)
+		err = clf.SaveFineTuned(run.ModelDir(), job.Model, job.Task, job.Config, run.Metrics)
 	}
 	if err != nil {
 		run.Status, run.Error = Failed, err.Error()

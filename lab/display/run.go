@@ -131,6 +131,9 @@ func (r *Run) Title() string {
 	return r.Model + " on " + r.Task
 }
 
+// ModelDir is the folder of the run's fine-tuned model (a Hugging Face model folder).
+func (r *Run) ModelDir() string { return filepath.Join(r.Dir, "model") }
+
 // short names the run in chart titles: its name, else its model.
 func (r *Run) short() string { return cmp.Or(r.Name, r.Model) }
 
@@ -148,12 +151,12 @@ func (r *Run) Unfinished() error {
 }
 
 // Load loads the run's fine-tuned model (Dir/model) as it was trained: texts truncated to
-// MaxLength, the run's labels.
-func (r *Run) Load(ctx context.Context) (*lab.Classifier, error) {
+// MaxLength, the run's labels. opts are applied after, so they win (a backend, ...).
+func (r *Run) Load(ctx context.Context, opts ...lab.Option) (*lab.Classifier, error) {
 	if err := r.Unfinished(); err != nil {
 		return nil, err
 	}
-	clf, err := lab.Load(ctx, filepath.Join(r.Dir, "model"), lab.WithMaxLength(r.MaxLength))
+	clf, err := lab.Load(ctx, r.ModelDir(), append([]lab.Option{lab.WithMaxLength(r.MaxLength)}, opts...)...)
 	if err != nil {
 		return nil, err
 	}

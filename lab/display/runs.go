@@ -140,6 +140,23 @@ func Chosen(dir, task, name string) (*Run, error) {
 	return nil, fmt.Errorf("no finished run of %s in %s (%d unfinished): run a training cell first", task, dir, len(runs))
 }
 
+// OpenRun reads the run in dir (a folder with run.json), or, when dir is a task's folder of
+// runs (DIR/TASK), its best finished run: what `tunelab serve --run` deploys.
+func OpenRun(dir string) (*Run, error) {
+	if _, err := os.Stat(filepath.Join(dir, RunFile)); err == nil {
+		r, err := LoadRun(dir)
+		if err != nil {
+			return nil, err
+		}
+		return r, r.Unfinished()
+	}
+	if info, err := os.Stat(dir); err != nil || !info.IsDir() {
+		return nil, fmt.Errorf("%s: not a run's folder (with %s) nor a task's folder of runs", dir, RunFile)
+	}
+	dir = filepath.Clean(dir)
+	return Chosen(filepath.Dir(dir), filepath.Base(dir), "")
+}
+
 // taskMetrics names the metric a task is judged by where it is not accuracy: the disaster
 // tweets' Kaggle score is the F1 of the "disaster" class (the classes are unbalanced). IMDB and
 // AG News have balanced classes and report accuracy.

@@ -203,6 +203,19 @@ func TestRunsOfATask(t *testing.T) {
 		t.Errorf("Chosen of a missing run: error %v", err)
 	}
 
+	if got, err := OpenRun(filepath.Join(dir, data.Tweets)); err != nil || got.Name != b.Name {
+		t.Errorf("OpenRun of the task's folder: %v, %v; want its best run %s", got, err, b.Name)
+	}
+	if got, err := OpenRun(a.Dir); err != nil || got.Name != a.Name {
+		t.Errorf("OpenRun of a run's folder: %v, %v", got, err)
+	}
+	if _, err := OpenRun(stopped.Dir); err == nil || !strings.Contains(err.Error(), "did not finish") {
+		t.Errorf("OpenRun of the interrupted run: error %v", err)
+	}
+	if _, err := OpenRun(filepath.Join(dir, "nowhere")); err == nil || !strings.Contains(err.Error(), "not a run's folder") {
+		t.Errorf("OpenRun of a missing folder: error %v", err)
+	}
+
 	// The table: one row per run, hyperparameters side by side, the best marked, the stopped
 	// run's place.
 	rows := tableRows(t, RunsTable(runs))
