@@ -29,6 +29,8 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 type modelFlags struct {
 	model, labels, backend, run string
 	maxLength                   int
+	// fromRun is the run --run named, once loaded.
+	fromRun *display.Run
 }
 
 func (m *modelFlags) register(fs *flag.FlagSet) {
@@ -50,7 +52,7 @@ func (m *modelFlags) load(ctx context.Context, stderr io.Writer) (*lab.Classifie
 			return nil, err
 		}
 		fmt.Fprintf(stderr, "run %s: %s, texts truncated to %d tokens as in training\n", r.Title(), r.ModelDir(), r.MaxLength)
-		m.model = r.ModelDir()
+		m.model, m.fromRun = r.ModelDir(), r
 		if m.maxLength == 0 {
 			m.maxLength = r.MaxLength
 		}

@@ -50,6 +50,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *title == "" {
 		*title = "tunelab: " + mf.model
 	}
+	if r := mf.fromRun; *description == "" && r != nil {
+		*description = fmt.Sprintf("%s fine-tuned on %s (run %s): validation accuracy %.3f.", r.Model, r.Task, r.Name, r.Metrics["accuracy"])
+	}
 	if *description == "" {
 		*description = fmt.Sprintf("Text classification into %s.", strings.Join(clf.Labels, ", "))
 	}
