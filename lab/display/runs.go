@@ -228,8 +228,11 @@ func RunsTable(runs []*Run) string {
 			every = strconv.Itoa(c.EvalEvery)
 		}
 		status := r.Status
-		if r.Status != Finished {
-			status = fmt.Sprintf("%s at step %d/%d", cmp.Or(map[string]string{Running: "stopped"}[r.Status], r.Status), r.Step, r.TotalSteps)
+		switch r.Status {
+		case Running: // read back while running: it stopped without a word
+			status = fmt.Sprintf("stopped at step %d/%d", r.Step, r.TotalSteps)
+		case Interrupted, Failed:
+			status = fmt.Sprintf("%s at step %d/%d", r.Status, r.Step, r.TotalSteps)
 		}
 		mark := ""
 		if best[r] {

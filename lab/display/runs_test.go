@@ -371,3 +371,30 @@ func TestFineTuneStoppedHalfWay(t *testing.T) {
 		t.Errorf("Latest after the failed run: %v", err)
 	}
 }
+
+// TestRunStoppedWithoutAWord: a record still saying running when read (its program was killed
+// after an evaluation at step 3) reads as stopped there, with no results.
+func TestRunStoppedWithoutAWord(t *testing.T) {
+	dir := t.TempDir()
+	r := &Run{Name: "m", Dir: filepath.Join(dir, data.Tweets, "m"), Model: "m", Task: data.Tweets, Labels: tweetLabels,
+		Config: train.Defaults(), Status: Running, Step: 3, TotalSteps: 40}
+	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Latest(dir, data.Tweets, "m"); err == nil || !strings.Contains(err.Error(), "stopped after step 3 of 40 without a word") {
+		t.Errorf("Latest: error %v", err)
+	}
+	runs, err := LoadRuns(dir, data.Tweets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows := tableRows(t, RunsTable(runs)); rows[0][3] != "stopped at step 3/40" || rows[0][15] != "" {
+		t.Errorf("row %q: want status \"stopped at step 3/40\" and no accuracy", rows[0])
+	}
+	if got := Best(runs); got != nil {
+		t.Errorf("Best of an unfinished run: %s", got.Name)
+	}
+}
