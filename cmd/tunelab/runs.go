@@ -46,7 +46,7 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "<h2>Runs (validation split)</h2>\n%s\n<h2>Models compared (95%% confidence intervals)</h2>\n%s\n", display.RunsTable(runs), scores)
+		fmt.Fprintf(stdout, "<h2>Runs (validation split)</h2>\n<div class=\"runs\">%s</div>\n<h2>Models compared (95%% confidence intervals)</h2>\n%s\n", display.RunsTable(runs), scores)
 		return nil
 	}
 	if len(runs) == 0 {

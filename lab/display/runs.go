@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"html"
 	"io/fs"
 	"math"
 	"os"
@@ -194,10 +195,12 @@ func Best(runs []*Run) *Run {
 	return best
 }
 
-// RunsTable lists runs side by side: name, model, status, the hyperparameters (learning rate,
-// epochs or steps, batch, max length, warm-up, weight decay, scheduler, seed, evaluation
+// RunsTable lists runs side by side: name, task, model, status, the hyperparameters (learning
+// rate, epochs or steps, batch, max length, warm-up, weight decay, scheduler, seed, evaluation
 // interval), training examples, minutes and the validation metrics. ★ marks each task's best
-// finished run (by TaskMetric); runs that did not finish say where they stopped.
+// finished run (by TaskMetric); runs that did not finish say where they stopped. Settings the
+// same for every run leave the table for a line under it, so that the table shows what differs
+// and fits a page.
 func RunsTable(runs []*Run) string {
 	best := map[*Run]bool{}
 	for _, task := range uniqueTasks(runs) {
@@ -212,6 +215,9 @@ func RunsTable(runs []*Run) string {
 		return ""
 	}
 	g := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	// settings are the columns that move under the table when every run has the same value.
+	settings := []string{"task", "model", "status", "lr", "length", "batch", "max len", "warm-up", "weight decay", "scheduler", "seed", "eval every", "train"}
+	header := append(append([]string{"run"}, settings...), "minutes", "accuracy", "macro F1", "F1 (positive)", "loss", "best")
 	var rows [][]string
 	for _, r := range runs {
 		c := r.Config
@@ -243,8 +249,22 @@ func RunsTable(runs []*Run) string {
 			strconv.Itoa(r.TrainExamples), strconv.FormatFloat(r.Seconds/60, 'f', 1, 64),
 			f4(r, "accuracy"), f4(r, "macro_f1"), f4(r, "f1"), f4(r, "loss"), mark})
 	}
-	return Table([]string{"run", "task", "model", "status", "lr", "length", "batch", "max len", "warm-up", "weight decay", "scheduler", "seed", "eval every",
-		"train", "minutes", "accuracy", "macro F1", "F1 (positive)", "loss", "best"}, rows)
+	var same []string
+	for col := len(settings); col >= 1; col-- {
+		if len(rows) == 0 || slices.ContainsFunc(rows, func(row []string) bool { return row[col] != rows[0][col] }) {
+			continue
+		}
+		same = append([]string{header[col] + " " + rows[0][col]}, same...)
+		header = slices.Delete(header, col, col+1)
+		for i := range rows {
+			rows[i] = slices.Delete(rows[i], col, col+1)
+		}
+	}
+	table := Table(header, rows)
+	if len(same) > 0 {
+		table += `<p style="font-family:sans-serif;font-size:13px;margin:2px 0 8px">Every run: ` + html.EscapeString(strings.Join(same, ", ")) + `.</p>`
+	}
+	return table
 }
 
 // RunsCurves overlays the runs' validation curves by epoch, one line per run: the validation

@@ -216,22 +216,26 @@ func TestRunsOfATask(t *testing.T) {
 		t.Errorf("OpenRun of a missing folder: error %v", err)
 	}
 
-	// The table: one row per run, hyperparameters side by side, the best marked, the stopped
-	// run's place.
-	rows := tableRows(t, RunsTable(runs))
-	if len(rows) != 4 {
-		t.Fatalf("%d rows, want 4", len(rows))
+	// The table: one row per run, what differs side by side (the learning rate, the model), the best
+	// marked, the stopped run's place; what every run shares in a line under it.
+	doc := RunsTable(runs)
+	table := tableByHeader(t, doc)
+	if len(table) != 4 {
+		t.Fatalf("%d rows, want 4", len(table))
 	}
-	for i, want := range []struct{ name, lr, f1, best string }{
-		{a.Name, "5e-05", "0.6667", ""}, {b.Name, "0.0001", "0.8571", "★ best F1 of disaster"}, {c.Name, "5e-05", "0.6667", ""}, {stopped.Name, "0.0001", "", ""},
+	for i, want := range []struct{ name, model, lr, status, f1, best string }{
+		{a.Name, a.Model, "5e-05", Finished, "0.6667", ""},
+		{b.Name, b.Model, "0.0001", Finished, "0.8571", "★ best F1 of disaster"},
+		{c.Name, c.Model, "5e-05", Finished, "0.6667", ""},
+		{stopped.Name, stopped.Model, "0.0001", "interrupted at step 12/40", "", ""},
 	} {
-		row := rows[i]
-		if row[0] != want.name || row[4] != want.lr || row[17] != want.f1 || row[19] != want.best {
-			t.Errorf("row %d: %q; want name %s, lr %s, F1 %q, best %q", i, row, want.name, want.lr, want.f1, want.best)
+		row := table[i]
+		if got := (struct{ name, model, lr, status, f1, best string }{row["run"], row["model"], row["lr"], row["status"], row["F1 (positive)"], row["best"]}); got != want {
+			t.Errorf("row %d: %+v, want %+v", i, got, want)
 		}
 	}
-	if rows[3][3] != "interrupted at step 12/40" || rows[1][3] != Finished || rows[1][7] != "64" {
-		t.Errorf("status or max length: %q, %q", rows[3], rows[1])
+	if _, ok := table[0]["max len"]; ok || !strings.Contains(doc, "Every run: task tweets, length 3 ep, batch 8, max len 64, warm-up 0, weight decay 0, scheduler linear, seed 42, eval every epoch.") {
+		t.Errorf("the settings every run shares are not in a line under the table:\n%s", doc)
 	}
 
 	// The curves: a line per finished run in both charts (the stopped one has no evaluation).
@@ -259,11 +263,30 @@ func tableRows(t *testing.T, doc string) [][]string {
 		switch e.Name {
 		case "tr":
 			rows = append(rows, nil)
-		case "td":
+		case "th", "td":
 			rows[len(rows)-1] = append(rows[len(rows)-1], e.Text)
 		}
 	}
-	return rows[1:] // the header row has no td
+	return rows[1:] // the header row
+}
+
+// tableByHeader returns the body rows of an HTML table as maps from the header's names.
+func tableByHeader(t *testing.T, doc string) []map[string]string {
+	t.Helper()
+	var header []string
+	var rows []map[string]string
+	for _, e := range parse(t, doc) {
+		switch e.Name {
+		case "th":
+			header = append(header, e.Text)
+		case "tr":
+			rows = append(rows, map[string]string{})
+		case "td":
+			row := rows[len(rows)-1]
+			row[header[len(row)]] = e.Text
+		}
+	}
+	return rows[1:] // the header row
 }
 
 // TestScoresTable: on 200 examples, model a is right on all and b on half (a difference far
@@ -391,8 +414,9 @@ func TestRunStoppedWithoutAWord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rows := tableRows(t, RunsTable(runs)); rows[0][3] != "stopped at step 3/40" || rows[0][15] != "" {
-		t.Errorf("row %q: want status \"stopped at step 3/40\" and no accuracy", rows[0])
+	doc := RunsTable(runs)
+	if !strings.Contains(doc, "status stopped at step 3/40") || tableByHeader(t, doc)[0]["accuracy"] != "" {
+		t.Errorf("want status \"stopped at step 3/40\" and no accuracy:\n%s", doc)
 	}
 	if got := Best(runs); got != nil {
 		t.Errorf("Best of an unfinished run: %s", got.Name)
