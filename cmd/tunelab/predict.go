@@ -13,6 +13,7 @@ import (
 	"github.com/tunelab/tunelab/lab"
 	"github.com/tunelab/tunelab/lab/backend"
 	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/lab/display"
 )
 
 func init() {
@@ -27,12 +28,14 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 // modelFlags are the flags of every command that loads a model.
 type modelFlags struct {
-	model, labels, backend string
-	maxLength              int
-	bf16                   bool
+	model, labels, backend, run string
+	maxLength                   int
+	bf16                        bool
 	// problem is the problem type the command needs (train and eval: the task's); "" keeps the
 	// model's.
 	problem checkpoint.ProblemType
+	// fromRun is the run --run named, once loaded.
+	fromRun *display.Run
 }
 
 func (m *modelFlags) register(fs *flag.FlagSet) {
@@ -43,8 +46,24 @@ func (m *modelFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&m.bf16, "bf16", false, "matrix products in bfloat16 with float32 weights (faster on CPUs with AVX512_BF16 or AMX, and GPUs)")
 }
 
+// registerRun adds --run, for the commands that use a fine-tuned model (predict, serve).
+func (m *modelFlags) registerRun(fs *flag.FlagSet) {
+	fs.StringVar(&m.run, "run", "", "instead of --model: a notebook run's folder (build/notebooks/TASK/NAME), its fine-tuned model with the run's max length; or a task's folder of runs (build/notebooks/TASK), its best finished run")
+}
+
 // load loads the model; extra options (a head's seed) follow the flags' own.
 func (m *modelFlags) load(ctx context.Context, stderr io.Writer, extra ...lab.Option) (*lab.Classifier, error) {
+	if m.run != "" {
+		r, err := display.OpenRun(m.run)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(stderr, "run %s: %s, texts truncated to %d tokens as in training\n", r.Title(), r.ModelDir(), r.MaxLength)
+		m.model, m.fromRun = r.ModelDir(), r
+		if m.maxLength == 0 {
+			m.maxLength = r.MaxLength
+		}
+	}
 	opts := []lab.Option{lab.WithBackend(m.backend), lab.WithMaxLength(m.maxLength), lab.WithProgress(stderr)}
 	if m.labels != "" {
 		opts = append(opts, lab.WithLabels(strings.Split(m.labels, ",")...))
@@ -71,6 +90,7 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.SetOutput(stderr)
 	var mf modelFlags
 	mf.register(fs)
+	mf.registerRun(fs)
 	var texts stringList
 	fs.Var(&texts, "text", "text to classify (repeatable); without it, texts are read from stdin, one per line")
 	if err := fs.Parse(args); err != nil {

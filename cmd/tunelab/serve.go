@@ -44,6 +44,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	var mf modelFlags
 	mf.register(fs)
+	mf.registerRun(fs)
 	host := fs.String("host", "0.0.0.0", "address to listen on")
 	port := fs.Int("port", 7860, "port to listen on (7860 is what Hugging Face Spaces expect)")
 	title := fs.String("title", "", "page title (default: the model card's title, else the model folder's name)")
@@ -69,6 +70,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if len(examples) == 0 {
 		examples = card.Examples
+	}
+	if r := mf.fromRun; *description == "" && r != nil {
+		*description = fmt.Sprintf("%s fine-tuned on %s (run %s): validation accuracy %.3f.", r.Model, r.Task, r.Name, r.Metrics["accuracy"])
 	}
 	if *description == "" {
 		*description = describe(clf)

@@ -463,11 +463,19 @@ func TestSpaceExportRunsWithoutDocker(t *testing.T) {
 	}
 }
 
-var updateScreenshot = flag.Bool("update", false, "TestServeDemoPageInChromium: save the screenshot as docs/img/demo.png")
+var (
+	updateScreenshot = flag.Bool("update", false, "TestServeDemoPageInChromium: save the screenshot as docs/img/demo.png")
+	demoModel        = flag.String("demo-model", "", "TestServeDemoPageInChromium: a model fine-tuned on the disaster tweets (`tunelab train --out DIR`, or a notebook run's model/ folder) to serve instead of the pretrained one with a new head")
+)
 
 // TestServeDemoPageInChromium drives tunelab serve's page in headless Chromium with the real
 // model (lab/serve/e2e/demo.mjs: type a tweet, submit, click an example, flag) and checks the
-// label and bars against the library; -update saves the screenshot as docs/img/demo.png.
+// label and bars against the library; -update saves the screenshot as docs/img/demo.png, taken
+// with the typed tweet's prediction on screen. docs/img/demo.png shows a fine-tuned model:
+//
+//	go run ./cmd/tunelab train --task tweets --epochs 1 --max-length 64 --out build/demo-model
+//	go test ./cmd/tunelab -run TestServeDemoPageInChromium -update -demo-model $PWD/build/demo-model
+//
 // Needs node, Chromium (/usr/bin/chromium or $CHROMIUM) and `npm ci` in lab/serve/e2e.
 func TestServeDemoPageInChromium(t *testing.T) {
 	if testing.Short() {
@@ -475,11 +483,31 @@ func TestServeDemoPageInChromium(t *testing.T) {
 	}
 	node, chromium, e2e := testenv.Browser(t)
 
-	dir := testenv.ModelDir(t, lab.DefaultModel)
 	tweets := realTweets(t, 2) // typed, then clicked as an example
-	clf, err := lab.Load(context.Background(), dir, lab.WithLabels(disasterLabels...))
+	dir, serveArgs := *demoModel, []string{}
+	description := "all-MiniLM-L6-v2 with a new 2-label head, not yet fine-tuned: its probabilities mean nothing yet."
+	var loadOpts []lab.Option
+	if dir == "" {
+		dir = testenv.ModelDir(t, lab.DefaultModel)
+		serveArgs = []string{"--labels", strings.Join(disasterLabels, ",")}
+		loadOpts = []lab.Option{lab.WithLabels(disasterLabels...)}
+	} else {
+		var results map[string]float64
+		raw, err := os.ReadFile(filepath.Join(dir, "all_results.json"))
+		if err == nil {
+			err = json.Unmarshal(raw, &results)
+		}
+		if err != nil {
+			t.Fatalf("-demo-model %s: want a fine-tuned model folder with all_results.json: %v", dir, err)
+		}
+		description = fmt.Sprintf("all-MiniLM-L6-v2 fine-tuned on the disaster tweets: validation accuracy %.3f, F1 of disaster %.3f.", results["accuracy"], results["f1"])
+	}
+	clf, err := lab.Load(context.Background(), dir, loadOpts...)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !slices.Equal(clf.Labels, disasterLabels) {
+		t.Fatalf("model %s has the labels %q, want %q", dir, clf.Labels, disasterLabels)
 	}
 	preds, err := clf.Predict(context.Background(), tweets)
 	if err != nil {
@@ -505,10 +533,8 @@ func TestServeDemoPageInChromium(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	exited := make(chan error, 1)
 	go func() {
-		exited <- runServe(ctx, []string{"--model", dir, "--labels", strings.Join(disasterLabels, ","),
-			"--host", "127.0.0.1", "--port", strconv.Itoa(port), "--flag-dir", flagDir, "--title", title,
-			"--description", "all-MiniLM-L6-v2 with a new 2-label head, not yet fine-tuned: its probabilities mean nothing yet.",
-			"--example", tweets[1]}, io.Discard, io.Discard)
+		exited <- runServe(ctx, append([]string{"--model", dir, "--host", "127.0.0.1", "--port", strconv.Itoa(port),
+			"--flag-dir", flagDir, "--title", title, "--description", description, "--example", tweets[1]}, serveArgs...), io.Discard, io.Discard)
 	}()
 	defer func() {
 		cancel()

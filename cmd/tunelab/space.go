@@ -26,6 +26,7 @@ func runSpace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&opts.ModelDir, "model", "", "fine-tuned model folder (config.json, model.safetensors, tokenizer files)")
 	fs.StringVar(&opts.OutDir, "out", "", "folder to write the Space to (must not exist or be empty)")
 	fs.StringVar(&opts.SourceDir, "src", "", "tunelab source root to build in the Space (default: the module root above the current folder)")
+	fs.IntVar(&opts.MaxLength, "max-length", 0, "tokens the model was fine-tuned with: the Space truncates texts the same way (default: the model's limit, at most 512)")
 	fs.StringVar(&opts.Title, "title", "", "Space title (default: the model folder's name)")
 	fs.StringVar(&opts.Emoji, "emoji", "", "Space emoji (default 🏷️)")
 	fs.StringVar(&opts.ColorFrom, "color-from", "", "thumbnail gradient start: red, yellow, green, blue, indigo, purple, pink or gray (default indigo)")

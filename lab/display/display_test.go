@@ -5,7 +5,6 @@ import (
 	"encoding/xml"
 	"io"
 	"math"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -259,16 +258,16 @@ func TestRunMistakesByConfidence(t *testing.T) {
 
 func TestRunSaveLoad(t *testing.T) {
 	r := testRun(t)
-	path := filepath.Join(t.TempDir(), "run.json")
-	if err := r.Save(path); err != nil {
+	r.Dir = t.TempDir()
+	if err := r.Save(); err != nil {
 		t.Fatal(err)
 	}
-	got, err := LoadRun(path)
+	got, err := LoadRun(r.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(got.Metrics, r.Metrics) || !reflect.DeepEqual(got.Eval.Probabilities, r.Eval.Probabilities) ||
-		!reflect.DeepEqual(got.Validation, r.Validation) || got.Seconds != 90 {
+		!reflect.DeepEqual(got.Validation, r.Validation) || got.Seconds != 90 || got.Status != Finished || got.Dir != r.Dir {
 		t.Errorf("loaded run differs: %+v\nsaved %+v", got, r)
 	}
 	// accuracy 2/4; F1 of pos: precision 1/2, recall 1/2.
@@ -280,7 +279,7 @@ func TestRunSaveLoad(t *testing.T) {
 	if !strings.Contains(table, "m on toy") || !strings.Contains(table, ">0.5000<") || !strings.Contains(table, ">neg</td>") || !strings.Contains(table, ">pos</td>") {
 		t.Errorf("metrics table lacks the run name or the scores: %s", table)
 	}
-	for _, doc := range []string{got.Curves(), got.ConfusionMatrix(), Compare(got, r), CompareChart("c", got, r)} {
+	for _, doc := range []string{got.Curves(), got.ConfusionMatrix()} {
 		parse(t, doc)
 	}
 }

@@ -1,9 +1,11 @@
 package display
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"time"
 
@@ -14,7 +16,7 @@ import (
 )
 
 // Job is one fine-tuning run of a notebook: a pretrained model, a task's data and
-// hyperparameters, and the folder its outputs go to.
+// hyperparameters, and the folder of the notebook's runs.
 type Job struct {
 	// Model is a model name (under models/) or a checkpoint directory.
 	Model string
@@ -23,42 +25,74 @@ type Job struct {
 	Data *data.Dataset
 	// MaxLength truncates the texts (tokens).
 	MaxLength int
-	Config    train.Config
-	// Dir receives run/ (checkpoints and history), model/ (the fine-tuned model, see
-	// lab.Classifier.SaveFineTuned) and run.json (the Run).
+	// Config holds the hyperparameters; its Seed also initialises the new classification head.
+	Config train.Config
+	// Name names the run's folder (default: the model's name; see RunName); a name already
+	// taken gets a suffix (-run2, -run3, ...).
+	Name string
+	// Dir holds the runs: this one goes to Dir/Task/Name with run/ (checkpoints and history),
+	// model/ (the fine-tuned model, see lab.Classifier.SaveFineTuned) and run.json (the Run).
 	Dir string
 }
 
 // FineTune runs job as a notebook's training cell does: load the model with a fresh head for
-// the task's labels (drawn with job.Config.Seed), fine-tune with a Live display, save the fine-tuned model and the Run.
+// the task's labels, make a new run folder, fine-tune with a Live display, save the fine-tuned
+// model and the Run. The run's record is written first (Running) and again at every evaluation,
+// so a run that stops half-way says so: an error or an interrupted kernel (GoNB sends the cell's
+// program an interrupt, then kills it 5 s later) saves it as Failed or Interrupted, and the error
+// is returned.
 func FineTune(ctx context.Context, job Job) (*Run, error) {
 	trainSet, evalSet := job.Data.Splits[data.Train], job.Data.Splits[data.Validation]
 	if len(trainSet) == 0 || len(evalSet) == 0 {
 		return nil, fmt.Errorf("fine-tune %s on %s: need train and validation examples, have %d and %d", job.Model, job.Task, len(trainSet), len(evalSet))
 	}
+	if err := job.Config.Validate(); err != nil {
+		return nil, err
+	}
 	clf, err := lab.Load(ctx, job.Model, lab.WithLabels(job.Data.Labels...), lab.WithMaxLength(job.MaxLength), lab.WithSeed(job.Config.Seed))
 	if err != nil {
 		return nil, err
 	}
-	// A fresh run each time: resuming a run with other data or hyperparameters would mix them.
-	if err := os.RemoveAll(filepath.Join(job.Dir, "run")); err != nil {
+	dir, err := newRunDir(filepath.Join(job.Dir, job.Task), cmp.Or(job.Name, filepath.Base(filepath.Clean(job.Model))))
+	if err != nil {
 		return nil, err
 	}
+	run := &Run{Name: filepath.Base(dir), Dir: dir, Model: job.Model, Task: job.Task, Labels: clf.Labels, Config: job.Config,
+		MaxLength: clf.Tokenizer.MaxLength(), Status: Running, Started: time.Now(), TrainExamples: len(trainSet), Validation: evalSet}
+	if err := run.Save(); err != nil {
+		return nil, err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	defer stop()
 	backend.Announce(os.Stdout, clf.Backend)
-	live := NewLive(fmt.Sprintf("%s on %s", job.Model, job.Task))
+	fmt.Printf("run %s (%s)\n", run.Title(), dir)
+	live := NewLive(run.Title())
 	live.Text = os.Stdout
-	start := time.Now()
-	res, err := clf.FineTune(ctx, job.Config, trainSet, evalSet, filepath.Join(job.Dir, "run"), false, nil, live.Update)
+	hook := func(p train.Progress) {
+		run.Step, run.TotalSteps = p.Step, p.TotalSteps
+		live.Update(p)
+		if p.Eval != nil {
+			run.Save() // progress so far, should the program be killed; the final Save reports errors
+		}
+	}
+	res, err := clf.FineTune(ctx, job.Config, trainSet, evalSet, filepath.Join(dir, "run"), false, nil, hook)
 	live.Finish()
+	if err == nil {
+		err = run.finish(res, time.Since(run.Started))
+	}
+	if err == nil {
+		err = clf.SaveFineTuned(run.ModelDir(), job.Model, job.Task, job.Config, run.Metrics, evalSet)
+	}
 	if err != nil {
-		return nil, err
+		run.Status, run.Error = Failed, err.Error()
+		if ctx.Err() != nil {
+			run.Status = Interrupted
+		}
+		run.Seconds = time.Since(run.Started).Seconds()
+		if saveErr := run.Save(); saveErr != nil {
+			return nil, fmt.Errorf("%v (and saving the run's record: %v)", err, saveErr)
+		}
+		return nil, run.Unfinished()
 	}
-	run, err := NewRun(job.Model, job.Task, clf.Labels, job.Config, len(trainSet), evalSet, res, time.Since(start))
-	if err != nil {
-		return nil, err
-	}
-	if err := clf.SaveFineTuned(filepath.Join(job.Dir, "model"), job.Model, job.Task, job.Config, run.Metrics, evalSet); err != nil {
-		return nil, err
-	}
-	return run, run.Save(filepath.Join(job.Dir, "run.json"))
+	return run, run.Save()
 }

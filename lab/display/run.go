@@ -2,63 +2,106 @@ package display
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
 
 	"github.com/tunelab/tunelab/internal/atomicfile"
+	"github.com/tunelab/tunelab/lab"
 	"github.com/tunelab/tunelab/lab/data"
 	"github.com/tunelab/tunelab/lab/train"
 )
 
 // Run records one fine-tuning run for the cells after it: GoNB runs every cell as a new
-// program, so the training cell saves the run (SaveRun) and later cells load it (LoadRun) to
-// plot curves, score and compare without training again.
+// program, so the training cell saves the run (FineTune writes DIR/TASK/NAME/run.json) and later
+// cells load it (LoadRun, LoadRuns, Latest, Chosen) to plot curves, score and compare without
+// training again.
 type Run struct {
+	// Name is the run's folder under its task ("all-MiniLM-L6-v2-lr1e-4", see RunName); Dir is
+	// that folder (set by FineTune and LoadRun, not saved).
+	Name   string       `json:"name,omitempty"`
+	Dir    string       `json:"-"`
 	Model  string       `json:"model"`
 	Task   string       `json:"task"`
 	Labels []string     `json:"labels"`
 	Config train.Config `json:"config"`
+	// MaxLength is the number of tokens the texts were truncated to: the cells that use the
+	// fine-tuned model (Load) truncate the same way.
+	MaxLength int `json:"max_length"`
+	// Status is Running while the training cell runs, then Finished, Interrupted or Failed
+	// (Error says why). A run read back as Running stopped without a word: its program was
+	// killed, or the kernel restarted.
+	Status  string    `json:"status"`
+	Error   string    `json:"error,omitempty"`
+	Started time.Time `json:"started"`
+	// Step is the last optimizer step done, of TotalSteps (as of the latest evaluation while
+	// Running).
+	Step       int `json:"step"`
+	TotalSteps int `json:"total_steps"`
 	// TrainExamples counts the training examples; Seconds is the training wall time.
 	TrainExamples int     `json:"train_examples"`
 	Seconds       float64 `json:"seconds"`
 	// History is the run's log history (training loss and evaluations by step).
 	History []train.Record `json:"history"`
 	// Metrics are the final evaluation's scalars (train.Eval.Metrics) and Eval the evaluation
-	// itself, on Validation, in the same order.
+	// itself, on Validation, in the same order; both are nil unless the run Finished.
 	Metrics    map[string]float64 `json:"metrics"`
 	Eval       *train.Eval        `json:"eval"`
 	Validation []data.Example     `json:"validation"`
 }
 
+// The states of a Run.
+const (
+	Running     = "running"
+	Finished    = "finished"
+	Interrupted = "interrupted"
+	Failed      = "failed"
+)
+
 // NewRun records res, the result of fine-tuning model on task with cfg, which took elapsed; it
 // needs res.Eval (FineTune with an evaluation set) on validation.
 func NewRun(model, task string, labels []string, cfg train.Config, trainExamples int, validation []data.Example, res *train.Result, elapsed time.Duration) (*Run, error) {
-	if res.Eval == nil {
-		return nil, fmt.Errorf("run %s on %s: the result has no evaluation (no evaluation set?)", model, task)
-	}
-	if n := len(res.Eval.Predictions); n != len(validation) {
-		return nil, fmt.Errorf("run %s on %s: %d predictions for %d validation examples", model, task, n, len(validation))
-	}
-	return &Run{Model: model, Task: task, Labels: labels, Config: cfg, TrainExamples: trainExamples,
-		Seconds: elapsed.Seconds(), History: res.History, Metrics: res.Eval.Metrics(), Eval: res.Eval,
-		Validation: validation}, nil
+	r := &Run{Model: model, Task: task, Labels: labels, Config: cfg, TrainExamples: trainExamples, Validation: validation}
+	return r, r.finish(res, elapsed)
 }
 
-// Save writes the run as JSON to path, atomically.
-func (r *Run) Save(path string) error {
+// finish records the result of the run's training.
+func (r *Run) finish(res *train.Result, elapsed time.Duration) error {
+	if res.Eval == nil {
+		return fmt.Errorf("run %s: the result has no evaluation (no evaluation set?)", r.Title())
+	}
+	if n := len(res.Eval.Predictions); n != len(r.Validation) {
+		return fmt.Errorf("run %s: %d predictions for %d validation examples", r.Title(), n, len(r.Validation))
+	}
+	r.Status, r.Error = Finished, ""
+	r.Step, r.TotalSteps = res.Step, res.TotalSteps
+	r.Seconds, r.History, r.Metrics, r.Eval = elapsed.Seconds(), res.History, res.Eval.Metrics(), res.Eval
+	return nil
+}
+
+// RunFile is the name of a run's record in its folder.
+const RunFile = "run.json"
+
+// Save writes the run as JSON to Dir/run.json, atomically.
+func (r *Run) Save() error {
+	if r.Dir == "" {
+		return fmt.Errorf("saving run %s: it has no folder", r.Title())
+	}
 	b, err := json.Marshal(r)
 	if err != nil {
-		return fmt.Errorf("saving run %s: %w", path, err)
+		return fmt.Errorf("saving run %s: %w", r.Dir, err)
 	}
-	return atomicfile.WriteFile(path, b)
+	return atomicfile.WriteFile(filepath.Join(r.Dir, RunFile), b)
 }
 
-// LoadRun reads a run written by Run.Save.
-func LoadRun(path string) (*Run, error) {
+// LoadRun reads the run in dir (its run.json, written by Save), finished or not.
+func LoadRun(dir string) (*Run, error) {
+	path := filepath.Join(dir, RunFile)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -67,14 +110,61 @@ func LoadRun(path string) (*Run, error) {
 	if err := json.Unmarshal(b, r); err != nil {
 		return nil, fmt.Errorf("run %s: %w", path, err)
 	}
-	if r.Eval == nil || r.Eval.Report == nil || len(r.Eval.Predictions) != len(r.Validation) {
-		return nil, fmt.Errorf("run %s: no evaluation, or not one prediction per validation example", path)
+	switch r.Status {
+	case Finished:
+		if r.Eval == nil || r.Eval.Report == nil || len(r.Eval.Predictions) != len(r.Validation) {
+			return nil, fmt.Errorf("run %s: finished, but no evaluation, or not one prediction per validation example", path)
+		}
+	case Running, Interrupted, Failed:
+	default:
+		return nil, fmt.Errorf("run %s: status %q, want one of %q", path, r.Status, []string{Running, Finished, Interrupted, Failed})
 	}
+	r.Dir = dir
 	return r, nil
 }
 
-// Name is "model on task".
-func (r *Run) Name() string { return r.Model + " on " + r.Task }
+// Title is "task/name" for a named run, else "model on task".
+func (r *Run) Title() string {
+	if r.Name != "" {
+		return r.Task + "/" + r.Name
+	}
+	return r.Model + " on " + r.Task
+}
+
+// ModelDir is the folder of the run's fine-tuned model (a Hugging Face model folder).
+func (r *Run) ModelDir() string { return filepath.Join(r.Dir, "model") }
+
+// short names the run in chart titles: its name, else its model.
+func (r *Run) short() string { return cmp.Or(r.Name, r.Model) }
+
+// Unfinished is nil for a finished run; otherwise it says how the run stopped and that it has no
+// results, for the cells that would show them.
+func (r *Run) Unfinished() error {
+	switch r.Status {
+	case Finished:
+		return nil
+	case Running:
+		return fmt.Errorf("run %s did not finish: it stopped after step %d of %d without a word (its program was killed or the kernel restarted), so it has no results: run its training cell again", r.Title(), r.Step, r.TotalSteps)
+	default:
+		return fmt.Errorf("run %s did not finish: %s after step %d of %d (%s), so it has no results: run its training cell again", r.Title(), r.Status, r.Step, r.TotalSteps, r.Error)
+	}
+}
+
+// Load loads the run's fine-tuned model (Dir/model) as it was trained: texts truncated to
+// MaxLength, the run's labels. opts are applied after, so they win (a backend, ...).
+func (r *Run) Load(ctx context.Context, opts ...lab.Option) (*lab.Classifier, error) {
+	if err := r.Unfinished(); err != nil {
+		return nil, err
+	}
+	clf, err := lab.Load(ctx, r.ModelDir(), append([]lab.Option{lab.WithMaxLength(r.MaxLength)}, opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Equal(clf.Labels, r.Labels) {
+		return nil, fmt.Errorf("run %s: its model has the labels %q, its record %q", r.Title(), clf.Labels, r.Labels)
+	}
+	return clf, nil
+}
 
 // curveNames are the history keys Curves draws, with their legend names.
 var curveNames = map[string]string{"loss": "training loss", "eval_loss": "validation loss", "eval_accuracy": "validation accuracy"}
@@ -103,7 +193,7 @@ func (r *Run) Curves() string {
 	if s := series["eval_accuracy"]; s != nil {
 		accuracy = append(accuracy, *s)
 	}
-	return Row(Image(Lines(r.Model+": loss", "step", losses...)), Image(Lines(r.Model+": validation accuracy", "step", accuracy...)))
+	return Row(Image(Lines(r.short()+": loss", "step", losses...)), Image(Lines(r.short()+": validation accuracy", "step", accuracy...)))
 }
 
 // classNames returns the names of the report's classes in confusion-matrix order, with the
@@ -136,13 +226,13 @@ func (r *Run) MetricsTable() string {
 		[]string{"macro avg", f(rep.Macro.Precision), f(rep.Macro.Recall), f(rep.Macro.F1), n},
 		[]string{"weighted avg", f(rep.Weighted.Precision), f(rep.Weighted.Recall), f(rep.Weighted.F1), n},
 		[]string{"accuracy", "", "", f(rep.Accuracy), n})
-	return Table([]string{r.Name(), "precision", "recall", "f1", "support"}, rows)
+	return Table([]string{r.Title(), "precision", "recall", "f1", "support"}, rows)
 }
 
 // ConfusionMatrix draws the validation confusion matrix with the label names (an Image).
 func (r *Run) ConfusionMatrix() string {
 	names, _ := r.classNames()
-	return Image(Heatmap(r.Model+": validation confusion matrix", names, r.Eval.Report.ConfusionMatrix.Counts))
+	return Image(Heatmap(r.short()+": validation confusion matrix", names, r.Eval.Report.ConfusionMatrix.Counts))
 }
 
 // Mistake is a wrong prediction: the index of the example in Validation, the predicted class
@@ -174,47 +264,4 @@ func (r *Run) Mistakes(n int) string {
 		rows = append(rows, []string{short(ex.Text, 240), ex.Label, r.Labels[m.Predicted], strconv.FormatFloat(float64(m.Probability), 'f', 3, 32)})
 	}
 	return Table([]string{"text", "true", "predicted", "probability"}, rows)
-}
-
-// Compare tabulates runs side by side: model, task, training examples, epochs, minutes and the
-// validation accuracy, macro F1, F1 of the positive class (two classes only) and loss.
-func Compare(runs ...*Run) string {
-	f := func(m map[string]float64, k string) string {
-		if v, ok := m[k]; ok {
-			return strconv.FormatFloat(v, 'f', 4, 64)
-		}
-		return ""
-	}
-	var rows [][]string
-	for _, r := range runs {
-		rows = append(rows, []string{r.Model, r.Task, strconv.Itoa(r.TrainExamples), strconv.Itoa(len(r.Validation)),
-			strconv.FormatFloat(r.Seconds/60, 'f', 1, 64),
-			f(r.Metrics, "accuracy"), f(r.Metrics, "macro_f1"), f(r.Metrics, "f1"), f(r.Metrics, "loss")})
-	}
-	return Table([]string{"model", "task", "train", "validation", "minutes", "accuracy", "macro F1", "F1 (positive)", "loss"}, rows)
-}
-
-// CompareChart draws the validation accuracy and macro F1 of runs as grouped bars, one group
-// per run (an Image).
-func CompareChart(title string, runs ...*Run) string {
-	names := make([]string, len(runs))
-	acc, f1 := Series{Name: "accuracy"}, Series{Name: "macro F1"}
-	for i, r := range runs {
-		names[i] = r.Model
-		if len(slices.Compact(taskNames(runs))) > 1 {
-			names[i] = r.Model + " / " + r.Task
-		}
-		acc.Y = append(acc.Y, r.Metrics["accuracy"])
-		f1.Y = append(f1.Y, r.Metrics["macro_f1"])
-	}
-	return Image(Bars(title, names, acc, f1))
-}
-
-func taskNames(runs []*Run) []string {
-	names := make([]string, len(runs))
-	for i, r := range runs {
-		names[i] = r.Task
-	}
-	slices.Sort(names)
-	return names
 }

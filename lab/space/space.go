@@ -39,6 +39,11 @@ type Options struct {
 	// is copied so the Space builds without fetching tunelab itself.
 	SourceDir string
 
+	// MaxLength, when positive, is the number of tokens the model was fine-tuned with: the Space
+	// serves with --max-length so that it truncates texts as training did (default: the model's
+	// limit, at most 512).
+	MaxLength int
+
 	Title            string // default: the model folder's name
 	Emoji            string // default 🏷️
 	ColorFrom        string // default "indigo"
@@ -167,7 +172,7 @@ func writeSpace(dir string, opts Options, files []string) error {
 	if err := os.WriteFile(filepath.Join(dir, "README.md"), readme, 0o644); err != nil {
 		return fmt.Errorf("space: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), Dockerfile("src", "model"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), Dockerfile("src", "model", opts.MaxLength), 0o644); err != nil {
 		return fmt.Errorf("space: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, ".dockerignore"), []byte(".git\n"), 0o644); err != nil {
@@ -349,15 +354,16 @@ USER user
 WORKDIR /home/user
 ENV HOME=/home/user
 EXPOSE {{.Port}}
-CMD ["tunelab", "serve", "--model", "/app/model", "--port", "{{.Port}}"]
+CMD ["tunelab", "serve", "--model", "/app/model", "--port", "{{.Port}}"{{if .MaxLength}}, "--max-length", "{{.MaxLength}}"{{end}}]
 `))
 
 // Dockerfile returns the Space's Dockerfile: it builds the tunelab source found at src and bakes
 // in the model folder model (both relative to the build context): "src" and "model" in an
 // exported Space; docker/space/Dockerfile is the same with the repository root as context.
-func Dockerfile(src, model string) []byte {
+// maxLength, when positive, is passed to tunelab serve as --max-length.
+func Dockerfile(src, model string, maxLength int) []byte {
 	var buf bytes.Buffer
-	if err := dockerfileTemplate.Execute(&buf, map[string]any{"Src": src, "Model": model, "Port": AppPort}); err != nil {
+	if err := dockerfileTemplate.Execute(&buf, map[string]any{"Src": src, "Model": model, "Port": AppPort, "MaxLength": maxLength}); err != nil {
 		panic(err) // the template and its data are fixed
 	}
 	return buf.Bytes()

@@ -66,7 +66,7 @@ func TestExportWritesAReadyToPushSpace(t *testing.T) {
 	model := fakeModel(t, "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "vocab.txt", "README.md", "optimizer.pt")
 	out := filepath.Join(t.TempDir(), "space")
 	title := `Disaster tweets: "real" or not?`
-	err := Export(Options{ModelDir: model, OutDir: out, SourceDir: repoRoot(), Title: title, Emoji: "🔥",
+	err := Export(Options{ModelDir: model, OutDir: out, SourceDir: repoRoot(), Title: title, Emoji: "🔥", MaxLength: 64,
 		ShortDescription: "Tells real disaster tweets from the rest"})
 	if err != nil {
 		t.Fatal(err)
@@ -116,14 +116,14 @@ func TestExportWritesAReadyToPushSpace(t *testing.T) {
 	})
 
 	docker, _ := os.ReadFile(filepath.Join(out, "Dockerfile"))
-	checkDockerfile(t, string(docker), "src", "model")
+	checkDockerfile(t, string(docker), "src", "model", `CMD ["tunelab", "serve", "--model", "/app/model", "--port", "7860", "--max-length", "64"]`)
 	if entries, _ := os.ReadDir(filepath.Dir(out)); len(entries) != 1 {
 		t.Errorf("temporary folders left beside the Space: %v", entries)
 	}
 }
 
 // checkDockerfile checks the instructions that make the image a working Space.
-func checkDockerfile(t *testing.T, d, src, model string) {
+func checkDockerfile(t *testing.T, d, src, model, cmd string) {
 	t.Helper()
 	for _, want := range []string{
 		"FROM golang:1.26-bookworm AS build",
@@ -138,7 +138,7 @@ func checkDockerfile(t *testing.T, d, src, model string) {
 		"COPY --chown=1000:1000 " + model + " /app/model",
 		"USER user",
 		"EXPOSE 7860",
-		`CMD ["tunelab", "serve", "--model", "/app/model", "--port", "7860"]`,
+		cmd,
 	} {
 		if !strings.Contains(d, want) {
 			t.Errorf("Dockerfile lacks %q", want)
@@ -162,7 +162,7 @@ func boolInt(b bool) int {
 
 func TestRepositoryDockerfileMatchesTheTemplate(t *testing.T) {
 	path := filepath.Join(repoRoot(), "docker", "space", "Dockerfile")
-	want := Dockerfile(".", "models/space")
+	want := Dockerfile(".", "models/space", 0)
 	if *update {
 		if err := os.WriteFile(path, want, 0o644); err != nil {
 			t.Fatal(err)
@@ -175,7 +175,7 @@ func TestRepositoryDockerfileMatchesTheTemplate(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs from space.Dockerfile(\".\", \"models/space\"); run go test ./lab/space -update", path)
 	}
-	checkDockerfile(t, string(got), ".", "models/space")
+	checkDockerfile(t, string(got), ".", "models/space", `CMD ["tunelab", "serve", "--model", "/app/model", "--port", "7860"]`)
 }
 
 func TestExportRefusesIncompleteModelsAndBadOptions(t *testing.T) {

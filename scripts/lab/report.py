@@ -11,8 +11,10 @@
 execute keeps going past failing cells (like nbconvert --allow-errors), then prints every failing
 cell with its source and the Go error and exits 1. --quick sets TUNELAB_QUICK=1 (small slices)
 and puts a banner saying so at the top of each executed notebook. The notebooks write their
-models and runs to $TUNELAB_OUT (default DIR/runs); export reads those runs (--runs) for the
-results tables of the title page.
+models and runs to $TUNELAB_OUT (default DIR/runs, a folder per task and one per run); export
+reads those runs (--runs) for the title page: every run's hyperparameters and scores, and the
+tasks x models table with 95% confidence intervals, as `go run ./cmd/tunelab runs --html` draws
+them.
 
 export without NOTEBOOKs takes each notebook from wherever it is newest: notebooks/ as the
 student last saved it in JupyterLab (its runs in $TUNELAB_OUT, default build/notebooks), or DIR
@@ -167,14 +169,19 @@ def write_atomic(path, text):
     os.replace(tmp, path)
 
 
-def load_runs(runs_dir):
-    runs = []
-    for path in sorted(glob.glob(os.path.join(runs_dir, "*", "run.json"))):
-        with open(path) as f:
-            r = json.load(f)
-        runs.append({k: r.get(k) for k in ("model", "task", "train_examples", "seconds", "metrics")}
-                    | {"validation": len(r.get("validation") or [])})
-    return runs
+def runs_tables(run_dirs):
+    """The title page's tables of every run and of the models compared with confidence
+    intervals, as `tunelab runs --html` draws them (lab/display, as in the notebooks)."""
+    dirs = [d for d in run_dirs if os.path.isdir(d)]
+    if not dirs:
+        return f"<p>No runs in {html.escape(', '.join(run_dirs))}: run the notebooks' training cells first.</p>"
+    env = dict(os.environ)
+    env.setdefault("GOEXPERIMENT", "simd")
+    r = subprocess.run(["go", "run", "./cmd/tunelab", "runs", "--html", *dirs], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=1800)
+    if r.returncode != 0:
+        sys.exit(f"report.py: tunelab runs --html {' '.join(dirs)} (exit {r.returncode}): {r.stderr[-2000:]}")
+    return r.stdout
 
 
 # STUDENT_FIELDS are the title page's lines about the student, read from notebooks/student.json
@@ -196,29 +203,22 @@ def load_student(path):
     return {k: student.get(k, "").strip() for k, _ in STUDENT_FIELDS} | {"date": student.get("date", "").strip() or datetime.date.today().isoformat()}
 
 
-def title_page(runs, quick, names, student):
-    fmt = lambda m, k: f"{m[k]:.4f}" if k in m else ""
-    rows = "".join(
-        f"<tr><td>{html.escape(r['task'])}</td><td>{html.escape(r['model'])}</td><td>{r['train_examples']}</td>"
-        f"<td>{r['validation']}</td><td>{r['seconds'] / 60:.1f}</td><td>{fmt(r['metrics'], 'accuracy')}</td>"
-        f"<td>{fmt(r['metrics'], 'macro_f1')}</td><td>{fmt(r['metrics'], 'f1')}</td><td>{fmt(r['metrics'], 'loss')}</td></tr>"
-        for r in runs)
+def title_page(tables, quick, names, student):
     mode = ("<p style='border:2px solid #e15759;padding:8px'><b>Quick run</b> (TUNELAB_QUICK=1): 160 examples per split (80 for validation), "
             "20 training steps of 8 examples. These numbers only show that the pipeline works.</p>") if quick else ""
     contents = "".join(f"<li>{html.escape(os.path.splitext(n)[0])}</li>" for n in names)
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>tunelab lab report</title>
-<style>body{{font-family:sans-serif;margin:40px}} table{{border-collapse:collapse;font-size:13px}}
-td,th{{border-bottom:1px solid #ccc;padding:4px 10px;text-align:right}} td:nth-child(-n+2),th:nth-child(-n+2){{text-align:left}}
-table.student{{font-size:15px;margin:18px 0}} table.student th,table.student td{{text-align:left;border-bottom:1px solid #888;min-width:10em}}</style>
+<style>body{{font-family:sans-serif;margin:40px}}
+table.student{{font-size:15px;margin:18px 0;border-collapse:collapse}} table.student th,table.student td{{text-align:left;border-bottom:1px solid #888;padding:4px 10px;min-width:10em}}
+/* The runs table has a column per hyperparameter: small print keeps it on the page. */
+@media print {{ .runs table {{font-size:7.5px !important}} .runs th, .runs td {{padding:2px 3px !important}} }}</style>
 </head><body>
 <h1>tunelab lab report</h1>
 <p>Fine-tuning pretrained BERT-family models for text classification, in Go with GoMLX, and deploying them as web demos.</p>
 <table class="student">{"".join(f"<tr><th>{label}</th><td>{html.escape(student[key]) or '&nbsp;' * 40}</td></tr>" for key, label in STUDENT_FIELDS)}</table>
-<p>{html.escape(platform.machine())}, {os.cpu_count()} CPUs &middot; GoMLX Go backend</p>
+<p>{html.escape(platform.machine())}, {os.cpu_count()} CPUs</p>
 {mode}
-<h2>Results (validation split)</h2>
-<table><tr><th>task</th><th>model</th><th>train</th><th>validation</th><th>minutes</th><th>accuracy</th><th>macro F1</th><th>F1 (positive)</th><th>loss</th></tr>
-{rows}</table>
+{tables}
 <h2>Contents</h2><ol>{contents}</ol>
 </body></html>"""
 
@@ -263,7 +263,7 @@ def export(args):
         print(f"exported {base}.html and .pdf", flush=True)
     title = os.path.join(args.out, "title.html")
     student = load_student(args.student or os.path.join(ROOT, "notebooks", "student.json"))
-    write_atomic(title, title_page([r for d in run_dirs for r in load_runs(d)], quick, names, student))
+    write_atomic(title, title_page(runs_tables(run_dirs), quick, names, student))
     print_pdf(title, os.path.join(args.out, "title.pdf"))
     writer = PdfWriter()
     for p in [os.path.join(args.out, "title.pdf")] + pdfs:

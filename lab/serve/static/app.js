@@ -131,4 +131,11 @@
   for (const b of document.querySelectorAll("button.example")) {
     b.addEventListener("click", () => { text.value = b.textContent; predict(); });
   }
+  // A link to /?text=... opens the page with that text and its prediction (to share a result,
+  // or to take a screenshot of one).
+  const given = new URLSearchParams(location.search).get("text");
+  if (given) {
+    text.value = given;
+    predict();
+  }
 })();

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/tunelab/tunelab/lab/display"
+)
+
+func init() {
+	register(command{name: "runs", summary: "list the notebooks' runs (`runs build/notebooks`) and compare the models with confidence intervals", run: runRuns})
+}
+
+// runRuns lists the runs in the notebooks' run folders (DIR/TASK/NAME/run.json), best marked, and
+// the tasks x models scores with their 95% bootstrap intervals; --html writes the two tables for
+// the lab report's title page.
+func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("runs", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: tunelab runs [--task TASK] [--html] DIR...\n\nDIR is a folder of notebook runs (build/notebooks, $TUNELAB_OUT), a subfolder per task.")
+		fs.PrintDefaults()
+	}
+	task := fs.String("task", "", "only this task's runs")
+	asHTML := fs.Bool("html", false, "print the runs table and the scores table as HTML")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return fmt.Errorf("want at least one DIR")
+	}
+	var runs []*display.Run
+	for _, dir := range fs.Args() {
+		rs, err := display.LoadRuns(dir, *task)
+		if err != nil {
+			return err
+		}
+		runs = append(runs, rs...)
+	}
+	if *asHTML {
+		scores, err := display.ScoresTable(runs)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "<h2>Runs (validation split)</h2>\n<div class=\"runs\">%s</div>\n<h2>Models compared (95%% confidence intervals)</h2>\n%s\n", display.RunsTable(runs), scores)
+		return nil
+	}
+	if len(runs) == 0 {
+		fmt.Fprintf(stdout, "no runs in %s\n", strings.Join(fs.Args(), ", "))
+		return nil
+	}
+	byTask := map[string][]*display.Run{}
+	for _, r := range runs {
+		byTask[r.Task] = append(byTask[r.Task], r)
+	}
+	best := map[*display.Run]bool{}
+	for _, rs := range byTask {
+		if b := display.Best(rs); b != nil {
+			best[b] = true
+		}
+	}
+	for _, r := range runs {
+		line := fmt.Sprintf("%-48s %-12s", r.Title(), r.Status)
+		if err := r.Unfinished(); err != nil {
+			line += fmt.Sprintf(" after step %d of %d %s", r.Step, r.TotalSteps, r.Error)
+		} else {
+			line += fmt.Sprintf(" accuracy %.4f  macro F1 %.4f", r.Metrics["accuracy"], r.Metrics["macro_f1"])
+			if f1, ok := r.Metrics["f1"]; ok {
+				line += fmt.Sprintf("  F1 %.4f", f1)
+			}
+		}
+		if best[r] {
+			line += "  (best)"
+		}
+		fmt.Fprintln(stdout, strings.TrimRight(line, " "))
+	}
+	_, diffs, err := display.CompareModels(runs)
+	if err != nil {
+		return err
+	}
+	for _, d := range diffs {
+		fmt.Fprintln(stdout, d.Sentence())
+	}
+	return nil
+}
