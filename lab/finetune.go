@@ -66,13 +66,16 @@ func (c *Classifier) FineTune(ctx context.Context, cfg train.Config, trainSet, e
 }
 
 // Evaluate scores the classifier on labelled examples: loss, predictions, probabilities and the
-// metrics report.
-func (c *Classifier) Evaluate(ctx context.Context, examples []data.Example) (*train.Eval, error) {
+// metrics report. devices splits the batches across devices as train.Config.Devices does ("":
+// the default).
+func (c *Classifier) Evaluate(ctx context.Context, examples []data.Example, devices string) (*train.Eval, error) {
 	d, err := c.encode(examples)
 	if err != nil {
 		return nil, err
 	}
-	t, err := train.New(c.Backend, c.Model, c.Store, c.Labels, train.Defaults())
+	cfg := train.Defaults()
+	cfg.Devices = devices
+	t, err := train.New(c.Backend, c.Model, c.Store, c.Labels, cfg)
 	if err != nil {
 		return nil, err
 	}

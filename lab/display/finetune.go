@@ -45,6 +45,11 @@ func FineTune(ctx context.Context, job Job) (*Run, error) {
 		return nil, err
 	}
 	backend.Announce(os.Stdout, clf.Backend)
+	devices, err := train.Devices(job.Config.Devices, clf.Backend)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("fine-tuning on %s\n", train.DescribeDevices(devices, clf.Backend))
 	live := NewLive(fmt.Sprintf("%s on %s", job.Model, job.Task))
 	live.Text = os.Stdout
 	start := time.Now()

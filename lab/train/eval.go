@@ -42,9 +42,9 @@ func (t *Trainer) Evaluate(ctx context.Context, d *Dataset) (*Eval, error) {
 		return nil, err
 	}
 	if t.evalExec == nil {
-		e, err := model.NewExec(t.backend, t.store, func(scope *model.Scope, tokens, mask, types *Node) *Node {
+		e, err := newExec(t, func(scope *model.Scope, tokens, mask, types *Node) *Node {
 			return t.model.Logits(scope, tokens, mask, types)
-		})
+		}, true, 2, 2, 2)
 		if err != nil {
 			return nil, err
 		}
@@ -63,11 +63,10 @@ func (t *Trainer) Evaluate(ctx context.Context, d *Dataset) (*Eval, error) {
 		}
 		batch := idx[lo:min(lo+t.cfg.BatchSize, len(idx))]
 		tokens, mask, types, _, _ := d.batch(batch, t.seqLengths(), t.trainRows(len(batch)))
-		out, err := t.evalExec.Exec(tokens, mask, types)
+		logits, err := t.logits(tokens, mask, types)
 		if err != nil {
 			return nil, fmt.Errorf("train: evaluating examples: %w", err)
 		}
-		logits := tensors.MustCopyFlatData[float32](out[0])
 		for r, i := range batch {
 			row := logits[r*c : (r+1)*c]
 			probs, logZ := softmax(row)
@@ -94,6 +93,31 @@ func (t *Trainer) Evaluate(ctx context.Context, d *Dataset) (*Eval, error) {
 	}
 	ev.Report = report
 	return ev, nil
+}
+
+// logits runs the evaluation exec on a batch and returns its logits [rows, c], flat; on several
+// devices each computes its rows' and they are put back in order.
+func (t *Trainer) logits(tokens, mask, types *tensors.Tensor) ([]float32, error) {
+	args, err := t.execArgs(tokens, mask, types)
+	if err != nil {
+		return nil, err
+	}
+	if t.parallel == nil {
+		out, err := t.evalExec.Exec(args...)
+		if err != nil {
+			return nil, err
+		}
+		return tensors.MustCopyFlatData[float32](out[0]), nil
+	}
+	out, err := t.evalExec.DistributedExec(args...)
+	if err != nil {
+		return nil, err
+	}
+	merged, err := out[0].Merge()
+	if err != nil {
+		return nil, err
+	}
+	return tensors.MustCopyFlatData[float32](merged), nil
 }
 
 // softmax returns the probabilities of logits and their log-sum-exp, in float64.

@@ -120,7 +120,6 @@ func (t *Trainer) run(ctx context.Context, runDir string, trainSet, evalSet *Dat
 	}
 	st.TotalSteps = total
 	warmup := WarmupSteps(c.WarmupSteps, c.WarmupRatio, total)
-	lengths := t.seqLengths()
 	res := &Result{}
 	start, startStep, samples := time.Now(), st.Step, 0
 
@@ -169,14 +168,11 @@ func (t *Trainer) run(ctx context.Context, runDir string, trainSet, evalSet *Dat
 				if err != nil {
 					return nil, fmt.Errorf("train: step %d: %w", k, err)
 				}
-				tokens, mask, types, labels, real := trainSet.batch(order[st.Batch], lengths, t.trainRows(len(order[st.Batch])))
-				out, err := exec.Exec(tokens, mask, types, labels,
-					tensors.FromScalar(float32(s.LR)), tensors.FromScalar(float32(s.StepSize)), tensors.FromScalar(float32(s.SqrtBC2)), real)
+				l, stepNorm, err := t.step(exec, trainSet, order[st.Batch], s)
 				if err != nil {
 					return nil, fmt.Errorf("train: step %d: %w", k, err)
 				}
-				l := float64(tensors.MustCopyFlatData[float32](out[0])[0])
-				norm = float64(tensors.MustCopyFlatData[float32](out[1])[0])
+				norm = stepNorm
 				lossSum += l
 				samples += len(order[st.Batch])
 				st.Batch++
