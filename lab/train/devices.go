@@ -91,8 +91,8 @@ func firstDevices(n int) []compute.DeviceNum {
 	return devices
 }
 
-// DescribeDevices says in a few words which of b's devices a job uses: "1 of 4 devices" or
-// "4 devices (0, 1, 2, 3), data parallel".
+// DescribeDevices says in a few words which of b's devices a job uses: "device 0 (1 of 4)" or
+// "4 devices (0, 1, 2, 3 of 4), data parallel".
 func DescribeDevices(devices []compute.DeviceNum, b compute.Backend) string {
 	if len(devices) == 1 {
 		return fmt.Sprintf("device %d (1 of %d)", devices[0], b.NumDevices())
@@ -103,9 +103,6 @@ func DescribeDevices(devices []compute.DeviceNum, b compute.Backend) string {
 	}
 	return fmt.Sprintf("%d devices (%s of %d), data parallel", len(devices), strings.Join(ids, ", "), b.NumDevices())
 }
-
-// Devices returns the devices t trains and evaluates on.
-func (t *Trainer) Devices() []compute.DeviceNum { return slices.Clone(t.devices) }
 
 // dataParallel is the device mesh of a data-parallel trainer: the batch rows split along its
 // axis, the variables and scalars replicated.

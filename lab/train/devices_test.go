@@ -220,6 +220,25 @@ func TestUnevenBatches(t *testing.T) {
 	if len(ev.Predictions) != 13 || ev.Report.Macro.Support != 13 {
 		t.Errorf("%d predictions, support %d: want each of the 13 examples once", len(ev.Predictions), ev.Report.Macro.Support)
 	}
+	// The trained store evaluated again on 1 device, then on 2 (other devices than it trained on).
+	for _, devices := range []string{"1", "2"} {
+		cfg.Devices = devices
+		again, err := New(b, four.tr.model, four.tr.store, tweetLabels, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := again.Evaluate(context.Background(), evalSet)
+		if err != nil {
+			t.Fatalf("devices %s, on the store trained on 4: %v", devices, err)
+		}
+		for i, p := range ev.Probabilities {
+			for j := range p {
+				if d := math.Abs(float64(p[j] - four.Eval.Probabilities[i][j])); d > historyTolerance {
+					t.Fatalf("devices %s, on the store trained on 4: probability [%d][%d] differs by %g", devices, i, j, d)
+				}
+			}
+		}
+	}
 	// The evaluation loss is the mean over the 13 examples of -log p(label).
 	mean := 0.0
 	for i, p := range ev.Probabilities {
