@@ -68,13 +68,15 @@ func Devices(spec string, b compute.Backend) ([]compute.DeviceNum, error) {
 		devices := make([]compute.DeviceNum, len(s.list))
 		for i, n := range s.list {
 			if n >= available {
-				return nil, fmt.Errorf("train: devices %q: there is no device %d on %s, which has devices 0 to %d", spec, n, b.Name(), available-1)
+				return nil, fmt.Errorf("train: devices %q: there is no device %d on %s, which has devices 0 to %d", spec, n, b.String(), available-1)
 			}
 			devices[i] = compute.DeviceNum(n)
 		}
 		return devices, nil
+	case s.count > available && available == 1:
+		return nil, fmt.Errorf("train: devices %q: %s has only one device", spec, b.String())
 	case s.count > available:
-		return nil, fmt.Errorf("train: devices %q: %s has only %d devices", spec, b.Name(), available)
+		return nil, fmt.Errorf("train: devices %q: %s has only %d devices", spec, b.String(), available)
 	case s.count > 0:
 		return firstDevices(s.count), nil
 	case s.all || backend.Accelerated(b):

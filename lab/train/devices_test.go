@@ -53,6 +53,16 @@ func TestDevices(t *testing.T) {
 			t.Errorf("Devices(%q): error %v, want one saying %q", spec, err, want)
 		}
 	}
+	goBackend, err := backend.New("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Devices("all", goBackend); err != nil || !slices.Equal(got, []compute.DeviceNum{0}) {
+		t.Errorf("Devices(all) on the Go backend = %v, %v; want [0]", got, err)
+	}
+	if _, err := Devices("2", goBackend); err == nil || !strings.Contains(err.Error(), "go has only one device") {
+		t.Errorf("Devices(2) on the Go backend: error %v, want one saying it has one device", err)
+	}
 	cfg := Defaults()
 	cfg.Devices = "gpus"
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), `devices "gpus"`) {
