@@ -9,6 +9,9 @@
 #   bench/gpu.sh run      there, from the directory holding build/ (or build/gpu/gpu.sh run):
 #                         BERT-base shape, batch 32 x seq 128, 5 timed steps per side, within 5
 #                         minutes; results in build/gpu/results/{tunelab,torch}/train_step.md.
+#                         On a machine with several GPUs tunelab runs on one and on all of them
+#                         (the batch of 32 split across them, as `tunelab train --devices all`),
+#                         and the summary gives the scaling efficiency; torch runs on one.
 #
 # run finds the PJRT CUDA plugin in $PJRT_PLUGIN_LIBRARY_PATH when set, else in the
 # jax-cuda12-pjrt / jax-cuda13-pjrt wheel (jax_plugins/xla_cuda*/xla_cuda_plugin.so) of python3's
@@ -140,12 +143,27 @@ if not torch.cuda.is_available():
 		}
 }
 
-# samples_per_second prints the samples/s column of bert-base's row in side $1's train_step.md
-# ($2: field 7 for tunelab, 8 for torch, counting the empty one before the first |).
+# samples_per_second prints the samples/s of bert-base's row for side $2 ("xla:cuda", "torch
+# (cuda)") in the per-side table of result $1's train_step.md.
 samples_per_second() {
 	local v
-	v=$(awk -F'|' -v col="$2" '$2 ~ /bert-base/ { gsub(/ /, "", $col); print $col }' "$dir/results/$1/train_step.md" 2>/dev/null)
+	v=$(awk -F'|' -v side="$2" '
+		function trim(s) { gsub(/^ +| +$/, "", s); return s }
+		/^\| workload \| side \|/ { table = 1; next }
+		/^\| workload \| engine \| devices \|/ { table = 0 }
+		table && trim($2) == "bert-base" && trim($3) == side { print trim($4) }' "$dir/results/$1/train_step.md" 2>/dev/null)
 	echo "${v:-none (failed or skipped)}"
+}
+
+# scaling prints, for each device count above one in the tunelab results' scaling table, the
+# samples/s of bert-base and the scaling efficiency.
+scaling() {
+	awk -F'|' '
+		function trim(s) { gsub(/^ +| +$/, "", s); return s }
+		/^\| workload \| engine \| devices \|/ { table = 1; next }
+		table && trim($2) == "bert-base" {
+			printf "  tunelab (%s on %s GPUs) samples/s: %s, %sx one GPU, scaling efficiency %s\n", trim($3), trim($4), trim($5), trim($6), trim($7)
+		}' "$dir/results/tunelab/train_step.md" 2>/dev/null
 }
 
 run() {
@@ -153,7 +171,7 @@ run() {
 	find_plugin || exit 2
 	[ -n "$plugin" ] && lay_out_plugin
 	local status rc
-	side 180 tunelab -backend xla:cuda
+	side 180 tunelab -backend xla:cuda -devices 1,all
 	status=$?
 	py=${PYTHON:-python3}
 	if why=$(torch_python); then
@@ -164,9 +182,11 @@ run() {
 		echo "gpu.sh: torch side skipped: $py cannot run it: $why" >&2
 	fi
 	gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1)
-	echo "bert-base, batch 32 x seq 128, training step on ${gpu:-the GPU}:"
-	echo "  tunelab (xla:cuda) samples/s: $(samples_per_second tunelab 7)"
-	echo "  torch (cuda) samples/s:       $(samples_per_second torch 8)"
+	gpus=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | wc -l)
+	echo "bert-base, batch 32 x seq 128, training step on ${gpu:-the GPU}${gpu:+ ($gpus GPUs)}:"
+	echo "  tunelab (xla:cuda on 1 GPU) samples/s: $(samples_per_second tunelab xla:cuda)"
+	scaling
+	echo "  torch (cuda) samples/s:                $(samples_per_second torch "torch (cuda)")"
 	exit "$status"
 }
 

@@ -89,7 +89,7 @@ func TestPredictAndEvaluateShareOnePath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := clf.Evaluate(ctx, examples)
+	ev, err := clf.Evaluate(ctx, examples, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,14 +96,28 @@ func (c *Classifier) FineTune(ctx context.Context, cfg train.Config, trainSet, e
 }
 
 // Evaluate scores the classifier on labelled examples: loss, predictions, probabilities and the
-// metrics report, from the probabilities Probabilities gives.
-func (c *Classifier) Evaluate(ctx context.Context, examples []data.Example) (*train.Eval, error) {
+// metrics report, from the probabilities Probabilities gives. devices splits the batches across
+// devices as train.Config.Devices does ("": the default, one device on the CPU).
+func (c *Classifier) Evaluate(ctx context.Context, examples []data.Example, devices string) (*train.Eval, error) {
 	d, err := c.encode(examples)
+	if err != nil {
+		return nil, err
+	}
+	used, err := train.Devices(devices, c.Backend)
 	if err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if len(used) > 1 {
+		cfg := train.Defaults()
+		cfg.Devices, cfg.BatchSize = devices, inferenceBatch
+		t, err := train.New(c.Backend, c.Model, c.Store, c.Labels, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return t.Evaluate(ctx, d)
+	}
 	p, err := c.predictorLocked()
 	if err != nil {
 		return nil, err

@@ -48,7 +48,7 @@ func TestFineTuneTwiceEqualsTwoFreshRuns(t *testing.T) {
 	}
 
 	twice := load(modelDir)
-	if _, err := twice.Evaluate(ctx, evalSet); err != nil {
+	if _, err := twice.Evaluate(ctx, evalSet, ""); err != nil {
 		t.Fatal(err)
 	}
 	params := checkpoint.Params(twice.Model.Config(), twice.Model.NumLabels())

@@ -6,7 +6,12 @@
 // (minilm-512), and a random BERT-base-shaped model at 32 x 128 (bert-base).
 //
 //	GOEXPERIMENT=simd go run ./bench/train_step [-model models/all-MiniLM-L6-v2] [-reps 3] \
-//	[-only minilm] [-batch 2 -seq 16] [-backend xla:cuda -device cuda] [-side tunelab]
+//	[-only minilm] [-batch 2 -seq 16] [-backend xla:cuda -device cuda] [-side tunelab] [-devices 1,all]
+//
+// -devices measures each engine on each of its device counts (a count, or all), splitting the
+// batch across the devices as `tunelab train --devices N` does (lab/train's data parallelism);
+// the report then adds each count's samples/s, speed-up over one device and scaling efficiency
+// (speed-up / devices). The batch is the global one: each device gets batch/N rows.
 //
 // The peer runs peer.py (-peer) with $PYTHON (default /opt/oracle-venv/bin/python, a venv with
 // torch and transformers) using as many threads as GOMAXPROCS, on -device. Results go to
@@ -33,14 +38,10 @@ import (
 	"time"
 
 	"github.com/gomlx/compute"
-	. "github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/gomlx/gomlx/ml/train/loss"
 
 	"github.com/tunelab/tunelab/bench/forward/benchkit"
 	"github.com/tunelab/tunelab/lab/backend"
-	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/encoder"
 	"github.com/tunelab/tunelab/lab/train"
 )
@@ -52,6 +53,7 @@ type options struct {
 	python, peer         string
 	tunelab, torch       bool
 	out, cpuProfile, tmp string
+	devices              []string
 }
 
 func main() {
@@ -68,7 +70,9 @@ func main() {
 	flag.StringVar(&o.peer, "peer", filepath.Join("bench", "train_step", "peer.py"), "the peer script")
 	flag.StringVar(&o.out, "out", "bench/results", "directory for train_step.json and train_step.md")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of tunelab's timed steps to this file (with -only)")
+	devices := flag.String("devices", "1", "device counts to measure each engine on, comma-separated: N or all (the batch is split across them)")
 	flag.Parse()
+	o.devices = strings.Split(*devices, ",")
 
 	workloads, err := benchkit.Select(benchkit.Workloads(*minilm), *only, *batch, *seq)
 	if err != nil {
@@ -127,15 +131,30 @@ func run(workloads []*benchkit.Workload, o options) error {
 				return err
 			}
 			engines = append(engines, backend.Describe(b))
-			for i, w := range workloads {
-				times, peakRSS, first, err := runTunelab(w, b, engine, o.reps, profile)
+			var counts []int
+			for _, devices := range o.devices {
+				n, err := deviceCount(devices, b)
 				if err != nil {
-					return fmt.Errorf("%s on %s: %w", w.Name, engine, err)
+					return err
 				}
-				r := benchkit.Summarize(engine, times, w.Batch)
-				r.PeakRSSBytes, r.GFLOPS, r.FirstSeconds = peakRSS, benchkit.GFLOPS(w.FLOPs, r.MedianSeconds), first
-				log.Printf("%s: tunelab on %s %.3f s/step (median of %v; first %.2f s)", w.Name, engine, r.MedianSeconds, times, first)
-				results[i] = append(results[i], &r)
+				if slices.Contains(counts, n) { // "all" on a one-device engine
+					continue
+				}
+				counts = append(counts, n)
+				side := engine
+				if n > 1 {
+					side = fmt.Sprintf("%s x%d", engine, n)
+				}
+				for i, w := range workloads {
+					times, peakRSS, first, err := runTunelab(w, b, engine, devices, o.reps, profile)
+					if err != nil {
+						return fmt.Errorf("%s on %s: %w", w.Name, side, err)
+					}
+					r := benchkit.Summarize(side, times, w.Batch)
+					r.PeakRSSBytes, r.GFLOPS, r.FirstSeconds, r.Devices = peakRSS, benchkit.GFLOPS(w.FLOPs, r.MedianSeconds), first, n
+					log.Printf("%s: tunelab on %s %.3f s/step (median of %v; first %.2f s)", w.Name, side, r.MedianSeconds, times, first)
+					results[i] = append(results[i], &r)
+				}
 			}
 			b.Finalize()
 		}
@@ -170,6 +189,7 @@ func report(workloads []*benchkit.Workload, engines []string, o options) error {
 	}
 	md.WriteString("\n\n" + benchkit.Table(workloads, "step"))
 	md.WriteString("\nratio: tunelab / torch time per step (medians), lower is better. GFLOP/s: 3 forward passes' matrix products per step over the median time.\n")
+	md.WriteString(scalingTable(workloads))
 	report := map[string]any{"threads": runtime.GOMAXPROCS(0), "machine": machine, "device": o.device,
 		"workloads": workloads, "date": time.Now().UTC().Format(time.RFC3339), "engines": engines}
 	if peak, err := benchkit.MachinePeakGFLOPS(); err != nil {
@@ -181,11 +201,52 @@ func report(workloads []*benchkit.Workload, engines []string, o options) error {
 	return benchkit.WriteReport(o.out, "train_step", md.String(), report)
 }
 
-// runTunelab builds w's model and training step and returns the seconds of reps timed steps and
-// the peak resident memory from the warm-up step on (benchkit.Measure). The backend's Exec
-// returns once the device has finished (go-xla waits for XLA's completion events), so the times
-// are whole steps on a GPU too.
-func runTunelab(w *benchkit.Workload, b compute.Backend, engine string, reps int, profile io.Writer) ([]float64, int64, float64, error) {
+// deviceCount is the number of b's devices that spec ("N" or "all") names.
+func deviceCount(spec string, b compute.Backend) (int, error) {
+	if strings.Contains(spec, ",") {
+		return 0, fmt.Errorf("-devices %q: want counts or all, comma-separated", spec)
+	}
+	devices, err := train.Devices(spec, b)
+	return len(devices), err
+}
+
+// scalingTable renders, when an engine was measured on several device counts, a Markdown table
+// of each count's samples/s, its speed-up over the engine on one device and the scaling
+// efficiency (speed-up / devices), then a blank line; "" otherwise.
+func scalingTable(workloads []*benchkit.Workload) string {
+	var md strings.Builder
+	for _, w := range workloads {
+		one := map[string]*benchkit.Result{} // by engine
+		for _, r := range w.Tunelab {
+			if r.Devices == 1 {
+				one[r.Side] = r
+			}
+		}
+		for _, r := range w.Tunelab {
+			engine, _, _ := strings.Cut(r.Side, " x")
+			base := one[engine]
+			if r.Devices <= 1 || base == nil {
+				continue
+			}
+			if md.Len() == 0 {
+				md.WriteString("\n| workload | engine | devices | samples/s | speed-up over 1 device | scaling efficiency |\n|---|---|---|---|---|---|\n")
+			}
+			speedUp := r.SamplesPerSec / base.SamplesPerSec
+			fmt.Fprintf(&md, "| %s | %s | %d | %.2f | %.2f | %.0f%% |\n", w.Name, engine, r.Devices, r.SamplesPerSec, speedUp, 100*speedUp/float64(r.Devices))
+		}
+	}
+	if md.Len() > 0 {
+		md.WriteString("\n")
+	}
+	return md.String()
+}
+
+// runTunelab builds w's model and a lab/train Trainer on the given devices of b (a count or
+// all) and returns the seconds of reps timed training steps (forward, backward, clipping,
+// AdamW; dropout on) and the peak resident memory from the warm-up step on
+// (benchkit.Measure). The backend's Exec returns once the device has finished (go-xla waits for
+// XLA's completion events), so the times are whole steps on a GPU too.
+func runTunelab(w *benchkit.Workload, b compute.Backend, engine, devices string, reps int, profile io.Writer) ([]float64, int64, float64, error) {
 	ck, err := w.Checkpoint()
 	if err != nil {
 		return nil, 0, 0, err
@@ -195,40 +256,24 @@ func runTunelab(w *benchkit.Workload, b compute.Backend, engine string, reps int
 	if err := m.LoadVariables(store, ck, 0); err != nil {
 		return nil, 0, 0, err
 	}
-	params := checkpoint.Params(ck.Config, 2)
-	opt := train.AdamW{Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8, WeightDecay: 0.01, MaxGradNorm: 1}
-	if err := opt.ZeroMoments(store, params); err != nil {
-		return nil, 0, 0, err
-	}
-	if err := store.SetRNGStateFromSeed(42); err != nil {
-		return nil, 0, 0, err
-	}
-	exec, err := model.NewExec(b, store, func(scope *model.Scope, in []*Node) []*Node {
-		tokens, mask, labels := in[0], in[1], in[2]
-		g := tokens.Graph()
-		store.SetTraining(g, true)
-		logits := m.Logits(scope, tokens, mask, nil)
-		l := loss.SparseCategoricalCrossEntropyLogits([]*Node{ExpandAxes(labels, -1)}, []*Node{logits})
-		vars := make([]*Node, len(params))
-		for i, p := range params {
-			vars[i] = store.GetVariable(p.Path).NodeValue(g)
-		}
-		return []*Node{l, opt.Update(store, params, vars, Gradient(l, vars...), in[3], in[4], in[5])}
-	})
+	cfg := train.Defaults()
+	cfg.BatchSize, cfg.WeightDecay, cfg.Devices = w.Batch, 0.01, devices
+	tr, err := train.New(b, m, store, []string{"0", "1"}, cfg)
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	ids, mask := w.RandomTokens()
+	ids, _ := w.RandomTokens() // every row is w.Seq tokens
 	rng := rand.New(rand.NewPCG(5, 6))
-	labels := make([]int32, w.Batch)
-	for i := range labels {
-		labels[i] = int32(rng.IntN(2))
+	d := &train.Dataset{}
+	idx := make([]int, w.Batch)
+	for i := range idx {
+		idx[i] = i
+		d.IDs = append(d.IDs, ids[i*w.Seq:(i+1)*w.Seq])
+		d.TypeIDs = append(d.TypeIDs, make([]int32, w.Seq))
+		d.Labels = append(d.Labels, rng.IntN(2))
 	}
-	inputs := []any{tensors.FromFlatDataAndDimensions(ids, w.Batch, w.Seq),
-		tensors.FromFlatDataAndDimensions(mask, w.Batch, w.Seq), tensors.FromFlatDataAndDimensions(labels, w.Batch)}
 	return benchkit.Measure(reps, profile, func(k int) error {
-		s := opt.StepAt(k, 5e-5)
-		_, err := exec.Exec(append(slices.Clone(inputs), float32(s.LR), float32(s.StepSize), float32(s.SqrtBC2))...)
+		_, _, err := tr.TrainStep(d, idx, k)
 		return err
 	})
 }

@@ -30,6 +30,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.Float64Var(&opts.Recipe.LearningRate, "lr", opts.Recipe.LearningRate, "peak learning rate")
 	fs.IntVar(&opts.Recipe.Epochs, "epochs", opts.Recipe.Epochs, "epochs (tasks with their own setting keep it unless --full)")
 	fs.IntVar(&opts.Recipe.BatchSize, "batch-size", opts.Recipe.BatchSize, "examples per step")
+	fs.StringVar(&opts.Recipe.Devices, "devices", "", devicesUsage)
 	trainLimit := fs.Int("train-limit", -1, "override every task's training examples (0: all)")
 	evalLimit := fs.Int("eval-limit", -1, "override every task's held-out examples (0: all)")
 	maxLength := fs.Int("max-length", 0, "override every task's max length (tokens)")

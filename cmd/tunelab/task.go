@@ -26,6 +26,9 @@ type taskFlags struct {
 func (tf *taskFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&tf.task, "task", "tweets", "tweets, imdb, imdb-rating (star ratings, regression), agnews, hf:OWNER/NAME, or a CSV/TSV/JSONL/Parquet file")
 	tf.registerData(fs)
+	fs.IntVar(&tf.evalLimit, "eval-limit", 0, "evaluate on at most this many held-out examples, label proportions kept (0: --limit's)")
+	fs.StringVar(&tf.problem, "problem", "classification", "what a file task's label column holds: classification (a class name), regression (a number) or multilabel (a set of class names: a JSON list, or names joined by --label-sep)")
+	fs.StringVar(&tf.labelSep, "label-sep", "", "multilabel: the separator of the class names in a label written as one string (\"a|b\")")
 }
 
 // registerData adds the flags of how tasks are read and split, for commands that name their
@@ -39,9 +42,6 @@ func (tf *taskFlags) registerData(fs *flag.FlagSet) {
 	fs.Uint64Var(&tf.seed, "seed", 42, "seed of the split, caps and limits (train: also of the new head, the data order and dropout)")
 	fs.IntVar(&tf.limit, "limit", 0, "keep at most this many examples per split, label proportions kept (0: all)")
 	fs.IntVar(&tf.perLabel, "per-label", 0, "keep at most this many examples per label and split (0: all)")
-	fs.IntVar(&tf.evalLimit, "eval-limit", 0, "evaluate on at most this many held-out examples, label proportions kept (0: --limit's)")
-	fs.StringVar(&tf.problem, "problem", "classification", "what a file task's label column holds: classification (a class name), regression (a number) or multilabel (a set of class names: a JSON list, or names joined by --label-sep)")
-	fs.StringVar(&tf.labelSep, "label-sep", "", "multilabel: the separator of the class names in a label written as one string (\"a|b\")")
 	fs.BoolVar(&tf.keywordLocation, "keyword-location", false, "tweets: prefix each text with its keyword and location")
 	fs.BoolVar(&tf.cleanHTML, "clean-html", false, "imdb: replace <br /> tags and HTML entities")
 	fs.BoolVar(&tf.skipEmpty, "skip-empty", false, "skip (and count) rows with empty text instead of failing")

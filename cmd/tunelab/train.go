@@ -18,6 +18,9 @@ func init() {
 	register(command{name: "eval", summary: "evaluate a model on a task's held-out split", run: runEval})
 }
 
+// devicesUsage documents --devices.
+const devicesUsage = "devices to split each batch across: all, a count N (the first N) or a list 0,1 (default: every GPU; one device on the CPU, whose XLA devices share the same cores)"
+
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -42,6 +45,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&cfg.SaveEvery, "save-every", 0, "checkpoint every N steps (0: each epoch)")
 	fs.IntVar(&cfg.EarlyStopping, "early-stopping", 0, "stop after N evaluations without improvement (0: off)")
 	fs.StringVar(&cfg.MetricForBest, "metric", cfg.MetricForBest, "metric picking the best checkpoint: loss, accuracy, macro_f1, f1; regression: mse, rmse, mae, r2, pearson, spearman; multilabel: subset_accuracy, hamming_loss, micro_f1, macro_f1, weighted_f1, samples_f1")
+	fs.StringVar(&cfg.Devices, "devices", "", devicesUsage)
 	out := fs.String("out", "", "directory for the fine-tuned model (required)")
 	runDir := fs.String("run-dir", "", "directory for checkpoints and history (default OUT/run)")
 	resume := fs.Bool("resume", false, "continue from the latest checkpoint in --run-dir")
@@ -77,7 +81,11 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "fine-tuning %s on %s: %d training examples, evaluating on %d (%s)\n", mf.model, ds.Name, len(ds.Splits["train"]), len(evalSet), evalName)
+	devices, err := train.Devices(cfg.Devices, clf.Backend)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "fine-tuning %s on %s: %d training examples, evaluating on %d (%s), on %s\n", mf.model, ds.Name, len(ds.Splits["train"]), len(evalSet), evalName, train.DescribeDevices(devices, clf.Backend))
 	result, err := clf.FineTune(ctx, cfg, ds.Splits["train"], evalSet, *runDir, *resume, stderr, nil)
 	if err != nil {
 		return err
@@ -102,6 +110,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var tf taskFlags
 	tf.register(fs)
 	asJSON := fs.Bool("json", false, "print the metrics report as JSON, with the split, its size and the loss")
+	devicesFlag := fs.String("devices", "", devicesUsage)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -118,7 +127,12 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	ev, err := clf.Evaluate(ctx, examples)
+	devices, err := train.Devices(*devicesFlag, clf.Backend)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "evaluating on %s\n", train.DescribeDevices(devices, clf.Backend))
+	ev, err := clf.Evaluate(ctx, examples, *devicesFlag)
 	if err != nil {
 		return err
 	}

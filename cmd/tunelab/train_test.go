@@ -5,11 +5,13 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -189,6 +191,10 @@ func checkRoundTrip(t *testing.T, goldenName string) (string, []string, string) 
 	if engine := wantEngine(t); !strings.Contains(stderr.String(), "tunelab: engine "+engine+" (") {
 		t.Errorf("tunelab train does not say it runs on %s:\n%s", engine, stderr.String())
 	}
+	// The default on a CPU engine is one device (XLA's CPU devices share the same cores).
+	if !regexp.MustCompile(`\), on device 0 \(1 of \d+\)\n`).MatchString(stderr.String()) {
+		t.Errorf("tunelab train does not say it trains on one device:\n%s", stderr.String())
+	}
 
 	for _, name := range append(golden.TransformersFiles, "vocab.txt", "training_args.json", "all_results.json", "README.md", "run/history.json") {
 		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
@@ -303,6 +309,17 @@ func TestTrainStopsOnBadLearningRate(t *testing.T) {
 	err = runTrain(context.Background(), args, &stdout, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "step 2 ") || !strings.Contains(err.Error(), "the loss is") {
 		t.Errorf("--lr 1e30: err %v, want the loss to blow up at step 2", err)
+	}
+}
+
+// TestDevicesFlag: a --devices value that names no devices is refused before any work.
+func TestDevicesFlag(t *testing.T) {
+	for _, devices := range []string{"0", "gpu", "1,1"} {
+		var stdout, stderr bytes.Buffer
+		err := runTrain(context.Background(), []string{"--devices", devices, "--out", t.TempDir()}, &stdout, &stderr)
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("devices %q", devices)) {
+			t.Errorf("--devices %s: err %v, want the value refused", devices, err)
+		}
 	}
 }
 

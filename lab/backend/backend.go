@@ -81,6 +81,25 @@ func Default() compute.Backend {
 
 var pluginDescription = regexp.MustCompile(`PJRT "?([\w.-]*)"? ?plugin \(([^)]*)\) (v[\d.]+)`)
 
+// Accelerated reports whether b runs on an accelerator (a GPU, ...): XLA with a plugin other
+// than the CPU one.
+func Accelerated(b compute.Backend) bool {
+	name, ok := xlaPlugin(b)
+	return ok && name != "cpu"
+}
+
+// xlaPlugin returns the name of b's PJRT plugin ("cpu", "cuda"), and false when b is not XLA.
+func xlaPlugin(b compute.Backend) (string, bool) {
+	m := pluginDescription.FindStringSubmatch(b.Description())
+	if m == nil {
+		return "", false
+	}
+	if name := pluginName(m[2]); name != "" {
+		return name, true
+	}
+	return m[1], true
+}
+
 // Describe names the engine b in one line for the start of a job: "xla:cpu (XLA PJRT plugin
 // v0.115, 4 devices: /root/.local/lib/go-xla/pjrt_c_api_cpu_plugin.so)" or "go (GoMLX's pure Go
 // backend, 2 threads)".
@@ -92,10 +111,7 @@ func Describe(b compute.Backend) string {
 	if m == nil {
 		return b.Description()
 	}
-	name := pluginName(m[2])
-	if name == "" {
-		name = m[1]
-	}
+	name, _ := xlaPlugin(b)
 	devices := "devices"
 	if b.NumDevices() == 1 {
 		devices = "device"

@@ -37,6 +37,9 @@ func TestDefaultIsXLAOnTheCPU(t *testing.T) {
 	if b.NumDevices() < 1 {
 		t.Errorf("%d devices", b.NumDevices())
 	}
+	if Accelerated(b) {
+		t.Errorf("%s counts as an accelerator", got)
+	}
 }
 
 func TestGoBackendByName(t *testing.T) {
@@ -47,6 +50,9 @@ func TestGoBackendByName(t *testing.T) {
 		}
 		if got, want := Describe(b), "go (Go Portable Compute Backend (parallelism=-1))"; got != want {
 			t.Errorf("New(%q): %q, want %q", config, got, want)
+		}
+		if Accelerated(b) {
+			t.Errorf("New(%q) counts as an accelerator", config)
 		}
 	}
 }

@@ -65,7 +65,11 @@ func FineTune(ctx context.Context, job Job) (*Run, error) {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
 	backend.Announce(os.Stdout, clf.Backend)
-	fmt.Printf("run %s (%s)\n", run.Title(), dir)
+	devices, err := train.Devices(job.Config.Devices, clf.Backend)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("run %s (%s), on %s\n", run.Title(), dir, train.DescribeDevices(devices, clf.Backend))
 	live := NewLive(run.Title())
 	live.Text = os.Stdout
 	hook := func(p train.Progress) {

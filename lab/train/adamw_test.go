@@ -68,6 +68,12 @@ func tinyTrainer(t *testing.T, fixture string, labels []string, cfg Config) (*Tr
 // loadTrainer returns a trainer of the checkpoint in dir, a fresh head seeded with 0.
 func loadTrainer(t *testing.T, dir string, labels []string, cfg Config) (*Trainer, *checkpoint.Checkpoint) {
 	t.Helper()
+	return loadTrainerOn(t, testBackend(), dir, labels, cfg)
+}
+
+// loadTrainerOn is loadTrainer on backend b.
+func loadTrainerOn(t *testing.T, b compute.Backend, dir string, labels []string, cfg Config) (*Trainer, *checkpoint.Checkpoint) {
+	t.Helper()
 	ck, err := checkpoint.Load(dir, labels)
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +83,7 @@ func loadTrainer(t *testing.T, dir string, labels []string, cfg Config) (*Traine
 	if err := m.LoadVariables(store, ck, 0); err != nil {
 		t.Fatal(err)
 	}
-	tr, err := New(testBackend(), m, store, ck.Labels, cfg)
+	tr, err := New(b, m, store, ck.Labels, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -223,10 +223,11 @@ func (t *Trainer) seqLengths() []int {
 }
 
 // trainRows is the number of rows a batch of n examples is padded to: n on the Go backend;
-// with few shapes (XLA) the batch size, so a short last batch compiles no program of its own.
+// with few shapes (XLA) the batch size, so a short last batch compiles no program of its own;
+// then up to a multiple of the number of devices, which split the rows evenly.
 func (t *Trainer) trainRows(n int) int {
 	if t.shapes.Few {
-		return max(n, t.cfg.BatchSize)
+		n = max(n, t.cfg.BatchSize)
 	}
-	return n
+	return t.parallel.padRows(n)
 }

@@ -116,6 +116,8 @@ type Predictor struct {
 	model  *encoder.Model
 	exec   *model.Exec
 	shapes backend.Shapes
+	// parallel splits each batch across devices (a data-parallel Trainer's); nil on one.
+	parallel *dataParallel
 }
 
 // NewPredictor returns a Predictor of m, whose variables are in store, on b.
@@ -142,17 +144,47 @@ func (p *Predictor) Logits(ctx context.Context, d *Dataset, batchSize int) ([][]
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		tokens, mask, types, _, _ := d.batch(batch, p.lengths(), p.shapes.Rows(len(batch), batchSize))
-		logits, err := p.exec.Exec1(tokens, mask, types)
+		tokens, mask, types, _, _ := d.batch(batch, p.lengths(), p.rows(len(batch), batchSize))
+		flat, err := p.run(tokens, mask, types)
 		if err != nil {
 			return nil, fmt.Errorf("train: running examples: %w", err)
 		}
-		flat := tensors.MustCopyFlatData[float32](logits)
 		for r, i := range batch {
 			out[i] = flat[r*c : (r+1)*c : (r+1)*c]
 		}
 	}
 	return out, nil
+}
+
+// rows is the number of rows a batch of n of at most batchSize examples is padded to: the
+// engine's next row count (backend.Shapes.Rows), then a multiple of the devices.
+func (p *Predictor) rows(n, batchSize int) int {
+	return p.parallel.padRows(p.shapes.Rows(n, batchSize))
+}
+
+// run returns the logits [rows, c], flat, of a batch; on several devices each computes its
+// rows' and they are put back in order.
+func (p *Predictor) run(tokens, mask, types *tensors.Tensor) ([]float32, error) {
+	args, err := p.parallel.args(tokens, mask, types)
+	if err != nil {
+		return nil, err
+	}
+	if p.parallel == nil {
+		out, err := p.exec.Exec(args...)
+		if err != nil {
+			return nil, err
+		}
+		return tensors.MustCopyFlatData[float32](out[0]), nil
+	}
+	out, err := p.exec.DistributedExec(args...)
+	if err != nil {
+		return nil, err
+	}
+	merged, err := out[0].Merge()
+	if err != nil {
+		return nil, err
+	}
+	return tensors.MustCopyFlatData[float32](merged), nil
 }
 
 // inferenceBatches returns the batches (example indices) Logits runs d in: sorted by length,
@@ -175,7 +207,7 @@ func inferenceBatches(d *Dataset, batchSize int) [][]int {
 func (p *Predictor) Shapes(d *Dataset, batchSize int) [][2]int {
 	var out [][2]int
 	for _, batch := range inferenceBatches(d, batchSize) {
-		shape := [2]int{p.shapes.Rows(len(batch), batchSize), d.paddedLength(batch, p.lengths())}
+		shape := [2]int{p.rows(len(batch), batchSize), d.paddedLength(batch, p.lengths())}
 		if !slices.Contains(out, shape) {
 			out = append(out, shape)
 		}
@@ -221,14 +253,21 @@ func (t *Trainer) Evaluate(ctx context.Context, d *Dataset) (*Eval, error) {
 	return p.Evaluate(ctx, d, t.labels, t.cfg.BatchSize)
 }
 
-// evaluator returns t's Predictor, made on first use.
+// evaluator returns t's Predictor, made on first use, on t's devices.
 func (t *Trainer) evaluator() (*Predictor, error) {
 	if t.predictor == nil {
-		p, err := NewPredictor(t.backend, t.model, t.store)
+		exec, err := newExec(t, func(scope *model.Scope, tokens, mask, types *Node) *Node {
+			return t.model.Logits(scope, tokens, mask, types)
+		}, true, 2, 2, 2)
 		if err != nil {
 			return nil, err
 		}
-		t.predictor = p
+		if t.parallel != nil {
+			if err := t.parallel.replicate(t.store); err != nil {
+				return nil, fmt.Errorf("train: %w", err)
+			}
+		}
+		t.predictor = &Predictor{model: t.model, exec: exec.SetMaxCache(64), shapes: t.shapes, parallel: t.parallel}
 	}
 	return t.predictor, nil
 }

@@ -36,7 +36,9 @@ type Config struct {
 	// Epochs is num_train_epochs; MaxSteps, when positive, overrides it (max_steps).
 	Epochs   int `json:"num_train_epochs"`
 	MaxSteps int `json:"max_steps"`
-	// BatchSize is per_device_train_batch_size, also used for evaluation.
+	// BatchSize is the examples of one (micro-)batch, also used for evaluation: on several devices
+	// it is split across them (see Devices), so it is transformers' per_device_train_batch_size
+	// times the number of devices.
 	BatchSize int `json:"per_device_train_batch_size"`
 	// WarmupSteps, when positive, overrides WarmupRatio (a fraction of the total steps).
 	WarmupSteps int       `json:"warmup_steps"`
@@ -70,6 +72,10 @@ type Config struct {
 	MetricForBest string `json:"metric_for_best_model"`
 	// EarlyStopping stops after that many evaluations without improvement (0: never).
 	EarlyStopping int `json:"early_stopping_patience"`
+	// Devices names the devices to train and evaluate on (see Devices): "" for the default (every
+	// device of an accelerator, one on the CPU), "all", a count "N" or a list "0,1". On several,
+	// each batch is split across them (data parallel) and the weights are replicated.
+	Devices string `json:"devices,omitempty"`
 }
 
 // Defaults returns the Trainer's defaults: lr 5e-5, 3 epochs, batch 8, linear schedule without
@@ -101,6 +107,9 @@ func (c Config) Validate() error {
 	if _, err := ParseScheduler(string(c.Scheduler)); err != nil {
 		errs = append(errs, fmt.Errorf("train: %w", err))
 	}
+	if _, err := parseDevices(c.Devices); err != nil {
+		errs = append(errs, fmt.Errorf("train: %w", err))
+	}
 	return errors.Join(errs...)
 }
 
@@ -113,6 +122,9 @@ type Trainer struct {
 	cfg     Config
 	params  []checkpoint.Param
 	opt     AdamW
+
+	devices  []compute.DeviceNum
+	parallel *dataParallel // nil on one device
 
 	execs     map[bool]*model.Exec // keyed by "apply the update"
 	predictor *Predictor
@@ -145,6 +157,15 @@ func New(b compute.Backend, m *encoder.Model, store *model.Store, labels []strin
 		opt: AdamW{Beta1: cfg.AdamBeta1, Beta2: cfg.AdamBeta2, Epsilon: cfg.AdamEpsilon,
 			WeightDecay: cfg.WeightDecay, MaxGradNorm: cfg.MaxGradNorm},
 		execs: map[bool]*model.Exec{}, shapes: backend.ShapesFor(b)}
+	var err error
+	if t.devices, err = Devices(cfg.Devices, b); err != nil {
+		return nil, err
+	}
+	if len(t.devices) > 1 {
+		if t.parallel, err = newDataParallel(t.devices); err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+	}
 	for _, p := range t.params {
 		if store.GetVariable(p.Path) == nil {
 			return nil, fmt.Errorf("train: store has no variable %s (%s): call LoadVariables first", p.Path, p.Name)
@@ -183,6 +204,11 @@ func (t *Trainer) startAtStepZero() error {
 	if err := t.store.SetRNGStateFromSeed(int64(t.cfg.Seed)); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
+	if t.parallel != nil {
+		if err := t.parallel.replicate(t.store); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -205,14 +231,18 @@ func setZero(store *model.Store, path string, shape []int) error {
 // (class ids [b] or float targets [b, c], see Dataset.batch),
 // the float32 scalars of Step, and real [b] (false for the padding rows of a short batch);
 // outputs the mean loss over the real rows and the gradient norm (0 when the step only
-// accumulates). With apply false it adds the gradients / GradAccum to the
-// accumulators; with apply true it also clips and applies AdamW and zeroes them.
+// accumulates). With apply false it adds the gradients / GradAccum to the accumulators; with
+// apply true it also clips and applies AdamW and zeroes them.
+//
+// On several devices the graph is the same, of the global batch: XLA splits it by rows (see
+// newExec), and sums the devices' partial gradients (an all-reduce) where the graph needs them
+// whole, before clipping and AdamW.
 func (t *Trainer) stepExec(apply bool) (*model.Exec, error) {
 	if e := t.execs[apply]; e != nil {
 		return e, nil
 	}
 	accum := t.cfg.GradAccum
-	e, err := model.NewExec(t.backend, t.store, func(scope *model.Scope, in []*Node) []*Node {
+	e, err := newExec(t, func(scope *model.Scope, in []*Node) []*Node {
 		tokens, mask, types, labels := in[0], in[1], in[2], in[3]
 		g := tokens.Graph()
 		t.store.SetTraining(g, true)
@@ -239,12 +269,46 @@ func (t *Trainer) stepExec(apply bool) (*model.Exec, error) {
 		}
 		norm := t.opt.Update(t.store, t.params, vars, grads, in[4], in[5], in[6])
 		return []*Node{l, norm}
-	})
+	}, false, 2, 2, 2, 1, 0, 0, 0, 1)
 	if err != nil {
 		return nil, err
 	}
 	t.execs[apply] = e
 	return e, nil
+}
+
+// step runs one micro-batch of examples idx of d through exec (see stepExec) at optimizer step s,
+// and returns its mean loss and the gradient norm.
+func (t *Trainer) step(exec *model.Exec, d *Dataset, idx []int, s Step) (meanLoss, norm float64, err error) {
+	tokens, mask, types, labels, real := d.batch(idx, t.seqLengths(), t.trainRows(len(idx)))
+	args, err := t.parallel.args(tokens, mask, types, labels, tensors.FromScalar(float32(s.LR)),
+		tensors.FromScalar(float32(s.StepSize)), tensors.FromScalar(float32(s.SqrtBC2)), real)
+	if err != nil {
+		return 0, 0, err
+	}
+	out, err := exec.Exec(args...)
+	if err != nil {
+		return 0, 0, err
+	}
+	// On several devices out holds each device's outputs in turn, replicated: the first device's
+	// are everyone's.
+	return float64(tensors.MustCopyFlatData[float32](out[0])[0]), float64(tensors.MustCopyFlatData[float32](out[1])[0]), nil
+}
+
+// TrainStep runs one optimizer step (no accumulation) on the examples idx of d as step k
+// (1-based) at the peak learning rate, and returns its mean loss and gradient norm. Train runs
+// its steps itself: this measures one (bench/train_step).
+func (t *Trainer) TrainStep(d *Dataset, idx []int, k int) (meanLoss, gradNorm float64, err error) {
+	if k == 1 { // a fresh run: zero optimizer state
+		if err := t.startAtStepZero(); err != nil {
+			return 0, 0, err
+		}
+	}
+	exec, err := t.stepExec(true)
+	if err != nil {
+		return 0, 0, err
+	}
+	return t.step(exec, d, idx, t.opt.StepAt(k, t.cfg.LearningRate))
 }
 
 // Progress is a snapshot of a run, given to the hook after each step and evaluation.

@@ -40,6 +40,8 @@ type Result struct {
 	// FirstSeconds is the warm-up repetition's time: the compilation of the program (XLA,
 	// torch's first-call set-up) plus one run.
 	FirstSeconds float64 `json:"first_seconds,omitempty"`
+	// Devices is how many devices the batch was split across (0: not recorded, one).
+	Devices int `json:"devices,omitempty"`
 }
 
 // Summarize returns the median of times (seconds per repetition of batch samples); times must

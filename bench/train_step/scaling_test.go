@@ -1,0 +1,27 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/tunelab/tunelab/bench/forward/benchkit"
+)
+
+// TestScalingTable: 10 samples/s on one device and 30 on four is a speed-up of 3 and a scaling
+// efficiency of 3/4; an engine measured on one device count only has no row.
+func TestScalingTable(t *testing.T) {
+	w := &benchkit.Workload{Name: "minilm", Tunelab: []*benchkit.Result{
+		{Side: "xla:cpu", SamplesPerSec: 10, Devices: 1},
+		{Side: "xla:cpu x4", SamplesPerSec: 30, Devices: 4},
+		{Side: "go", SamplesPerSec: 5, Devices: 1},
+	}}
+	got := scalingTable([]*benchkit.Workload{w})
+	want := "| minilm | xla:cpu | 4 | 30.00 | 3.00 | 75% |\n\n"
+	if !strings.HasSuffix(got, want) || strings.Count(got, "\n| minilm") != 1 {
+		t.Errorf("scaling table:\n%s\nwant one row %q", got, want)
+	}
+	w.Tunelab = w.Tunelab[:1]
+	if got := scalingTable([]*benchkit.Workload{w}); got != "" {
+		t.Errorf("one device count: %q, want no table", got)
+	}
+}
