@@ -36,7 +36,6 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/tunelab/tunelab/bench/forward/benchkit"
-	"github.com/tunelab/tunelab/lab/backend"
 	"github.com/tunelab/tunelab/lab/encoder"
 )
 
@@ -91,7 +90,7 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		descriptions = append(descriptions, backend.Describe(b))
+		descriptions = append(descriptions, benchkit.DescribeEngine(engine, b))
 		for i, w := range workloads {
 			ours, err := runTunelab(w, b, engine, *reps, profile)
 			if err != nil {

@@ -41,7 +41,6 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/tunelab/tunelab/bench/forward/benchkit"
-	"github.com/tunelab/tunelab/lab/backend"
 	"github.com/tunelab/tunelab/lab/encoder"
 	"github.com/tunelab/tunelab/lab/train"
 )
@@ -130,7 +129,7 @@ func run(workloads []*benchkit.Workload, o options) error {
 			if err != nil {
 				return err
 			}
-			engines = append(engines, backend.Describe(b))
+			engines = append(engines, benchkit.DescribeEngine(engine, b))
 			var counts []int
 			for _, devices := range o.devices {
 				n, err := deviceCount(devices, b)

@@ -329,3 +329,12 @@ func MatmulDType(engine string) dtypes.DType {
 	}
 	return dtypes.Float32
 }
+
+// DescribeEngine names engine and the backend b it runs on for a report: backend.Describe's
+// line, with the "+bf16" variant said.
+func DescribeEngine(engine string, b compute.Backend) string {
+	if MatmulDType(engine) == dtypes.BFloat16 {
+		return backend.Describe(b) + " with bfloat16 matrix products"
+	}
+	return backend.Describe(b)
+}
