@@ -100,6 +100,14 @@ func TestLogitsMatchTransformers(t *testing.T) {
 // TestMiniLMMatchesTransformers runs the real all-MiniLM-L6-v2 with the classifier head that
 // transformers initialised (testdata/minilm/head.safetensors) on real tweets.
 func TestMiniLMMatchesTransformers(t *testing.T) {
+	ck := miniLMWithHead(t)
+	checkAgainstGolden(t, ck, filepath.Join("testdata", "minilm", "golden.safetensors"))
+}
+
+// miniLMWithHead is the real all-MiniLM-L6-v2 with the classifier head that transformers
+// initialised for the goldens (testdata/minilm/head.safetensors).
+func miniLMWithHead(t *testing.T) *checkpoint.Checkpoint {
+	t.Helper()
 	dir := testenv.ModelDir(t, "all-MiniLM-L6-v2")
 	ck, err := checkpoint.Load(dir, []string{"LABEL_0", "LABEL_1"})
 	if err != nil {
@@ -110,23 +118,14 @@ func TestMiniLMMatchesTransformers(t *testing.T) {
 		head := golden(t, headFile, name)
 		ck.Tensors[path] = checkpoint.Tensor{Shape: head.Shape().Dimensions, Data: tensors.MustCopyFlatData[float32](head)}
 	}
-	checkAgainstGolden(t, ck, filepath.Join("testdata", "minilm", "golden.safetensors"))
+	return ck
 }
 
 // TestBF16MatmulsStayCloseToTransformers: with bfloat16 matrix products (float32 weights and
 // accumulation) the real MiniLM's logits and hidden states stay within bfloat16's precision of
 // transformers' float32 ones, and do differ from them (the bfloat16 path is taken).
 func TestBF16MatmulsStayCloseToTransformers(t *testing.T) {
-	dir := testenv.ModelDir(t, "all-MiniLM-L6-v2")
-	ck, err := checkpoint.Load(dir, []string{"LABEL_0", "LABEL_1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	headFile := filepath.Join("testdata", "minilm", "head.safetensors")
-	for name, path := range map[string]string{"classifier.weight": "/classifier/dense/weights", "classifier.bias": "/classifier/dense/biases"} {
-		head := golden(t, headFile, name)
-		ck.Tensors[path] = checkpoint.Tensor{Shape: head.Shape().Dimensions, Data: tensors.MustCopyFlatData[float32](head)}
-	}
+	ck := miniLMWithHead(t)
 	goldenFile := filepath.Join("testdata", "minilm", "golden.safetensors")
 	logits, hidden := forwardModel(t, encoder.New(ck.Config, 2).WithMatmulDType(dtypes.BFloat16), ck, goldenFile)
 	d := maxAbsDiff(t, logits, goldenpkg.Float32s(t, goldenFile, "logits"), nil)
