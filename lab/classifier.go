@@ -55,6 +55,8 @@ type Classifier struct {
 
 	mu        sync.Mutex
 	predictor *train.Predictor
+	// devices names the devices predictions are split across (train.Config.Devices).
+	devices string
 }
 
 // options of Load.
@@ -66,6 +68,7 @@ type options struct {
 	progress    io.Writer
 	matmulDType dtypes.DType
 	problem     checkpoint.ProblemType
+	devices     string
 }
 
 // Option configures Load.
@@ -90,6 +93,10 @@ func WithMaxLength(n int) Option { return func(o *options) { o.maxLength = n } }
 
 // WithSeed seeds the initialisation of a fresh classification head (default 42).
 func WithSeed(seed uint64) Option { return func(o *options) { o.seed = seed } }
+
+// WithDevices splits each batch of predictions across the devices spec names, as
+// train.Config.Devices does ("": one device on the CPU, every device of an accelerator).
+func WithDevices(spec string) Option { return func(o *options) { o.devices = spec } }
 
 // WithBF16Matmuls runs the encoder's matrix products in bfloat16 with float32 weights and
 // accumulation (encoder.Model.WithMatmulDType): faster on CPUs with AVX512_BF16 or AMX and on
@@ -139,6 +146,7 @@ func Load(ctx context.Context, nameOrDir string, opts ...Option) (*Classifier, e
 		Model:     encoder.New(ck.Config, len(ck.Labels)).WithMatmulDType(o.matmulDType),
 		Store:     model.NewStore(),
 		Backend:   b,
+		devices:   o.devices,
 	}
 	c.Problem = c.Model.Problem()
 	if err := c.Model.LoadVariables(c.Store, ck, o.seed); err != nil {
@@ -210,7 +218,7 @@ func (c *Classifier) Probabilities(ctx context.Context, texts []string) ([][]flo
 // predictorLocked returns the classifier's Predictor, made on first use; c.mu must be held.
 func (c *Classifier) predictorLocked() (*train.Predictor, error) {
 	if c.predictor == nil {
-		p, err := train.NewPredictor(c.Backend, c.Model, c.Store)
+		p, err := train.NewPredictor(c.Backend, c.Model, c.Store, c.devices)
 		if err != nil {
 			return nil, err
 		}

@@ -103,22 +103,14 @@ func (c *Classifier) Evaluate(ctx context.Context, examples []data.Example, devi
 	if err != nil {
 		return nil, err
 	}
-	used, err := train.Devices(devices, c.Backend)
-	if err != nil {
-		return nil, err
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(used) > 1 {
-		cfg := train.Defaults()
-		cfg.Devices, cfg.BatchSize = devices, inferenceBatch
-		t, err := train.New(c.Backend, c.Model, c.Store, c.Labels, cfg)
-		if err != nil {
-			return nil, err
-		}
-		return t.Evaluate(ctx, d)
+	var p *train.Predictor
+	if devices == c.devices {
+		p, err = c.predictorLocked()
+	} else {
+		p, err = train.NewPredictor(c.Backend, c.Model, c.Store, devices)
 	}
-	p, err := c.predictorLocked()
 	if err != nil {
 		return nil, err
 	}

@@ -29,6 +29,7 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 // modelFlags are the flags of every command that loads a model.
 type modelFlags struct {
 	model, labels, backend, run string
+	devices                     string
 	maxLength                   int
 	bf16                        bool
 	// problem is the problem type the command needs (train and eval: the task's); "" keeps the
@@ -49,6 +50,7 @@ func (m *modelFlags) register(fs *flag.FlagSet) {
 // registerRun adds --run, for the commands that use a fine-tuned model (predict, serve).
 func (m *modelFlags) registerRun(fs *flag.FlagSet) {
 	fs.StringVar(&m.run, "run", "", "instead of --model: a notebook run's folder (build/notebooks/TASK/NAME), its fine-tuned model with the run's max length; or a task's folder of runs (build/notebooks/TASK), its best finished run")
+	fs.StringVar(&m.devices, "devices", "", devicesUsage)
 }
 
 // load loads the model; extra options (a head's seed) follow the flags' own.
@@ -70,6 +72,9 @@ func (m *modelFlags) load(ctx context.Context, stderr io.Writer, extra ...lab.Op
 	}
 	if m.bf16 {
 		opts = append(opts, lab.WithBF16Matmuls())
+	}
+	if m.devices != "" {
+		opts = append(opts, lab.WithDevices(m.devices))
 	}
 	if m.problem != "" {
 		opts = append(opts, lab.WithProblem(m.problem))

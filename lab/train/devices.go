@@ -109,6 +109,7 @@ func DescribeDevices(devices []compute.DeviceNum, b compute.Backend) string {
 // dataParallel is the device mesh of a data-parallel trainer: the batch rows split along its
 // axis, the variables and scalars replicated.
 type dataParallel struct {
+	devices    []compute.DeviceNum
 	mesh       *distributed.DeviceMesh
 	rows, repl *distributed.ShardingSpec
 }
@@ -122,7 +123,7 @@ func newDataParallel(devices []compute.DeviceNum) (*dataParallel, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &dataParallel{mesh: mesh, rows: rows, repl: distributed.NewReplicatedShardingSpec(mesh)}, nil
+	return &dataParallel{devices: devices, mesh: mesh, rows: rows, repl: distributed.NewReplicatedShardingSpec(mesh)}, nil
 }
 
 // replicate gives every variable of store p's replicated sharding spec, so that each device
@@ -156,8 +157,8 @@ func (p *dataParallel) spec(rank int) *distributed.ShardingSpec {
 	return p.rows
 }
 
-// newExec returns a model.Exec of fn on t's store, taking inputs of the given ranks (see
-// dataParallel.args). When t is data parallel, fn's graph is of the global batch and GoMLX's AutoSharding
+// newExec returns a model.Exec of fn on store and b, taking inputs of the given ranks (see
+// dataParallel.args). When p is not nil (data parallel), fn's graph is of the global batch and GoMLX's AutoSharding
 // (XLA's Shardy partitioner) runs it on every device with the inputs split by rows and the
 // variables replicated: the partitioned program computes what the one-device program does,
 // summing the devices' partial results (an all-reduce) where the graph reduces over rows, as
@@ -168,20 +169,20 @@ func (p *dataParallel) spec(rank int) *distributed.ShardingSpec {
 // GoMLX's SPMD strategy (explicit Distributed().AllReduce) fails on XLA in GoMLX v0.28.8 with
 // go-xla v0.4.5: model.Exec gives the variables a replicated sharding spec, which the XLA
 // builder rejects outside AutoSharding ("mesh not found").
-func newExec[F model.ExecGraphFn](t *Trainer, fn F, rowOutputs bool, inputRanks ...int) (*model.Exec, error) {
-	e, err := model.NewExec(t.backend, t.store, fn)
-	if err != nil || t.parallel == nil {
+func newExec[F model.ExecGraphFn](b compute.Backend, store *model.Store, p *dataParallel, fn F, rowOutputs bool, inputRanks ...int) (*model.Exec, error) {
+	e, err := model.NewExec(b, store, fn)
+	if err != nil || p == nil {
 		return e, err
 	}
 	inputs := make([]*distributed.ShardingSpec, len(inputRanks))
 	for i, rank := range inputRanks {
-		inputs[i] = t.parallel.spec(rank)
+		inputs[i] = p.spec(rank)
 	}
-	outputs := t.parallel.repl
+	outputs := p.repl
 	if rowOutputs {
-		outputs = t.parallel.rows
+		outputs = p.rows
 	}
-	return e.AutoSharding(t.parallel.mesh).WithDeviceAssignment(t.devices).
+	return e.AutoSharding(p.mesh).WithDeviceAssignment(p.devices).
 		WithInputShardingSpecs(inputs...).WithOutputShardingSpecs(outputs), nil
 }
 

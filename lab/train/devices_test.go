@@ -12,8 +12,11 @@ import (
 	"testing"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/tunelab/tunelab/lab/backend"
+	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/lab/encoder"
 )
 
 // xlaCPU is XLA's CPU plugin, whose 4 devices the data-parallel tests split batches across
@@ -321,4 +324,52 @@ func TestTrainStepIsTrainsStep(t *testing.T) {
 		t.Errorf("TrainStep: loss %g, gradient norm %g; Train logged %v", loss, norm, res.History[0])
 	}
 	checkSameRun(t, "TrainStep against Train", parallelRun{res, trained}, parallelRun{&Result{State: res.State}, stepped}, cfg)
+}
+
+// TestPredictorAcrossDevices: predictions split across 2 and 4 devices (5 examples in batches of
+// 4: the last batch of one is padded to the device count) equal those of one device.
+func TestPredictorAcrossDevices(t *testing.T) {
+	b := cpuDevices(t)
+	d := &Dataset{PadID: 0}
+	for n := range 5 {
+		ids := make([]int32, 3+4*n)
+		for k := range ids {
+			ids[k] = int32(7 + 13*k + n)
+		}
+		d.IDs, d.TypeIDs = append(d.IDs, ids), append(d.TypeIDs, make([]int32, len(ids)))
+	}
+	logits := func(devices string) [][]float32 {
+		ck, err := checkpoint.Load(filepath.Join(goldens, "bert-tiny-cls"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := encoder.New(ck.Config, len(ck.Labels))
+		store := model.NewStore()
+		if err := m.LoadVariables(store, ck, 0); err != nil {
+			t.Fatal(err)
+		}
+		p, err := NewPredictor(b, m, store, devices)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := p.exec.NumDevices(), map[string]int{"": 1, "0,1": 2, "0,1,2,3": 4}[devices]; got != want {
+			t.Fatalf("devices %q: the predictor runs on %d devices, want %d", devices, got, want)
+		}
+		out, err := p.Logits(t.Context(), d, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	one := logits("")
+	for _, devices := range []string{"0,1", "0,1,2,3"} {
+		got := logits(devices)
+		for i := range one {
+			for j := range one[i] {
+				if math.Abs(float64(got[i][j]-one[i][j])) > 1e-5 {
+					t.Fatalf("devices %s: example %d logit %d = %g, one device %g", devices, i, j, got[i][j], one[i][j])
+				}
+			}
+		}
+	}
 }

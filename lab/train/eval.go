@@ -120,16 +120,39 @@ type Predictor struct {
 	parallel *dataParallel
 }
 
-// NewPredictor returns a Predictor of m, whose variables are in store, on b.
-func NewPredictor(b compute.Backend, m *encoder.Model, store *model.Store) (*Predictor, error) {
-	exec, err := model.NewExec(b, store, func(scope *model.Scope, tokens, mask, types *Node) *Node {
-		return m.Logits(scope, tokens, mask, types)
-	})
+// NewPredictor returns a Predictor of m, whose variables are in store, on b: on one device, or
+// splitting each batch across the devices that devices names (see Config.Devices; "" is one
+// device on the CPU, every device of an accelerator).
+func NewPredictor(b compute.Backend, m *encoder.Model, store *model.Store, devices string) (*Predictor, error) {
+	used, err := Devices(devices, b)
 	if err != nil {
 		return nil, err
 	}
+	var parallel *dataParallel
+	if len(used) > 1 {
+		if parallel, err = newDataParallel(used); err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+	}
+	return newPredictor(b, m, store, parallel)
+}
+
+// newPredictor returns a Predictor of m on b, data parallel when parallel is not nil (whose
+// devices then get a replica of every variable of store).
+func newPredictor(b compute.Backend, m *encoder.Model, store *model.Store, parallel *dataParallel) (*Predictor, error) {
+	exec, err := newExec(b, store, parallel, func(scope *model.Scope, tokens, mask, types *Node) *Node {
+		return m.Logits(scope, tokens, mask, types)
+	}, true, 2, 2, 2)
+	if err != nil {
+		return nil, err
+	}
+	if parallel != nil {
+		if err := parallel.replicate(store); err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+	}
 	// Graphs are compiled per batch shape: few rows counts, bucket lengths (backend.Shapes).
-	return &Predictor{model: m, exec: exec.SetMaxCache(64), shapes: backend.ShapesFor(b)}, nil
+	return &Predictor{model: m, exec: exec.SetMaxCache(64), shapes: backend.ShapesFor(b), parallel: parallel}, nil
 }
 
 // Logits returns the logits [n][c] of d's examples, in d's order (d's labels are not read). The
@@ -256,18 +279,11 @@ func (t *Trainer) Evaluate(ctx context.Context, d *Dataset) (*Eval, error) {
 // evaluator returns t's Predictor, made on first use, on t's devices.
 func (t *Trainer) evaluator() (*Predictor, error) {
 	if t.predictor == nil {
-		exec, err := newExec(t, func(scope *model.Scope, tokens, mask, types *Node) *Node {
-			return t.model.Logits(scope, tokens, mask, types)
-		}, true, 2, 2, 2)
+		p, err := newPredictor(t.backend, t.model, t.store, t.parallel)
 		if err != nil {
 			return nil, err
 		}
-		if t.parallel != nil {
-			if err := t.parallel.replicate(t.store); err != nil {
-				return nil, fmt.Errorf("train: %w", err)
-			}
-		}
-		t.predictor = &Predictor{model: t.model, exec: exec.SetMaxCache(64), shapes: t.shapes, parallel: t.parallel}
+		t.predictor = p
 	}
 	return t.predictor, nil
 }

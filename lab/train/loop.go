@@ -6,8 +6,6 @@ import (
 	"math"
 	"os"
 	"time"
-
-	"github.com/gomlx/gomlx/core/tensors"
 )
 
 // run is the training loop, laid out as GoMLX's train.Loop: each optimizer step is followed by
@@ -62,8 +60,6 @@ type loop struct {
 	res               *Result
 
 	batchesPerEpoch, total, warmup int
-	// lengths are the padded sequence lengths of the batches (Trainer.seqLengths).
-	lengths []int
 
 	// start, startStep and samples measure the throughput since the run (or resume) started.
 	start     time.Time
@@ -104,7 +100,6 @@ func (t *Trainer) newLoop(runDir string, trainSet, evalSet *Dataset, st *State) 
 	c := t.cfg
 	l := &loop{t: t, runDir: runDir, trainSet: trainSet, evalSet: evalSet, st: st, res: res,
 		batchesPerEpoch: (trainSet.Len() + c.BatchSize - 1) / c.BatchSize,
-		lengths:         t.seqLengths(),
 		start:           time.Now(), startStep: st.Step}
 	stepsPerEpoch := (l.batchesPerEpoch + c.GradAccum - 1) / c.GradAccum
 	l.total = c.MaxSteps
@@ -129,14 +124,11 @@ func (l *loop) optimizerStep(order [][]int) (step, error) {
 		if err != nil {
 			return s, fmt.Errorf("train: step %d: %w", s.k, err)
 		}
-		tokens, mask, types, labels, real := l.trainSet.batch(order[st.Batch], l.lengths, l.t.trainRows(len(order[st.Batch])))
-		out, err := exec.Exec(tokens, mask, types, labels, tensors.FromScalar(float32(scalars.LR)),
-			tensors.FromScalar(float32(scalars.StepSize)), tensors.FromScalar(float32(scalars.SqrtBC2)), real)
+		loss, gradNorm, err := l.t.step(exec, l.trainSet, order[st.Batch], scalars)
 		if err != nil {
 			return s, fmt.Errorf("train: step %d: %w", s.k, err)
 		}
-		loss := float64(tensors.MustCopyFlatData[float32](out[0])[0])
-		s.gradNorm = float64(tensors.MustCopyFlatData[float32](out[1])[0])
+		s.gradNorm = gradNorm
 		s.loss += loss
 		l.samples += len(order[st.Batch])
 		st.Batch++

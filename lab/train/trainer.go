@@ -242,7 +242,7 @@ func (t *Trainer) stepExec(apply bool) (*model.Exec, error) {
 		return e, nil
 	}
 	accum := t.cfg.GradAccum
-	e, err := newExec(t, func(scope *model.Scope, in []*Node) []*Node {
+	e, err := newExec(t.backend, t.store, t.parallel, func(scope *model.Scope, in []*Node) []*Node {
 		tokens, mask, types, labels := in[0], in[1], in[2], in[3]
 		g := tokens.Graph()
 		t.store.SetTraining(g, true)
