@@ -48,16 +48,3 @@ func Loss(problem checkpoint.ProblemType, logits, targets, real *Node) *Node {
 	}
 	return MaskedReduceAllMean(perRow, real)
 }
-
-// Scores turns logits [b, c] into what the model predicts for each problem type: the softmax
-// class probabilities (SingleLabel), each class's independent sigmoid probability (MultiLabel),
-// or the logits themselves, the predicted values (Regression).
-func Scores(problem checkpoint.ProblemType, logits *Node) *Node {
-	switch problem {
-	case checkpoint.Regression:
-		return logits
-	case checkpoint.MultiLabel:
-		return Sigmoid(logits)
-	}
-	return Softmax(logits, -1)
-}

@@ -29,7 +29,7 @@ type Eval struct {
 	// dataset's order.
 	Predictions []int
 	// Probabilities [n][c], in the dataset's order, are what the model predicts (see
-	// encoder.Scores): the softmax class probabilities of a single-label classifier, each
+	// Scores): the softmax class probabilities of a single-label classifier, each
 	// class's sigmoid for a multi-label one, the predicted values of a regression model.
 	Probabilities [][]float32
 	// Report holds a single-label classifier's accuracy, per-class and averaged scores
