@@ -2,7 +2,6 @@ package display
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"testing"
 
@@ -33,10 +32,11 @@ func TestFineTuneSeedDrawsTheHead(t *testing.T) {
 		cfg := train.Defaults()
 		cfg.MaxSteps, cfg.WarmupSteps, cfg.BatchSize, cfg.Seed = 1, 1, 4, seed
 		job := Job{Model: modelDir, Task: data.Tweets, Data: tweets, MaxLength: 16, Config: cfg, Dir: t.TempDir()}
-		if _, err := FineTune(ctx, job); err != nil {
+		run, err := FineTune(ctx, job)
+		if err != nil {
 			t.Fatal(err)
 		}
-		ck, err := checkpoint.Load(filepath.Join(job.Dir, "model"), nil)
+		ck, err := checkpoint.Load(run.ModelDir(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

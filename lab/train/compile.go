@@ -7,6 +7,8 @@ import (
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
+
+	"github.com/tunelab/tunelab/lab/checkpoint"
 )
 
 // compileAhead compiles, on engines that compile a program per input shape (XLA), the training
@@ -29,14 +31,18 @@ func (t *Trainer) compileAhead(trainSet, evalSet *Dataset, st *State) (programs 
 		applies = append(applies, false)
 	}
 	scalar := shapes.Make(dtypes.Float32)
+	targets := shapes.Make(dtypes.Int32, rows) // class ids, or Dataset.Targets' rows of floats
+	if t.model.Problem() != checkpoint.SingleLabel {
+		targets = shapes.Make(dtypes.Float32, rows, t.model.NumLabels())
+	}
 	for _, seq := range t.trainLengths(trainSet, st) {
-		tokens, vector := shapes.Make(dtypes.Int32, rows, seq), shapes.Make(dtypes.Int32, rows)
+		tokens := shapes.Make(dtypes.Int32, rows, seq)
 		for _, apply := range applies {
 			exec, err := t.stepExec(apply)
 			if err != nil {
 				return programs, 0, err
 			}
-			if _, err := exec.Compile(tokens, tokens, tokens, vector, scalar, scalar, scalar, shapes.Make(dtypes.Bool, rows)); err != nil {
+			if _, err := exec.Compile(tokens, tokens, tokens, targets, scalar, scalar, scalar, shapes.Make(dtypes.Bool, rows)); err != nil {
 				return programs, 0, fmt.Errorf("train: compiling the training step for %d x %d: %w", rows, seq, err)
 			}
 			programs++

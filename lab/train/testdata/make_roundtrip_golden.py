@@ -62,7 +62,7 @@ RUNS = {
     },
     # tags.jsonl: sets of tags, a multi-label head (BCE with logits).
     "roundtrip_multilabel_golden.json": {
-        "train_args": ["--task", "{testdata}/tags.jsonl", "--text-column", "text", "--label-column", "tags", "--problem", "multilabel",
+        "train_args": ["--task", "{testdata}/tags.jsonl", "--text", "text", "--label", "tags", "--problem", "multilabel",
                        "--validation", "0.25"] + COMMON_ARGS,
         "texts": TAGGED,
     },
