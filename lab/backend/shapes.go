@@ -1,6 +1,9 @@
 package backend
 
 import (
+	"math"
+	"slices"
+
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/gobackend"
 
@@ -28,6 +31,59 @@ func (s Shapes) SeqLengths(maxLength int) []int {
 		return tokenize.CoarseBucketLengths(maxLength)
 	}
 	return tokenize.BucketLengths(maxLength)
+}
+
+// ProgramTokens is what one more compiled program costs, in padded tokens of training work:
+// XLA compiles a 6-layer model's training step in about 2 s on 2 cores, as long as MiniLM
+// trains on about 3,000 tokens (0.7 ms each); the Go backend builds one in about 0.1 s.
+func (s Shapes) ProgramTokens() int {
+	if s.Few {
+		return 3000
+	}
+	return 64
+}
+
+// PlanLengths returns the padded lengths, ascending, for batches known ahead (a training run's:
+// its batch orders depend only on the seed): batch i has rows[i] rows whose longest is
+// longest[i] tokens, and is padded to the smallest returned length that holds it. The lengths
+// minimise the padded tokens of all the batches plus ProgramTokens for each length times
+// programsPerLength (each length is that many programs to compile), exactly, by dynamic
+// programming over the distinct lengths; so on XLA a run of short texts compiles a handful of
+// programs and pads little, and on the Go backend each batch is about its own length.
+func (s Shapes) PlanLengths(longest, rows []int, programsPerLength int) []int {
+	tokens := map[int]int{} // rows of the batches whose longest row has this length
+	for i, l := range longest {
+		tokens[l] += rows[i]
+	}
+	lengths := make([]int, 0, len(tokens))
+	for l := range tokens {
+		lengths = append(lengths, l)
+	}
+	slices.Sort(lengths)
+	perProgram := float64(s.ProgramTokens() * programsPerLength)
+	// cost[i] is the least cost of the batches up to lengths[i] with a padded length at
+	// lengths[i]; below[i] is the index of the padded length before it (-1: none).
+	cost, below := make([]float64, len(lengths)), make([]int, len(lengths))
+	for i, l := range lengths {
+		cost[i] = math.Inf(1)
+		rowsAbove := 0
+		for j := i - 1; j >= -1; j-- { // lengths (j, i] padded to l
+			rowsAbove += tokens[lengths[j+1]]
+			c := perProgram + float64(rowsAbove*l)
+			if j >= 0 {
+				c += cost[j]
+			}
+			if c < cost[i] {
+				cost[i], below[i] = c, j
+			}
+		}
+	}
+	var plan []int
+	for i := len(lengths) - 1; i >= 0; i = below[i] {
+		plan = append(plan, lengths[i])
+	}
+	slices.Reverse(plan)
+	return plan
 }
 
 // Rows returns how many rows a batch of n examples is padded to, at most limit (n <= limit):

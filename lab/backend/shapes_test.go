@@ -1,6 +1,8 @@
 package backend
 
 import (
+	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 )
@@ -35,5 +37,63 @@ func TestShapes(t *testing.T) {
 	}
 	if got := fine.SeqLengths(64); len(got) != 7 {
 		t.Errorf("SeqLengths(64) = %v, want the 7 fine buckets", got)
+	}
+}
+
+// TestPlanLengths checks the planned lengths against every subset of the batches' lengths
+// (each a possible plan), on random runs and on hand-computed ones.
+func TestPlanLengths(t *testing.T) {
+	few := Shapes{Few: true}
+	// Two batches of 16 rows, of 10 and 64 tokens: one length costs 3000 + 2*16*64 = 5048
+	// tokens, two cost 2*3000 + 16*10 + 16*64 = 7184.
+	if got := few.PlanLengths([]int{10, 64}, []int{16, 16}, 1); !slices.Equal(got, []int{64}) {
+		t.Errorf("two batches: plan %v, want [64]", got)
+	}
+	// 100 batches of each: two lengths cost 6000 + 1600*10 + 1600*64 = 124400, one 3000 + 204800.
+	many := func(n, l int) []int { return slices.Repeat([]int{l}, n) }
+	if got := few.PlanLengths(append(many(100, 10), many(100, 64)...), many(200, 16), 1); !slices.Equal(got, []int{10, 64}) {
+		t.Errorf("200 batches: plan %v, want [10 64]", got)
+	}
+	// Two programs per length (gradient accumulation) double a length's price: 12000 + 1600*10 +
+	// 1600*64 = 130400 against 6000 + 204800, still two.
+	if got := few.PlanLengths(append(many(100, 10), many(100, 64)...), many(200, 16), 2); !slices.Equal(got, []int{10, 64}) {
+		t.Errorf("200 batches, 2 programs a length: plan %v, want [10 64]", got)
+	}
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	for trial := range 200 {
+		s := Shapes{Few: trial%2 == 0}
+		n := 1 + rng.IntN(14)
+		longest, rows := make([]int, n), make([]int, n)
+		for i := range n {
+			longest[i], rows[i] = 1+rng.IntN(12)*rng.IntN(12), 1+rng.IntN(64)
+		}
+		programs := 1 + rng.IntN(2)
+		cost := func(plan []int) int {
+			c := len(plan) * programs * s.ProgramTokens()
+			for i, l := range longest {
+				j, _ := slices.BinarySearch(plan, l)
+				if j == len(plan) {
+					return math.MaxInt // a batch longer than every length
+				}
+				c += rows[i] * plan[j]
+			}
+			return c
+		}
+		distinct := slices.Compact(slices.Sorted(slices.Values(longest)))
+		best := math.MaxInt
+		for subset := 1; subset < 1<<len(distinct); subset++ {
+			var plan []int
+			for k, l := range distinct {
+				if subset&(1<<k) != 0 {
+					plan = append(plan, l)
+				}
+			}
+			best = min(best, cost(plan))
+		}
+		got := s.PlanLengths(longest, rows, programs)
+		if !slices.IsSorted(got) || cost(got) != best {
+			t.Fatalf("trial %d: plan %v costs %d, the best plan %d (longest %v, rows %v)", trial, got, cost(got), best, longest, rows)
+		}
 	}
 }

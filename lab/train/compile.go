@@ -12,13 +12,13 @@ import (
 )
 
 // compileAhead compiles, on engines that compile a program per input shape (XLA), the training
-// step and evaluation programs for every input shape a run on trainSet and evalSet (nil: none)
-// from state st uses, and returns the number of programs and how long that took: the
-// compilation is then measured apart from the steps, and neither a step's time nor the progress
-// bar's estimate includes one. The shapes are known ahead because the epochs' batch orders
+// step and evaluation programs for every input shape a run on trainSet (padded to lengths, see
+// planLengths) and evalSet (nil: none) from state st uses, and returns the number of programs
+// and how long that took: the compilation is then measured apart from the steps, and neither a
+// step's time nor the progress bar's estimate includes one. The shapes are known ahead because the epochs' batch orders
 // depend only on the seed. On the Go backend, whose programs cost microseconds to build, and on
 // several devices, it does nothing.
-func (t *Trainer) compileAhead(trainSet, evalSet *Dataset, st *State) (programs int, took time.Duration, err error) {
+func (t *Trainer) compileAhead(trainSet, evalSet *Dataset, st *State, lengths []int) (programs int, took time.Duration, err error) {
 	// Several devices compile lazily: GoMLX v0.28.8 cannot compile an AutoSharding program from
 	// input shapes alone (Exec.Compile panics on the sharded inputs), only from sharded inputs.
 	if !t.shapes.Few || t.parallel != nil {
@@ -35,7 +35,7 @@ func (t *Trainer) compileAhead(trainSet, evalSet *Dataset, st *State) (programs 
 	if t.model.Problem() != checkpoint.SingleLabel {
 		targets = shapes.Make(dtypes.Float32, rows, t.model.NumLabels())
 	}
-	for _, seq := range t.trainLengths(trainSet, st) {
+	for _, seq := range t.usedLengths(trainSet, st, lengths) {
 		tokens := shapes.Make(dtypes.Int32, rows, seq)
 		for _, apply := range applies {
 			exec, err := t.stepExec(apply)
@@ -63,22 +63,45 @@ func (t *Trainer) compileAhead(trainSet, evalSet *Dataset, st *State) (programs 
 	return programs, time.Since(start), nil
 }
 
-// trainLengths returns the padded lengths of the training batches from st's epoch to the last
-// one, each once.
-func (t *Trainer) trainLengths(trainSet *Dataset, st *State) []int {
+// planLengths returns the padded lengths of the training batches of a whole run on trainSet
+// (backend.Shapes.PlanLengths over every epoch's batches, from the first: a resumed run pads
+// each batch as the uninterrupted one did).
+func (t *Trainer) planLengths(trainSet *Dataset) []int {
+	var longest, rows []int
+	for _, batch := range t.runBatches(trainSet, 0) {
+		longest = append(longest, trainSet.paddedLength(batch, nil))
+		rows = append(rows, t.trainRows(len(batch)))
+	}
+	programs := 1
+	if t.cfg.GradAccum > 1 {
+		programs = 2 // accumulate, and accumulate then apply
+	}
+	return t.shapes.PlanLengths(longest, rows, programs)
+}
+
+// runBatches returns the training batches of a run on trainSet from epoch `from` to the last
+// one.
+func (t *Trainer) runBatches(trainSet *Dataset, from int) [][]int {
 	c := t.cfg
 	batchesPerEpoch := (trainSet.Len() + c.BatchSize - 1) / c.BatchSize
 	epochs := c.Epochs
 	if c.MaxSteps > 0 {
 		epochs = (c.MaxSteps*c.GradAccum + batchesPerEpoch - 1) / batchesPerEpoch
 	}
-	lengths := t.seqLengths()
+	var batches [][]int
+	for epoch := from; epoch < max(epochs, from+1); epoch++ {
+		batches = append(batches, trainSet.order(c.Seed, epoch, c.BatchSize)...)
+	}
+	return batches
+}
+
+// usedLengths returns the lengths of lengths that the training batches from st's epoch on are
+// padded to, each once, ascending.
+func (t *Trainer) usedLengths(trainSet *Dataset, st *State, lengths []int) []int {
 	var used []int
-	for epoch := st.Epoch; epoch < max(epochs, st.Epoch+1); epoch++ {
-		for _, batch := range trainSet.order(c.Seed, epoch, c.BatchSize) {
-			if seq := trainSet.paddedLength(batch, lengths); !slices.Contains(used, seq) {
-				used = append(used, seq)
-			}
+	for _, batch := range t.runBatches(trainSet, st.Epoch) {
+		if seq := trainSet.paddedLength(batch, lengths); !slices.Contains(used, seq) {
+			used = append(used, seq)
 		}
 	}
 	slices.Sort(used)

@@ -164,8 +164,8 @@ func (d *Dataset) order(seed uint64, epoch, batchSize int) [][]int {
 }
 
 // batch returns the model inputs of examples idx: tokens, mask and type ids [rows, s] padded on
-// the right to the smallest of lengths that holds the longest row (lengths ends with the
-// longest length the model takes), the targets (class ids [rows] int32, zeros for an unlabelled
+// the right to the smallest of lengths that holds the longest row (to the longest row when none
+// does), the targets (class ids [rows] int32, zeros for an unlabelled
 // set, or Targets [rows, c] float32), and real [rows], true for the rows of idx.
 // The rows past len(idx) (rows >= len(idx)) repeat the first example, so that a short last batch
 // keeps the shape of the others (one compiled program less on XLA); real masks them out of the
@@ -214,12 +214,6 @@ func (d *Dataset) paddedLength(idx []int, lengths []int) int {
 		return lengths[j]
 	}
 	return longest
-}
-
-// seqLengths are the padded sequence lengths of t's batches: the engine's buckets up to the
-// model's longest input (the tokenizer has already truncated to the run's maximum length).
-func (t *Trainer) seqLengths() []int {
-	return t.shapes.SeqLengths(t.model.Config().MaxPositionEmbeddings)
 }
 
 // trainRows is the number of rows a batch of n examples is padded to: n on the Go backend;

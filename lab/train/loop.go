@@ -57,6 +57,8 @@ type loop struct {
 	runDir            string
 	trainSet, evalSet *Dataset
 	st                *State
+	// lengths are the padded lengths of the training batches (Trainer.planLengths).
+	lengths []int
 	res               *Result
 
 	batchesPerEpoch, total, warmup int
@@ -89,7 +91,8 @@ func (t *Trainer) newLoop(runDir string, trainSet, evalSet *Dataset, st *State) 
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	res := &Result{}
-	programs, took, err := t.compileAhead(trainSet, evalSet, st)
+	lengths := t.planLengths(trainSet)
+	programs, took, err := t.compileAhead(trainSet, evalSet, st, lengths)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +101,7 @@ func (t *Trainer) newLoop(runDir string, trainSet, evalSet *Dataset, st *State) 
 		fmt.Fprintf(t.progress, "compiled %d programs (one per input shape) in %.1f s\n", programs, took.Seconds())
 	}
 	c := t.cfg
-	l := &loop{t: t, runDir: runDir, trainSet: trainSet, evalSet: evalSet, st: st, res: res,
+	l := &loop{t: t, runDir: runDir, trainSet: trainSet, evalSet: evalSet, st: st, res: res, lengths: lengths,
 		batchesPerEpoch: (trainSet.Len() + c.BatchSize - 1) / c.BatchSize,
 		start:           time.Now(), startStep: st.Step}
 	stepsPerEpoch := (l.batchesPerEpoch + c.GradAccum - 1) / c.GradAccum
@@ -124,7 +127,7 @@ func (l *loop) optimizerStep(order [][]int) (step, error) {
 		if err != nil {
 			return s, fmt.Errorf("train: step %d: %w", s.k, err)
 		}
-		loss, gradNorm, err := l.t.step(exec, l.trainSet, order[st.Batch], scalars)
+		loss, gradNorm, err := l.t.step(exec, l.trainSet, order[st.Batch], l.lengths, scalars)
 		if err != nil {
 			return s, fmt.Errorf("train: step %d: %w", s.k, err)
 		}

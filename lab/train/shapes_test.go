@@ -73,8 +73,9 @@ func checkPaddedStep(t *testing.T, fixture string, d *Dataset) {
 
 // TestCompileAhead: on XLA a run compiles, before its first step, one training program per
 // padded length its batches reach and one evaluation program per evaluation batch shape, and
-// none on the Go backend. Training lengths 3-25 all pad to 32 (CoarseBucketLengths); the
-// evaluation runs sorted by length in batches of 2: {3, 20} as 2 x 32, then {40} as 1 x 64.
+// none on the Go backend. The training batches' longest rows (25 or 20, and 3) pad to 25
+// (backend.Shapes.PlanLengths: a second program costs more than the padding); the evaluation
+// runs sorted by length in batches of 2: {3, 20} as 2 x 32, then {40} as 1 x 64.
 func TestCompileAhead(t *testing.T) {
 	cfg := Defaults()
 	cfg.MaxSteps, cfg.BatchSize, cfg.LogEvery = 1, 2, 1

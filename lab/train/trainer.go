@@ -277,10 +277,11 @@ func (t *Trainer) stepExec(apply bool) (*model.Exec, error) {
 	return e, nil
 }
 
-// step runs one micro-batch of examples idx of d through exec (see stepExec) at optimizer step s,
-// and returns its mean loss and the gradient norm.
-func (t *Trainer) step(exec *model.Exec, d *Dataset, idx []int, s Step) (meanLoss, norm float64, err error) {
-	tokens, mask, types, labels, real := d.batch(idx, t.seqLengths(), t.trainRows(len(idx)))
+// step runs one micro-batch of examples idx of d, padded to the smallest of lengths that holds
+// it (its longest row's length past them), through exec (see stepExec) at optimizer step s, and
+// returns its mean loss and the gradient norm.
+func (t *Trainer) step(exec *model.Exec, d *Dataset, idx, lengths []int, s Step) (meanLoss, norm float64, err error) {
+	tokens, mask, types, labels, real := d.batch(idx, lengths, t.trainRows(len(idx)))
 	args, err := t.parallel.args(tokens, mask, types, labels, tensors.FromScalar(float32(s.LR)),
 		tensors.FromScalar(float32(s.StepSize)), tensors.FromScalar(float32(s.SqrtBC2)), real)
 	if err != nil {
@@ -295,9 +296,9 @@ func (t *Trainer) step(exec *model.Exec, d *Dataset, idx []int, s Step) (meanLos
 	return float64(tensors.MustCopyFlatData[float32](out[0])[0]), float64(tensors.MustCopyFlatData[float32](out[1])[0]), nil
 }
 
-// TrainStep runs one optimizer step (no accumulation) on the examples idx of d as step k
-// (1-based) at the peak learning rate, and returns its mean loss and gradient norm. Train runs
-// its steps itself: this measures one (bench/train_step).
+// TrainStep runs one optimizer step (no accumulation) on the examples idx of d, padded to their
+// longest row, as step k (1-based) at the peak learning rate, and returns its mean loss and
+// gradient norm. Train runs its steps itself: this measures one (bench/train_step).
 func (t *Trainer) TrainStep(d *Dataset, idx []int, k int) (meanLoss, gradNorm float64, err error) {
 	if k == 1 { // a fresh run: zero optimizer state
 		if err := t.startAtStepZero(); err != nil {
@@ -308,7 +309,7 @@ func (t *Trainer) TrainStep(d *Dataset, idx []int, k int) (meanLoss, gradNorm fl
 	if err != nil {
 		return 0, 0, err
 	}
-	return t.step(exec, d, idx, t.opt.StepAt(k, t.cfg.LearningRate))
+	return t.step(exec, d, idx, nil, t.opt.StepAt(k, t.cfg.LearningRate))
 }
 
 // Progress is a snapshot of a run, given to the hook after each step and evaluation.
