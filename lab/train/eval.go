@@ -158,16 +158,22 @@ func newPredictor(b compute.Backend, m *encoder.Model, store *model.Store, paral
 // Logits returns the logits [n][c] of d's examples, in d's order (d's labels are not read). The
 // examples run sorted by length in batches of at most batchSize, each padded to the smallest
 // bucket length that holds its longest row and to the engine's next row count
-// (backend.Shapes.Rows) with copies of its first row (whose outputs are dropped), so that few
-// graphs get compiled.
+// (backend.Shapes.Rows) with copies of its first row (whose outputs are dropped): the few
+// shapes a server compiles ahead (WarmShapes).
 func (p *Predictor) Logits(ctx context.Context, d *Dataset, batchSize int) ([][]float32, error) {
+	return p.logits(ctx, d, batchSize, p.lengths(), func(n int) int { return p.rows(n, batchSize) })
+}
+
+// logits is Logits with the batches padded to the smallest of lengths that holds each and to
+// rows(len(batch)) rows.
+func (p *Predictor) logits(ctx context.Context, d *Dataset, batchSize int, lengths []int, rows func(n int) int) ([][]float32, error) {
 	c := p.model.NumLabels()
 	out := make([][]float32, d.Len())
 	for _, batch := range inferenceBatches(d, batchSize) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		tokens, mask, types, _, _ := d.batch(batch, p.lengths(), p.rows(len(batch), batchSize))
+		tokens, mask, types, _, _ := d.batch(batch, lengths, rows(len(batch)))
 		flat, err := p.run(tokens, mask, types)
 		if err != nil {
 			return nil, fmt.Errorf("train: running examples: %w", err)
@@ -177,6 +183,23 @@ func (p *Predictor) Logits(ctx context.Context, d *Dataset, batchSize int) ([][]
 		}
 	}
 	return out, nil
+}
+
+// evaluationPadding returns how Evaluate pads the batches of d, a set known whole: to lengths
+// planned for its batches (backend.Shapes.PlanLengths), and, on engines that compile each
+// shape, every batch to the rows of the largest (a short last batch costs less than a program).
+func (p *Predictor) evaluationPadding(d *Dataset, batchSize int) (lengths []int, rows func(n int) int) {
+	rows = func(n int) int { return p.rows(n, batchSize) }
+	if p.shapes.Few {
+		all := p.rows(min(batchSize, d.Len()), batchSize)
+		rows = func(int) int { return all }
+	}
+	var longest, counts []int
+	for _, batch := range inferenceBatches(d, batchSize) {
+		longest = append(longest, d.paddedLength(batch, nil))
+		counts = append(counts, rows(len(batch)))
+	}
+	return p.shapes.PlanLengths(longest, counts, 1), rows
 }
 
 // rows is the number of rows a batch of n of at most batchSize examples is padded to: the
@@ -225,12 +248,13 @@ func inferenceBatches(d *Dataset, batchSize int) [][]int {
 	return batches
 }
 
-// Shapes returns the input shapes (rows, seq) Logits compiles for d in batches of batchSize,
+// Shapes returns the input shapes (rows, seq) Evaluate compiles for d in batches of batchSize,
 // each once.
 func (p *Predictor) Shapes(d *Dataset, batchSize int) [][2]int {
+	lengths, rows := p.evaluationPadding(d, batchSize)
 	var out [][2]int
 	for _, batch := range inferenceBatches(d, batchSize) {
-		shape := [2]int{p.rows(len(batch), batchSize), d.paddedLength(batch, p.lengths())}
+		shape := [2]int{rows(len(batch)), d.paddedLength(batch, lengths)}
 		if !slices.Contains(out, shape) {
 			out = append(out, shape)
 		}
@@ -288,8 +312,8 @@ func (t *Trainer) evaluator() (*Predictor, error) {
 	return t.predictor, nil
 }
 
-// Evaluate scores the model on the labelled set d, run in batches of at most batchSize (see
-// Logits); labels name the classes in the reports.
+// Evaluate scores the model on the labelled set d, run sorted by length in batches of at most
+// batchSize (padded as evaluationPadding says); labels name the classes in the reports.
 func (p *Predictor) Evaluate(ctx context.Context, d *Dataset, labels []string, batchSize int) (*Eval, error) {
 	problem, c := p.model.Problem(), p.model.NumLabels()
 	if len(labels) != c {
@@ -298,7 +322,8 @@ func (p *Predictor) Evaluate(ctx context.Context, d *Dataset, labels []string, b
 	if err := d.check("evaluation", problem, c); err != nil {
 		return nil, err
 	}
-	logits, err := p.Logits(ctx, d, batchSize)
+	lengths, rows := p.evaluationPadding(d, batchSize)
+	logits, err := p.logits(ctx, d, batchSize, lengths, rows)
 	if err != nil {
 		return nil, err
 	}
