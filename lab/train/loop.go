@@ -59,7 +59,7 @@ type loop struct {
 	st                *State
 	// lengths are the padded lengths of the training batches (Trainer.planLengths).
 	lengths []int
-	res               *Result
+	res     *Result
 
 	batchesPerEpoch, total, warmup int
 
