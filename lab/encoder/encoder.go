@@ -246,5 +246,6 @@ func (m *Model) dot(lhs *Node, lhsContracting, lhsBatch []int, rhs *Node, rhsCon
 		return DotGeneral(lhs, lhsContracting, lhsBatch, rhs, rhsContracting, rhsBatch)
 	}
 	return Dot(ConvertDType(lhs, m.matmulDType), ConvertDType(rhs, m.matmulDType)).
-		WithOutputDType(dtypes.Float32).General(lhsContracting, lhsBatch, rhsContracting, rhsBatch)
+		WithAccumulatorDType(m.matmulDType).WithOutputDType(dtypes.Float32).
+		General(lhsContracting, lhsBatch, rhsContracting, rhsBatch)
 }
