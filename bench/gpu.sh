@@ -86,7 +86,8 @@ lay_out_plugin() {
 	local t=${GPU_PLUGIN_DIR:-}
 	if [ -z "$t" ]; then
 		t=$(mktemp -d) || exit 1
-		trap 'rm -rf "$t"' EXIT
+		# Expanded now: t is local, gone by the time the trap runs (set -u would fail on it).
+		trap "rm -rf '$t'" EXIT
 	fi
 	mkdir -p "$t/lib" || exit 1
 	ln -sfn "$plugin" "$t/lib/pjrt_c_api_cuda_plugin.so" || exit 1
