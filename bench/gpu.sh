@@ -9,15 +9,17 @@
 #   bench/gpu.sh run      there, from the directory holding build/ (or build/gpu/gpu.sh run):
 #                         BERT-base shape, batch 32 x seq 128, 5 timed steps per side, within 5
 #                         minutes; results in build/gpu/results/{tunelab,torch}/train_step.md.
-#                         On a machine with several GPUs tunelab runs on one and on all of them
-#                         (the batch of 32 split across them, as `tunelab train --devices all`),
-#                         and the summary gives the scaling efficiency; torch runs on one.
+#                         On a machine with several GPUs both sides run on one and on all of
+#                         them, the batch of 32 split across them: tunelab as `tunelab train
+#                         --devices all`, torch as the Trainer under torchrun (one process per
+#                         GPU, DistributedDataParallel over NCCL); the summary gives each side's
+#                         samples/s on all GPUs and its scaling efficiency.
 #
 # run finds the PJRT CUDA plugin in $PJRT_PLUGIN_LIBRARY_PATH when set, else in the
 # jax-cuda12-pjrt / jax-cuda13-pjrt wheel (jax_plugins/xla_cuda*/xla_cuda_plugin.so) of python3's
 # site-packages (system and user), with the CUDA libraries of the nvidia-* wheels in that
 # site-packages' nvidia/. The torch side needs a python ($PYTHON, default python3) with torch
-# (CUDA) and transformers; without one it is skipped, saying why.
+# (CUDA, with NCCL for several GPUs) and transformers; without one it is skipped, saying why.
 #
 # Environment: GPU_BUILD_DIR (default build/gpu); GPU_SITE_PACKAGES, colon-separated
 # site-packages directories to search instead of python3's; GPU_PLUGIN_DIR, where to lay the
@@ -86,7 +88,8 @@ lay_out_plugin() {
 	local t=${GPU_PLUGIN_DIR:-}
 	if [ -z "$t" ]; then
 		t=$(mktemp -d) || exit 1
-		trap 'rm -rf "$t"' EXIT
+		# Expanded now: t is local, gone by the time the trap runs (set -u would fail on it).
+		trap "rm -rf '$t'" EXIT
 	fi
 	mkdir -p "$t/lib" || exit 1
 	ln -sfn "$plugin" "$t/lib/pjrt_c_api_cuda_plugin.so" || exit 1
@@ -155,15 +158,17 @@ samples_per_second() {
 	echo "${v:-none (failed or skipped)}"
 }
 
-# scaling prints, for each device count above one in the tunelab results' scaling table, the
-# samples/s of bert-base and the scaling efficiency.
+# scaling prints, for each device count above one in the scaling table of result $1's
+# train_step.md, the samples/s of bert-base and the scaling efficiency.
 scaling() {
 	awk -F'|' '
 		function trim(s) { gsub(/^ +| +$/, "", s); return s }
 		/^\| workload \| engine \| devices \|/ { table = 1; next }
 		table && trim($2) == "bert-base" {
-			printf "  tunelab (%s on %s GPUs) samples/s: %s, %sx one GPU, scaling efficiency %s\n", trim($3), trim($4), trim($5), trim($6), trim($7)
-		}' "$dir/results/tunelab/train_step.md" 2>/dev/null
+			side = trim($3) # "torch (cuda)", or a tunelab engine
+			if (side !~ /^torch /) side = "tunelab (" side ")"
+			printf "  %s on %s GPUs samples/s: %s, %sx one GPU, scaling efficiency %s\n", side, trim($4), trim($5), trim($6), trim($7)
+		}' "$dir/results/$1/train_step.md" 2>/dev/null
 }
 
 run() {
@@ -175,7 +180,8 @@ run() {
 	status=$?
 	py=${PYTHON:-python3}
 	if why=$(torch_python); then
-		side 120 torch -device cuda -python "$py" -peer "$dir/peer.py"
+		# Last, so it may take what time is left: it starts torch twice, once per device count.
+		side "$budget" torch -device cuda -python "$py" -peer "$dir/peer.py" -peer-devices 1,all
 		rc=$?
 		[ "$status" -eq 0 ] && status=$rc
 	else
@@ -184,9 +190,10 @@ run() {
 	gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1)
 	gpus=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | wc -l)
 	echo "bert-base, batch 32 x seq 128, training step on ${gpu:-the GPU}${gpu:+ ($gpus GPUs)}:"
-	echo "  tunelab (xla:cuda on 1 GPU) samples/s: $(samples_per_second tunelab xla:cuda)"
-	scaling
-	echo "  torch (cuda) samples/s:                $(samples_per_second torch "torch (cuda)")"
+	echo "  tunelab (xla:cuda) on 1 GPU samples/s: $(samples_per_second tunelab xla:cuda)"
+	scaling tunelab
+	echo "  torch (cuda) on 1 GPU samples/s: $(samples_per_second torch "torch (cuda)")"
+	scaling torch
 	exit "$status"
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -13,7 +14,9 @@ import (
 // TestGPUScript builds bench/gpu.sh's self-contained directory and runs it as on a GPU machine
 // without a GPU: with no plugin it must stop with status 2 and say where it looked; with a fake
 // jax-cuda12-pjrt wheel it must lay the plugin out under the names go-xla loads, run train_step
-// on xla:cuda, and report train_step's own error (the fake plugin cannot load).
+// on xla:cuda, and report train_step's own error (the fake plugin cannot load). With a fake
+// python that answers as torch on 2 GPUs would, the torch side must run the peer in one process
+// and in 2 under torchrun, and the summary give its samples/s on both and its scaling.
 func TestGPUScript(t *testing.T) {
 	bash, err := osexec.LookPath("bash")
 	if err != nil {
@@ -98,6 +101,29 @@ func TestGPUScript(t *testing.T) {
 			!strings.Contains(out[strings.Index(out, "its error:"):], `backend "xla:cuda"`) ||
 			!strings.Contains(out, "torch side skipped") {
 			t.Errorf("%v: exit %d, output:\n%s\nwant train_step's xla:cuda error reported after \"tunelab side failed\", and the torch side skipped", env, code, out)
+		}
+	}
+
+	// Anything else, such as gpu.sh's check that torch imports and sees CUDA, succeeds.
+	python := filepath.Join(tmp, "fake-python")
+	peer := filepath.Join(buildDir, "peer.py")
+	script := fmt.Sprintf(`#!/bin/sh
+case "$*" in
+*device_count*) echo 2 ;;
+"-m torch.distributed.run --standalone --nproc_per_node=2 %[1]s "*) echo '{"seconds": [0.5, 0.5, 0.5, 0.5, 0.5], "peak_rss_bytes": 1048576}' ;;
+"%[1]s "*) echo '{"seconds": [0.8, 0.8, 0.8, 0.8, 0.8], "peak_rss_bytes": 1048576}' ;;
+esac
+`, peer)
+	if err := os.WriteFile(python, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, code = run("GPU_SITE_PACKAGES="+site, "GPU_PLUGIN_DIR="+t.TempDir(), "PYTHON="+python)
+	for _, want := range []string{
+		"\n  torch (cuda) on 1 GPU samples/s: 40.00\n", // 32 samples in 0.8 s
+		"\n  torch (cuda) on 2 GPUs samples/s: 64.00, 1.60x one GPU, scaling efficiency 80%\n",
+	} {
+		if code != 1 || !strings.Contains(out, want) {
+			t.Errorf("torch on 2 GPUs: exit %d, output:\n%s\nwant exit 1 (the tunelab side's) and %q", code, out, want)
 		}
 	}
 }

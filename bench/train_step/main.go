@@ -7,14 +7,20 @@
 //
 //	GOEXPERIMENT=simd go run ./bench/train_step [-model models/all-MiniLM-L6-v2] [-reps 3] \
 //	[-only minilm] [-batch 2 -seq 16] [-backend xla:cuda -device cuda] [-side tunelab] [-devices 1,all]
+//	[-peer-devices 1,all]
 //
 // -devices measures each engine on each of its device counts (a count, or all), splitting the
 // batch across the devices as `tunelab train --devices N` does (lab/train's data parallelism);
 // the report then adds each count's samples/s, speed-up over one device and scaling efficiency
 // (speed-up / devices). The batch is the global one: each device gets batch/N rows.
+// -peer-devices does the same for torch, as the Trainer runs on several GPUs: on N > 1 devices
+// the peer is N processes of DistributedDataParallel launched by torchrun (python -m
+// torch.distributed.run), each with batch/N rows (peer.py); ratios compare tunelab and torch on
+// as many devices.
 //
 // The peer runs peer.py (-peer) with $PYTHON (default /opt/oracle-venv/bin/python, a venv with
-// torch and transformers) using as many threads as GOMAXPROCS, on -device. Results go to
+// torch and transformers) using as many threads as GOMAXPROCS (shared among its processes), on
+// -device. Results go to
 // bench/results/train_step.{json,md}. GFLOP/s counts the matrix products of three forward passes
 // (benchkit.TrainingStepFLOPs) per step; peak RSS is each process's resident memory from its
 // warm-up step on, the loaded model included (host memory only: on a GPU it leaves out the
@@ -34,6 +40,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,7 +59,7 @@ type options struct {
 	python, peer         string
 	tunelab, torch       bool
 	out, cpuProfile, tmp string
-	devices              []string
+	devices, peerDevices []string
 }
 
 func main() {
@@ -70,8 +77,9 @@ func main() {
 	flag.StringVar(&o.out, "out", "bench/results", "directory for train_step.json and train_step.md")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of tunelab's timed steps to this file (with -only)")
 	devices := flag.String("devices", "1", "device counts to measure each engine on, comma-separated: N or all (the batch is split across them)")
+	peerDevices := flag.String("peer-devices", "1", "device counts to run the peer on, comma-separated: N or all (torch's GPUs on cuda, 1 on cpu); on N > 1 it runs data parallel in N processes under torchrun")
 	flag.Parse()
-	o.devices = strings.Split(*devices, ",")
+	o.devices, o.peerDevices = strings.Split(*devices, ","), strings.Split(*peerDevices, ",")
 
 	workloads, err := benchkit.Select(benchkit.Workloads(*minilm), *only, *batch, *seq)
 	if err != nil {
@@ -158,19 +166,24 @@ func run(workloads []*benchkit.Workload, o options) error {
 			b.Finalize()
 		}
 	}
+	var peerCounts []int
+	if o.torch {
+		if peerCounts, err = peerDeviceCounts(o); err != nil {
+			return err
+		}
+	}
 	for i, w := range workloads {
-		var peer *benchkit.Result
-		if o.torch {
-			cmd := osexec.Command(o.python, append([]string{o.peer}, w.PeerArgs(o.reps, o.device)...)...)
-			r, err := benchkit.RunPeer(cmd, "torch ("+o.device+")", w.Batch)
+		var peer []*benchkit.Result
+		for _, n := range peerCounts {
+			r, err := runPeer(w, o, n)
 			if err != nil {
-				return fmt.Errorf("%s: peer: %w", w.Name, err)
+				return fmt.Errorf("%s: peer on %d devices: %w", w.Name, n, err)
 			}
 			r.GFLOPS = benchkit.GFLOPS(w.FLOPs, r.MedianSeconds)
-			peer = &r
-			log.Printf("%s: torch %.3f s/step", w.Name, r.MedianSeconds)
+			peer = append(peer, &r)
+			log.Printf("%s: %s %.3f s/step", w.Name, r.Side, r.MedianSeconds)
 		}
-		w.Measured(results[i], peer)
+		w.Measured(results[i], peer...)
 	}
 	return report(workloads, engines, o)
 }
@@ -187,7 +200,10 @@ func report(workloads []*benchkit.Workload, engines []string, o options) error {
 		fmt.Fprintf(&md, "torch: %s.", o.device)
 	}
 	md.WriteString("\n\n" + benchkit.Table(workloads, "step"))
-	md.WriteString("\nratio: tunelab / torch time per step (medians), lower is better. GFLOP/s: 3 forward passes' matrix products per step over the median time.\n")
+	md.WriteString("\nratio: tunelab / torch time per step (medians) on as many devices, lower is better. GFLOP/s: 3 forward passes' matrix products per step over the median time.\n")
+	if slices.ContainsFunc(workloads, func(w *benchkit.Workload) bool { return len(w.TorchDDP) > 0 }) {
+		md.WriteString("torch xN: N processes of DistributedDataParallel under torchrun, one per device, each on batch/N rows; a step lasts until the slowest one is done; peak RSS is the first process's.\n")
+	}
 	md.WriteString(scalingTable(workloads))
 	report := map[string]any{"threads": runtime.GOMAXPROCS(0), "machine": machine, "device": o.device,
 		"workloads": workloads, "date": time.Now().UTC().Format(time.RFC3339), "engines": engines}
@@ -209,19 +225,19 @@ func deviceCount(spec string, b compute.Backend) (int, error) {
 	return len(devices), err
 }
 
-// scalingTable renders, when an engine was measured on several device counts, a Markdown table
-// of each count's samples/s, its speed-up over the engine on one device and the scaling
-// efficiency (speed-up / devices), then a blank line; "" otherwise.
+// scalingTable renders, when an engine (torch too) was measured on several device counts, a
+// Markdown table of each count's samples/s, its speed-up over the engine on one device and the
+// scaling efficiency (speed-up / devices), then a blank line; "" otherwise.
 func scalingTable(workloads []*benchkit.Workload) string {
 	var md strings.Builder
 	for _, w := range workloads {
 		one := map[string]*benchkit.Result{} // by engine
-		for _, r := range w.Tunelab {
+		for _, r := range w.Sides() {
 			if r.Devices == 1 {
 				one[r.Side] = r
 			}
 		}
-		for _, r := range w.Tunelab {
+		for _, r := range w.Sides() {
 			engine, _, _ := strings.Cut(r.Side, " x")
 			base := one[engine]
 			if r.Devices <= 1 || base == nil {
@@ -238,6 +254,48 @@ func scalingTable(workloads []*benchkit.Workload) string {
 		md.WriteString("\n")
 	}
 	return md.String()
+}
+
+// peerDeviceCounts resolves -peer-devices: a count as it is; all as the GPUs torch sees on cuda
+// (asked of the peer's python, so that CUDA_VISIBLE_DEVICES counts as for torchrun), and on cpu
+// the one device torch has. Each count comes once.
+func peerDeviceCounts(o options) ([]int, error) {
+	var counts []int
+	for _, spec := range o.peerDevices {
+		n, err := strconv.Atoi(spec)
+		switch {
+		case spec == "all" && o.device == "cuda":
+			out, err := osexec.Command(o.python, "-c", "import torch; print(torch.cuda.device_count())").Output()
+			if err != nil {
+				return nil, fmt.Errorf("-peer-devices all: counting torch's GPUs with %s: %w", o.python, err)
+			}
+			if n, err = strconv.Atoi(strings.TrimSpace(string(out))); err != nil || n < 1 {
+				return nil, fmt.Errorf("-peer-devices all: %s counts %q GPUs", o.python, out)
+			}
+		case spec == "all":
+			n = 1
+		case err != nil || n < 1:
+			return nil, fmt.Errorf("-peer-devices %q: want counts or all, comma-separated", spec)
+		}
+		if !slices.Contains(counts, n) {
+			counts = append(counts, n)
+		}
+	}
+	return counts, nil
+}
+
+// runPeer runs the peer on w over n devices: one process, or above one n processes that
+// torchrun starts on this machine alone (--standalone), each on its share of the batch.
+func runPeer(w *benchkit.Workload, o options, n int) (benchkit.Result, error) {
+	args := append([]string{o.peer}, w.PeerArgs(o.reps, o.device)...)
+	side := "torch (" + o.device + ")"
+	if n > 1 {
+		args = append([]string{"-m", "torch.distributed.run", "--standalone", "--nproc_per_node=" + strconv.Itoa(n)}, args...)
+		side = fmt.Sprintf("%s x%d", side, n)
+	}
+	r, err := benchkit.RunPeer(osexec.Command(o.python, args...), side, w.Batch)
+	r.Devices = n
+	return r, err
 }
 
 // runTunelab builds w's model and a lab/train Trainer on the given devices of b (a count or

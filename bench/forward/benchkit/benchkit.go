@@ -106,7 +106,7 @@ func RunPeer(cmd *osexec.Cmd, side string, batch int) (Result, error) {
 		FirstSeconds float64   `json:"first_seconds"`
 	}
 	if err := json.Unmarshal(out, &peer); err != nil || len(peer.Seconds) == 0 {
-		return Result{}, fmt.Errorf("%s printed %q: want {\"seconds\": [...], \"peak_rss_bytes\": n} (%v)", cmd.Args[1], out, err)
+		return Result{}, fmt.Errorf("%s printed %q: want {\"seconds\": [...], \"peak_rss_bytes\": n} (%v)", strings.Join(cmd.Args[1:], " "), out, err)
 	}
 	r := Summarize(side, peer.Seconds, batch)
 	r.PeakRSSBytes, r.FirstSeconds = peer.PeakRSSBytes, peer.FirstSeconds

@@ -2,9 +2,11 @@
 resident memory as benchkit.Measure, on a CPU or a CUDA device.
 """
 import gc
+import os
 import time
 
 import torch
+import torch.distributed as dist
 
 
 def reset_peak_rss():
@@ -24,15 +26,17 @@ def peak_rss_bytes():
     raise RuntimeError("/proc/self/status has no VmHWM line")
 
 
-def device(name):
-    """Returns the torch device for "cpu" or "cuda". On CUDA, float32 matrix products use TF32
-    as XLA's CUDA backend does by default (its tf32 option), so both sides do the same
-    arithmetic."""
+def device(name, index=0):
+    """Returns the torch device for "cpu" or "cuda" (GPU index, made the current one so that
+    "cuda" alone means it too). On CUDA, float32 matrix products use TF32 as XLA's CUDA backend
+    does by default (its tf32 option), so both sides do the same arithmetic."""
     if name == "cuda":
-        if not torch.cuda.is_available():
-            raise SystemExit("peer: -device cuda, but torch.cuda.is_available() is False")
+        if torch.cuda.device_count() <= index:
+            raise SystemExit(f"peer: -device cuda needs GPU {index}, but torch sees {torch.cuda.device_count()} GPUs")
         torch.backends.cuda.matmul.allow_tf32 = True
-    elif name != "cpu":
+        torch.cuda.set_device(index)
+        return torch.device("cuda", index)
+    if name != "cpu":
         raise SystemExit(f"peer: device {name!r}: want cpu or cuda")
     return torch.device(name)
 
@@ -40,9 +44,17 @@ def device(name):
 def measure(step, reps, dev):
     """Runs step() reps+1 times, the first as a warm-up, and returns what benchkit.RunPeer reads:
     the seconds of the timed runs, the peak resident memory from the warm-up on and the warm-up's
-    seconds. On CUDA each
-    run is timed from an idle device to an idle device."""
-    sync = torch.cuda.synchronize if dev.type == "cuda" else lambda: None
+    seconds. On CUDA each run is timed from an idle device to an idle device; in a process group
+    (the data-parallel peer) from every process ready to every process done, so that a run takes
+    as long as on the slowest process, which the others wait for at the next step's all-reduce.
+    """
+
+    def sync():
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        if dist.is_initialized():
+            dist.barrier()
+
     reset_peak_rss()
     times = []
     for i in range(reps + 1):
@@ -60,12 +72,14 @@ def classifier_workload(argv):
     two-label *ForSequenceClassification on dev, with MODEL_DIR's weights when PRETRAINED is 1 or
     initialised randomly from its config.json when 0, and BATCH x SEQ random token ids above the
     first 1000 with an all-ones mask (no padding), on dev. gen is the ids' generator, for more
-    random inputs."""
+    random inputs. Every process of a torchrun launch gets the same model and inputs, the GPU of
+    its LOCAL_RANK, and an equal share of the THREADS, which are the machine's for the whole
+    peer."""
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
     model_dir, pretrained, batch, seq, reps, threads = argv[0], *map(int, argv[1:6])
-    dev = device(argv[6])
-    torch.set_num_threads(threads)
+    dev = device(argv[6], int(os.environ.get("LOCAL_RANK", 0)))
+    torch.set_num_threads(max(1, threads // int(os.environ.get("LOCAL_WORLD_SIZE", 1))))
     torch.manual_seed(0)
     if pretrained:
         model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=2)

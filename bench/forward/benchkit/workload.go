@@ -26,17 +26,21 @@ const BERTBaseConfig = `{
 }`
 
 // Workload is one measured shape: a checkpoint directory (real weights) or a config (random
-// weights), and the batch shape. Tunelab holds one result per engine measured (Result.Side
-// names it: "xla:cpu", "go"); Torch is nil when the peer did not run.
+// weights), and the batch shape. Tunelab holds one result per engine and device count measured
+// (Result.Side names it: "xla:cpu", "go", "xla:cuda x4"); Torch is the peer's result in one
+// process, nil when it did not run; TorchDDP holds the peer's data-parallel results, one per
+// device count above one.
 type Workload struct {
 	Name  string `json:"name"`
 	Batch int    `json:"batch"`
 	Seq   int    `json:"seq"`
 	// FLOPs counts the matrix products of one repetition (ForwardFLOPs or TrainingStepFLOPs).
-	FLOPs   int64     `json:"flops"`
-	Tunelab []*Result `json:"tunelab,omitempty"`
-	Torch   *Result   `json:"torch,omitempty"`
-	// Ratios are each engine's seconds per repetition over torch's, when both ran.
+	FLOPs    int64     `json:"flops"`
+	Tunelab  []*Result `json:"tunelab,omitempty"`
+	Torch    *Result   `json:"torch,omitempty"`
+	TorchDDP []*Result `json:"torch_ddp,omitempty"`
+	// Ratios are each tunelab side's seconds per repetition over torch's on as many devices,
+	// where torch ran on that many.
 	Ratios map[string]float64 `json:"ratios,omitempty"`
 
 	// Dir is the checkpoint directory; empty for a random model from ConfigJSON.
@@ -160,40 +164,59 @@ func (w *Workload) PeerArgs(reps int, device string) []string {
 		strconv.Itoa(runtime.GOMAXPROCS(0)), device}
 }
 
-// Measured records the engines' results and the peer's, and each engine's ratio to the peer.
-func (w *Workload) Measured(tunelab []*Result, torch *Result) {
-	w.Tunelab, w.Torch, w.Ratios = tunelab, torch, nil
-	if torch == nil {
-		return
+// Measured records the engines' results and the peer's (one per device count: Result.Devices,
+// where 0 is one), and each engine's ratio to the peer on as many devices.
+func (w *Workload) Measured(tunelab []*Result, torch ...*Result) {
+	w.Tunelab, w.Torch, w.TorchDDP, w.Ratios = tunelab, nil, nil, nil
+	byDevices := map[int]*Result{}
+	for _, r := range torch {
+		byDevices[max(r.Devices, 1)] = r
+		if r.Devices > 1 {
+			w.TorchDDP = append(w.TorchDDP, r)
+		} else {
+			w.Torch = r
+		}
 	}
 	for _, r := range tunelab {
+		peer := byDevices[max(r.Devices, 1)]
+		if peer == nil {
+			continue
+		}
 		if w.Ratios == nil {
 			w.Ratios = map[string]float64{}
 		}
-		w.Ratios[r.Side] = r.MedianSeconds / torch.MedianSeconds
+		w.Ratios[r.Side] = r.MedianSeconds / peer.MedianSeconds
 	}
 }
 
+// Sides are w's results: tunelab's, then torch's in one process and data parallel.
+func (w *Workload) Sides() []*Result {
+	sides := slices.Clone(w.Tunelab)
+	if w.Torch != nil {
+		sides = append(sides, w.Torch)
+	}
+	return append(sides, w.TorchDDP...)
+}
+
 // Table renders workloads as two Markdown tables: time per repetition (unit names it: "step",
-// "batch") of each engine and of torch with each engine's ratio to torch; then one row per
-// side with samples/s, GFLOP/s, peak RSS and the first repetition's seconds (compilation
-// included). "-" marks a side that did not run.
+// "batch") of each engine, of torch and of torch data parallel on each device count, with each
+// engine's ratio to torch on as many devices (Ratios); then one row per side with samples/s,
+// GFLOP/s, peak RSS and the first repetition's seconds (compilation included). "-" marks a side
+// that did not run.
 func Table(workloads []*Workload, unit string) string {
 	var engines []string
+	var ddp []int // device counts of torch's data-parallel runs
 	for _, w := range workloads {
 		for _, r := range w.Tunelab {
 			if !slices.Contains(engines, r.Side) {
 				engines = append(engines, r.Side)
 			}
 		}
-	}
-	result := func(w *Workload, engine string) *Result {
-		for _, r := range w.Tunelab {
-			if r.Side == engine {
-				return r
+		for _, r := range w.TorchDDP {
+			if !slices.Contains(ddp, r.Devices) {
+				ddp = append(ddp, r.Devices)
 			}
 		}
-		return nil
 	}
 	var md strings.Builder
 	header := []string{"workload", "batch x seq"}
@@ -201,10 +224,19 @@ func Table(workloads []*Workload, unit string) string {
 		header = append(header, fmt.Sprintf("tunelab %s s/%s", e, unit))
 	}
 	header = append(header, "torch s/"+unit)
+	for _, n := range ddp {
+		header = append(header, fmt.Sprintf("torch x%d s/%s", n, unit))
+	}
 	for _, e := range engines {
 		header = append(header, e+" / torch")
 	}
 	md.WriteString("| " + strings.Join(header, " | ") + " |\n|" + strings.Repeat("---|", len(header)) + "\n")
+	find := func(results []*Result, match func(*Result) bool) *Result {
+		if i := slices.IndexFunc(results, match); i >= 0 {
+			return results[i]
+		}
+		return nil
+	}
 	seconds := func(r *Result) string {
 		if r == nil {
 			return "-"
@@ -214,9 +246,12 @@ func Table(workloads []*Workload, unit string) string {
 	for _, w := range workloads {
 		row := []string{w.Name, fmt.Sprintf("%d x %d", w.Batch, w.Seq)}
 		for _, e := range engines {
-			row = append(row, seconds(result(w, e)))
+			row = append(row, seconds(find(w.Tunelab, func(r *Result) bool { return r.Side == e })))
 		}
 		row = append(row, seconds(w.Torch))
+		for _, n := range ddp {
+			row = append(row, seconds(find(w.TorchDDP, func(r *Result) bool { return r.Devices == n })))
+		}
 		for _, e := range engines {
 			if ratio, ok := w.Ratios[e]; ok {
 				row = append(row, fmt.Sprintf("**%.2f**", ratio))
@@ -228,11 +263,7 @@ func Table(workloads []*Workload, unit string) string {
 	}
 	md.WriteString("\n| workload | side | samples/s | GFLOP/s | peak RSS MiB | first " + unit + " s (compile included) |\n|---|---|---|---|---|---|\n")
 	for _, w := range workloads {
-		sides := slices.Clone(w.Tunelab)
-		if w.Torch != nil {
-			sides = append(sides, w.Torch)
-		}
-		for _, r := range sides {
+		for _, r := range w.Sides() {
 			fmt.Fprintf(&md, "| %s | %s | %.2f | %.1f | %.0f | %.2f |\n", w.Name, r.Side, r.SamplesPerSec, r.GFLOPS, MiB(r.PeakRSSBytes), r.FirstSeconds)
 		}
 	}

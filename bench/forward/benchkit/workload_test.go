@@ -104,29 +104,37 @@ func TestPrepareTooLong(t *testing.T) {
 	}
 }
 
+// TestTable: an engine on 2 devices is compared with torch data parallel on 2 (0.8 s over 1.6),
+// the others with torch in one process; a workload without the peer has no ratios.
 func TestTable(t *testing.T) {
 	w := &Workload{Name: "tiny", Batch: 4, Seq: 8}
 	w.Measured([]*Result{{Side: "xla:cpu", MedianSeconds: 1, SamplesPerSec: 4, GFLOPS: 3.75, PeakRSSBytes: 7 << 20, FirstSeconds: 2.5},
-		{Side: "go", MedianSeconds: 3, SamplesPerSec: 4.0 / 3, GFLOPS: 1.25, PeakRSSBytes: 3 << 20}},
-		&Result{Side: "torch (cpu)", MedianSeconds: 2, SamplesPerSec: 2, GFLOPS: 1.875, PeakRSSBytes: 5 << 20})
+		{Side: "go", MedianSeconds: 3, SamplesPerSec: 4.0 / 3, GFLOPS: 1.25, PeakRSSBytes: 3 << 20},
+		{Side: "xla:cpu x2", MedianSeconds: 0.8, SamplesPerSec: 5, Devices: 2}},
+		&Result{Side: "torch (cpu)", MedianSeconds: 2, SamplesPerSec: 2, GFLOPS: 1.875, PeakRSSBytes: 5 << 20, Devices: 1},
+		&Result{Side: "torch (cpu) x2", MedianSeconds: 1.6, SamplesPerSec: 2.5, Devices: 2})
 	half := &Workload{Name: "half", Batch: 1, Seq: 2}
-	half.Measured([]*Result{{Side: "go", MedianSeconds: 0.5, SamplesPerSec: 2}}, nil)
+	half.Measured([]*Result{{Side: "go", MedianSeconds: 0.5, SamplesPerSec: 2}})
 	lines := strings.Split(strings.TrimSpace(Table([]*Workload{w, half}, "step")), "\n")
-	if len(lines) != 11 || lines[0] != "| workload | batch x seq | tunelab xla:cpu s/step | tunelab go s/step | torch s/step | xla:cpu / torch | go / torch |" {
+	if len(lines) != 13 || lines[0] != "| workload | batch x seq | tunelab xla:cpu s/step | tunelab go s/step | tunelab xla:cpu x2 s/step | torch s/step | torch x2 s/step | xla:cpu / torch | go / torch | xla:cpu x2 / torch |" {
 		t.Fatalf("Table:\n%s", strings.Join(lines, "\n"))
 	}
 	for i, want := range map[int]string{
-		2:  "| tiny | 4 x 8 | 1.000 | 3.000 | 2.000 | **0.50** | **1.50** |",
-		3:  "| half | 1 x 2 | - | 0.500 | - | - | - |",
+		2:  "| tiny | 4 x 8 | 1.000 | 3.000 | 0.800 | 2.000 | 1.600 | **0.50** | **1.50** | **0.50** |",
+		3:  "| half | 1 x 2 | - | 0.500 | - | - | - | - | - | - |",
 		7:  "| tiny | xla:cpu | 4.00 | 3.8 | 7 | 2.50 |",
-		9:  "| tiny | torch (cpu) | 2.00 | 1.9 | 5 | 0.00 |",
-		10: "| half | go | 2.00 | 0.0 | 0 | 0.00 |",
+		10: "| tiny | torch (cpu) | 2.00 | 1.9 | 5 | 0.00 |",
+		11: "| tiny | torch (cpu) x2 | 2.50 | 0.0 | 0 | 0.00 |",
+		12: "| half | go | 2.00 | 0.0 | 0 | 0.00 |",
 	} {
 		if lines[i] != want {
 			t.Errorf("line %d\n%s\nwant\n%s", i, lines[i], want)
 		}
 	}
-	if len(half.Ratios) != 0 || w.Ratios["xla:cpu"] != 0.5 || w.Ratios["go"] != 1.5 {
-		t.Errorf("ratios %v and %v, want xla:cpu 0.5, go 1.5 and none without the peer", w.Ratios, half.Ratios)
+	if len(half.Ratios) != 0 || w.Ratios["xla:cpu"] != 0.5 || w.Ratios["go"] != 1.5 || w.Ratios["xla:cpu x2"] != 0.5 {
+		t.Errorf("ratios %v and %v, want xla:cpu 0.5, go 1.5, xla:cpu x2 0.5 and none without the peer", w.Ratios, half.Ratios)
+	}
+	if w.Torch.Side != "torch (cpu)" || len(w.TorchDDP) != 1 || w.TorchDDP[0].Devices != 2 {
+		t.Errorf("torch %+v, data parallel %+v: want the one-process result and the 2-device one", w.Torch, w.TorchDDP)
 	}
 }
