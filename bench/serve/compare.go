@@ -16,18 +16,24 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gomlx/compute/dtypes"
+
+	"github.com/tunelab/tunelab/bench/forward/benchkit"
 	"github.com/tunelab/tunelab/internal/atomicfile"
 	"github.com/tunelab/tunelab/lab"
 	"github.com/tunelab/tunelab/lab/space"
 )
 
-// compareSpec is a -compare run: the model both servers serve and the load each gets.
+// compareSpec is a -compare run: the model both servers serve, tunelab's engines (as for
+// lab/backend.New, "+bf16" for bfloat16 matrix products: benchkit.Engines) and the load each
+// server gets.
 type compareSpec struct {
-	model  string
-	labels []string
-	python string
-	out    string
-	load   loadSpec
+	model   string
+	labels  []string
+	engines []string
+	python  string
+	out     string
+	load    loadSpec
 }
 
 // report is serve.json.
@@ -74,10 +80,10 @@ func compare(ctx context.Context, spec compareSpec) error {
 		return err
 	}
 	bin := filepath.Join(tmp, "tunelab")
-	// The Space's build (lab/space Dockerfile): static, no XLA, SIMD kernels.
-	build := exec.CommandContext(ctx, "go", "build", "-tags", "noxla", "-trimpath", "-o", bin, "./cmd/tunelab")
+	// Built as the Space image builds it (lab/space Dockerfile): cgo for XLA, SIMD kernels.
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/tunelab")
 	build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOEXPERIMENT=simd")
+	build.Env = append(os.Environ(), "GOEXPERIMENT=simd")
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("building tunelab: %w", err)
 	}
@@ -86,30 +92,16 @@ func compare(ctx context.Context, spec compareSpec) error {
 		Go: runtime.Version(), Warmup: spec.load.warmup.Seconds()}
 	probe := spec.load.texts[0]
 	client := &http.Client{Timeout: time.Minute}
-
-	ours, err := startServer(ctx, tmp, "tunelab", "/readyz", bin, "serve", "--model", modelDir, "--host", "127.0.0.1", "--flag-dir", "", "--port")
-	if err != nil {
-		return err
-	}
-	ourAnswer, err := gradioPredict(client, ours.base, probe)
-	if err == nil {
-		for _, api := range []string{"json", "gradio"} {
-			load := spec.load
-			load.api = api
-			var r Result
-			if r, err = runLoad(ctx, ours.base, load, ours.pid()); err != nil {
-				break
-			}
-			r.Side = "tunelab serve (GoMLX Go backend)"
-			fmt.Print(r.String())
-			rep.Results = append(rep.Results, r)
+	var ourAnswer labelValue // the first engine's, which the peer's must match
+	for i, engine := range spec.engines {
+		answer, results, err := serveEngine(ctx, spec, tmp, bin, modelDir, engine, client, probe)
+		if err != nil {
+			return fmt.Errorf("tunelab serve on %s: %w", engine, err)
 		}
-	}
-	if serr := ours.stop(); err == nil {
-		err = serr
-	}
-	if err != nil {
-		return fmt.Errorf("tunelab serve: %w", err)
+		if i == 0 {
+			ourAnswer = answer
+		}
+		rep.Results = append(rep.Results, results...)
 	}
 
 	// The peer's failure is a result to report, not a reason to lose tunelab's numbers.
@@ -139,6 +131,39 @@ func compare(ctx context.Context, spec compareSpec) error {
 		}
 	}
 	return nil
+}
+
+// serveEngine serves modelDir with tunelab serve on engine, asks it to label probe, and loads
+// it through the JSON API and through the Gradio API.
+func serveEngine(ctx context.Context, spec compareSpec, tmp, bin, modelDir, engine string, client *http.Client, probe string) (labelValue, []Result, error) {
+	args := []string{"serve", "--model", modelDir, "--host", "127.0.0.1", "--flag-dir", "", "--backend", strings.TrimSuffix(engine, benchkit.BF16Suffix)}
+	side := "tunelab serve (" + engine + ")"
+	if benchkit.MatmulDType(engine) == dtypes.BFloat16 {
+		args = append(args, "--bf16")
+		side = "tunelab serve (" + strings.TrimSuffix(engine, benchkit.BF16Suffix) + ", bf16 matrix products)"
+	}
+	ours, err := startServer(ctx, tmp, "tunelab", "/readyz", bin, append(args, "--port")...)
+	if err != nil {
+		return labelValue{}, nil, err
+	}
+	defer ours.stop()
+	answer, err := gradioPredict(client, ours.base, probe)
+	if err != nil {
+		return labelValue{}, nil, err
+	}
+	var results []Result
+	for _, api := range []string{"json", "gradio"} {
+		load := spec.load
+		load.api = api
+		r, err := runLoad(ctx, ours.base, load, ours.pid())
+		if err != nil {
+			return labelValue{}, nil, err
+		}
+		r.Side = side
+		fmt.Print(r.String())
+		results = append(results, r)
+	}
+	return answer, results, ours.stop()
 }
 
 // runPeer serves modelDir with gradio_peer.py, checks that it answers probe like tunelab did
@@ -204,8 +229,8 @@ type proc struct {
 func (p *proc) pid() int { return p.cmd.Process.Pid }
 
 // startServer runs name's command with a free port appended and waits until GET readyPath
-// answers 200 (at most 5 minutes: the peer imports torch, tunelab compiles nothing before
-// its first request).
+// answers 200 (at most 5 minutes: the peer imports torch, tunelab on XLA compiles its batch
+// shapes first).
 func startServer(ctx context.Context, tmp, name, readyPath, command string, args ...string) (*proc, error) {
 	port, err := freePort()
 	if err != nil {

@@ -3,10 +3,11 @@
 // requests/s, p50/p99 latency, errors and the server's resident memory sampled from
 // /proc/PID/status.
 //
-// One command starts tunelab serve and the Gradio + transformers peer (gradio_peer.py) on the
-// same model, loads each in turn, stops them and writes bench/results/serve.{json,md}:
+// One command starts tunelab serve on each of its engines (-backend: XLA's CPU plugin and the Go
+// backend by default) and the Gradio + transformers peer (gradio_peer.py) on the same model,
+// loads each in turn, stops them and writes bench/results/serve.{json,md}:
 //
-//	go run ./bench/serve -compare -duration 60s -clients 32
+//	go run ./bench/serve -compare -duration 60s -clients 32 -backend xla:cpu,xla:cpu+bf16,go
 //
 // or load a server that is already running:
 //
@@ -38,6 +39,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/tunelab/tunelab/bench/forward/benchkit"
 )
 
 // defaultTexts are short tweet-like inputs, cycled through by the clients.
@@ -62,11 +65,12 @@ func main() {
 		pid      = flag.Int("pid", 0, "server process id, to sample its RSS from /proc (0: no sampling)")
 		textFile = flag.String("texts", "", "file of texts, one per line (default: built-in examples)")
 
-		cmp    = flag.Bool("compare", false, "start tunelab serve and the Gradio peer on loopback, load each in turn, write -out/serve.{json,md}")
-		model  = flag.String("model", "all-MiniLM-L6-v2", "with -compare: model both servers serve (saved with a -labels head first)")
-		labels = flag.String("labels", "not disaster,disaster", "with -compare: class names of the model's head")
-		python = flag.String("python", "/opt/oracle-venv/bin/python", "with -compare: interpreter with torch, transformers and gradio")
-		out    = flag.String("out", filepath.Join("bench", "results"), "with -compare: folder of serve.json and serve.md")
+		cmp     = flag.Bool("compare", false, "start tunelab serve and the Gradio peer on loopback, load each in turn, write -out/serve.{json,md}")
+		model   = flag.String("model", "all-MiniLM-L6-v2", "with -compare: model both servers serve (saved with a -labels head first)")
+		labels  = flag.String("labels", "not disaster,disaster", "with -compare: class names of the model's head")
+		python  = flag.String("python", "/opt/oracle-venv/bin/python", "with -compare: interpreter with torch, transformers and gradio")
+		out     = flag.String("out", filepath.Join("bench", "results"), "with -compare: folder of serve.json and serve.md")
+		engines = flag.String("backend", "", `with -compare: tunelab's engines, comma-separated ("xla:cpu", "go", "xla:cpu+bf16" for bfloat16 matrix products); empty: xla:cpu and go (go alone without XLA's plugin)`)
 	)
 	flag.Parse()
 	texts := defaultTexts
@@ -80,7 +84,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *cmp {
-		if err := compare(ctx, compareSpec{model: *model, labels: strings.Split(*labels, ","), python: *python, out: *out, load: load}); err != nil {
+		if err := compare(ctx, compareSpec{model: *model, labels: strings.Split(*labels, ","), engines: benchkit.Engines(*engines), python: *python, out: *out, load: load}); err != nil {
 			fatal(err)
 		}
 		return
