@@ -13,6 +13,8 @@ import (
 
 	"github.com/tunelab/tunelab/internal/atomicfile"
 	"github.com/tunelab/tunelab/lab/display"
+	"github.com/tunelab/tunelab/lab/plot"
+	"github.com/tunelab/tunelab/lab/train"
 )
 
 // Row is one model on one task in the results table.
@@ -75,21 +77,15 @@ func Write(dir, command string, notes []string, runs []*display.Run) error {
 	}
 	files["results.json"] = append(js, '\n')
 	for _, task := range uniq(runs, func(r *display.Run) string { return r.Task }) {
-		var series []display.Series
+		var series []plot.Series
 		for _, r := range runs {
 			if r.Task != task {
 				continue
 			}
-			s := display.Series{Name: r.Model}
-			for _, rec := range r.History {
-				if v, ok := rec["eval_accuracy"]; ok {
-					s.X, s.Y = append(s.X, rec["step"]), append(s.Y, v)
-				}
-			}
-			series = append(series, s)
-			files[fmt.Sprintf("confusion-%s-%s.svg", slug(task), slug(r.Model))] = []byte(display.Heatmap(r.Model+" on "+task, r.Labels, r.Eval.Report.ConfusionMatrix.Counts))
+			series = append(series, train.Curve(r.History, r.Model, "step", "eval_accuracy"))
+			files[fmt.Sprintf("confusion-%s-%s.svg", slug(task), slug(r.Model))] = []byte(plot.Heatmap(r.Model+" on "+task, r.Labels, r.Eval.Report.ConfusionMatrix.Counts))
 		}
-		files["curves-"+slug(task)+".svg"] = []byte(display.Lines(task+": validation accuracy", "step", series...))
+		files["curves-"+slug(task)+".svg"] = []byte(plot.Lines(task+": validation accuracy", "step", series...))
 	}
 	for name, content := range files {
 		if err := atomicfile.WriteFile(filepath.Join(dir, name), content); err != nil {
@@ -136,9 +132,9 @@ func csvTable(rows []Row) []byte {
 // bars draws metric per task, one bar colour per model.
 func bars(metric string, rows []Row, value func(Row) float64) string {
 	tasks := uniq(rows, func(r Row) string { return r.Task })
-	var series []display.Series
+	var series []plot.Series
 	for _, model := range uniq(rows, func(r Row) string { return r.Model }) {
-		s := display.Series{Name: model, Y: make([]float64, len(tasks))}
+		s := plot.Series{Name: model, Y: make([]float64, len(tasks))}
 		for _, r := range rows {
 			if r.Model == model {
 				s.Y[slices.Index(tasks, r.Task)] = value(r)
@@ -146,7 +142,7 @@ func bars(metric string, rows []Row, value func(Row) float64) string {
 		}
 		series = append(series, s)
 	}
-	return display.Bars(metric+" on the held-out split", tasks, series...)
+	return plot.Bars(metric+" on the held-out split", tasks, series...)
 }
 
 // mistakes lists, per run, the n wrong predictions made with the highest probability.

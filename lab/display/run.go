@@ -14,6 +14,7 @@ import (
 	"github.com/tunelab/tunelab/internal/atomicfile"
 	"github.com/tunelab/tunelab/lab"
 	"github.com/tunelab/tunelab/lab/data"
+	"github.com/tunelab/tunelab/lab/plot"
 	"github.com/tunelab/tunelab/lab/train"
 )
 
@@ -172,19 +173,19 @@ var curveNames = map[string]string{"loss": "training loss", "eval_loss": "valida
 // Curves draws the training and validation loss, and the validation accuracy, by step (two
 // Images in a Row).
 func (r *Run) Curves() string {
-	series := map[string]*Series{}
+	series := map[string]*plot.Series{}
 	for _, rec := range r.History {
 		for key, name := range curveNames {
 			if v, ok := rec[key]; ok {
 				if series[key] == nil {
-					series[key] = &Series{Name: name}
+					series[key] = &plot.Series{Name: name}
 				}
 				series[key].X = append(series[key].X, rec["step"])
 				series[key].Y = append(series[key].Y, v)
 			}
 		}
 	}
-	var losses, accuracy []Series
+	var losses, accuracy []plot.Series
 	for _, key := range []string{"loss", "eval_loss"} {
 		if s := series[key]; s != nil {
 			losses = append(losses, *s)
@@ -193,7 +194,7 @@ func (r *Run) Curves() string {
 	if s := series["eval_accuracy"]; s != nil {
 		accuracy = append(accuracy, *s)
 	}
-	return Row(Image(Lines(r.short()+": loss", "step", losses...)), Image(Lines(r.short()+": validation accuracy", "step", accuracy...)))
+	return Row(Image(plot.Lines(r.short()+": loss", "step", losses...)), Image(plot.Lines(r.short()+": validation accuracy", "step", accuracy...)))
 }
 
 // classNames returns the names of the report's classes in confusion-matrix order, with the
@@ -226,13 +227,13 @@ func (r *Run) MetricsTable() string {
 		[]string{"macro avg", f(rep.Macro.Precision), f(rep.Macro.Recall), f(rep.Macro.F1), n},
 		[]string{"weighted avg", f(rep.Weighted.Precision), f(rep.Weighted.Recall), f(rep.Weighted.F1), n},
 		[]string{"accuracy", "", "", f(rep.Accuracy), n})
-	return Table([]string{r.Title(), "precision", "recall", "f1", "support"}, rows)
+	return plot.Table([]string{r.Title(), "precision", "recall", "f1", "support"}, rows)
 }
 
 // ConfusionMatrix draws the validation confusion matrix with the label names (an Image).
 func (r *Run) ConfusionMatrix() string {
 	names, _ := r.classNames()
-	return Image(Heatmap(r.short()+": validation confusion matrix", names, r.Eval.Report.ConfusionMatrix.Counts))
+	return Image(plot.Heatmap(r.short()+": validation confusion matrix", names, r.Eval.Report.ConfusionMatrix.Counts))
 }
 
 // Mistake is a wrong prediction: the index of the example in Validation, the predicted class
@@ -261,7 +262,7 @@ func (r *Run) Mistakes(n int) string {
 	rows := [][]string{}
 	for _, m := range r.ConfidentMistakes(n) {
 		ex := r.Validation[m.Index]
-		rows = append(rows, []string{short(ex.Text, 240), ex.Label, r.Labels[m.Predicted], strconv.FormatFloat(float64(m.Probability), 'f', 3, 32)})
+		rows = append(rows, []string{plot.Shorten(ex.Text, 240), ex.Label, r.Labels[m.Predicted], strconv.FormatFloat(float64(m.Probability), 'f', 3, 32)})
 	}
-	return Table([]string{"text", "true", "predicted", "probability"}, rows)
+	return plot.Table([]string{"text", "true", "predicted", "probability"}, rows)
 }

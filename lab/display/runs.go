@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/tunelab/tunelab/lab/data"
+	"github.com/tunelab/tunelab/lab/plot"
 )
 
 // A notebook's runs live in one folder, a subfolder per task and a folder per run:
@@ -260,7 +261,7 @@ func RunsTable(runs []*Run) string {
 			rows[i] = slices.Delete(rows[i], col, col+1)
 		}
 	}
-	table := Table(header, rows)
+	table := plot.Table(header, rows)
 	if len(same) > 0 {
 		table += `<p style="font-family:sans-serif;font-size:13px;margin:2px 0 8px">Every run: ` + html.EscapeString(strings.Join(same, ", ")) + `.</p>`
 	}
@@ -275,9 +276,9 @@ func RunsCurves(runs []*Run) string {
 		return ""
 	}
 	metric := TaskMetric(runs[0].Task)
-	var losses, scores []Series
+	var losses, scores []plot.Series
 	for _, r := range runs {
-		loss, score := Series{Name: cmp.Or(r.Name, r.Model)}, Series{Name: cmp.Or(r.Name, r.Model)}
+		loss, score := plot.Series{Name: cmp.Or(r.Name, r.Model)}, plot.Series{Name: cmp.Or(r.Name, r.Model)}
 		for _, rec := range r.History {
 			if v, ok := rec["eval_loss"]; ok {
 				loss.X, loss.Y = append(loss.X, rec["epoch"]), append(loss.Y, v)
@@ -294,8 +295,8 @@ func RunsCurves(runs []*Run) string {
 		}
 	}
 	tasks := strings.Join(uniqueTasks(runs), ", ")
-	return Row(Image(Lines(tasks+": validation loss", "epoch", losses...)),
-		Image(Lines(tasks+": validation "+runs[0].metricName(metric), "epoch", scores...)))
+	return Row(Image(plot.Lines(tasks+": validation loss", "epoch", losses...)),
+		Image(plot.Lines(tasks+": validation "+runs[0].metricName(metric), "epoch", scores...)))
 }
 
 // uniqueTasks lists the tasks of runs in first-seen order.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tunelab/tunelab/internal/testenv"
+	"github.com/tunelab/tunelab/internal/xmltest"
 	"github.com/tunelab/tunelab/lab"
 	"github.com/tunelab/tunelab/lab/data"
 	"github.com/tunelab/tunelab/lab/metrics"
@@ -259,7 +260,7 @@ func TestRunsOfATask(t *testing.T) {
 func tableRows(t *testing.T, doc string) [][]string {
 	t.Helper()
 	var rows [][]string
-	for _, e := range parse(t, doc) {
+	for _, e := range xmltest.Parse(t, doc) {
 		switch e.Name {
 		case "tr":
 			rows = append(rows, nil)
@@ -275,7 +276,7 @@ func tableByHeader(t *testing.T, doc string) []map[string]string {
 	t.Helper()
 	var header []string
 	var rows []map[string]string
-	for _, e := range parse(t, doc) {
+	for _, e := range xmltest.Parse(t, doc) {
 		switch e.Name {
 		case "th":
 			header = append(header, e.Text)
