@@ -12,8 +12,8 @@ import (
 	"strings"
 
 	"github.com/tunelab/tunelab/internal/atomicfile"
-	"github.com/tunelab/tunelab/lab/display"
 	"github.com/tunelab/tunelab/lab/plot"
+	"github.com/tunelab/tunelab/lab/runs"
 	"github.com/tunelab/tunelab/lab/train"
 )
 
@@ -35,7 +35,7 @@ type Row struct {
 	Confusion [][]int  `json:"confusion_matrix"`
 }
 
-func rowOf(r *display.Run) Row {
+func rowOf(r *runs.Run) Row {
 	row := Row{Model: r.Model, Task: r.Task, Train: r.TrainExamples, Eval: len(r.Validation),
 		Accuracy: r.Metrics["accuracy"], MacroF1: r.Metrics["macro_f1"], TrainSeconds: r.Seconds,
 		Labels: r.Labels, Confusion: r.Eval.Report.ConfusionMatrix.Counts}
@@ -56,7 +56,7 @@ func rowOf(r *display.Run) Row {
 // (grouped bars), curves-TASK.svg (validation accuracy by step, one line per model),
 // confusion-TASK-MODEL.svg, and mistakes.md (the five most confident mistakes of each run).
 // command is recorded so the folder says how it was made.
-func Write(dir, command string, notes []string, runs []*display.Run) error {
+func Write(dir, command string, notes []string, runs []*runs.Run) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -76,7 +76,7 @@ func Write(dir, command string, notes []string, runs []*display.Run) error {
 		return err
 	}
 	files["results.json"] = append(js, '\n')
-	for _, task := range uniq(runs, func(r *display.Run) string { return r.Task }) {
+	for _, task := range uniq(rows, func(r Row) string { return r.Task }) {
 		var series []plot.Series
 		for _, r := range runs {
 			if r.Task != task {
@@ -146,7 +146,7 @@ func bars(metric string, rows []Row, value func(Row) float64) string {
 }
 
 // mistakes lists, per run, the n wrong predictions made with the highest probability.
-func mistakes(runs []*display.Run, n int) []byte {
+func mistakes(runs []*runs.Run, n int) []byte {
 	var b bytes.Buffer
 	b.WriteString("# Most confident mistakes\n")
 	for _, r := range runs {

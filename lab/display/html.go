@@ -1,6 +1,8 @@
 // Package display shows the lab in GoNB notebooks: Image turns a chart of lab/plot into what
 // JupyterLab renders, Row lays outputs side by side, Live draws a training run as it goes, and
-// Run is the record of a fine-tuning run that a notebook's later cells read back.
+// FineTune is a notebook's training cell (lab/runs.FineTune drawn live). It is the only package
+// that imports GoNB's gonbui: what the command line shares with the notebooks (the charts and
+// tables, the runs' records) lives in lab/plot and lab/runs, so tunelab links no notebook UI.
 //
 //	gonbui.DisplayHTML(display.Image(plot.Bars("accuracy", []string{"MiniLM", "bge"}, plot.Series{Name: "tweets", Y: []float64{0.81, 0.83}})))
 package display
