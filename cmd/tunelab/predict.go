@@ -12,7 +12,7 @@ import (
 
 	"github.com/tunelab/tunelab/lab"
 	"github.com/tunelab/tunelab/lab/backend"
-	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 	"github.com/tunelab/tunelab/lab/runs"
 )
 
@@ -34,7 +34,7 @@ type modelFlags struct {
 	bf16                        bool
 	// problem is the problem type the command needs (train and eval: the task's); "" keeps the
 	// model's.
-	problem checkpoint.ProblemType
+	problem hfmodel.ProblemType
 	// fromRun is the run --run named, once loaded.
 	fromRun *runs.Run
 }

@@ -10,8 +10,8 @@ import (
 
 	"github.com/tunelab/tunelab/internal/testenv"
 	"github.com/tunelab/tunelab/lab"
-	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/data"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 	"github.com/tunelab/tunelab/lab/train"
 )
 
@@ -47,7 +47,7 @@ func TestFineTuneSeedDrawsTheHead(t *testing.T) {
 		if len(steps) == 0 || steps[len(steps)-1] != 1 {
 			t.Errorf("progress reported steps %v, want up to step 1", steps)
 		}
-		ck, err := checkpoint.Load(run.ModelDir(), nil)
+		ck, err := hfmodel.Load(run.ModelDir(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/lab/safetensors"
 )
 
 // sameLength returns n texts of exactly words words each, so that every batch of them is padded
@@ -39,7 +39,7 @@ func TestGradAccumEqualsBigBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	zero := 0.0
-	step := func(batch, accum int) map[string]checkpoint.Tensor {
+	step := func(batch, accum int) map[string]safetensors.Tensor {
 		cfg := Defaults()
 		cfg.LearningRate, cfg.WeightDecay, cfg.Dropout, cfg.MaxSteps, cfg.LogEvery = 1e-2, 0.01, &zero, 1, 1
 		cfg.BatchSize, cfg.GradAccum = batch, accum
