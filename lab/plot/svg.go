@@ -60,12 +60,12 @@ func (w *svgWriter) end() string {
 	return w.String()
 }
 
-// yAxis draws horizontal grid lines with tick labels over [lo, hi] and returns the mapping from
-// values to y pixels.
-func (w *svgWriter) yAxis(lo, hi float64) func(float64) float64 {
+// yAxis draws horizontal grid lines with tick labels over [lo, hi], widened to the round ticks
+// around it, and returns the mapping from values to y pixels and the widened range.
+func (w *svgWriter) yAxis(lo, hi float64) (y func(float64) float64, ylo, yhi float64) {
 	ticks := niceTicks(lo, hi, 5)
 	lo, hi = min(lo, ticks[0]), max(hi, ticks[len(ticks)-1])
-	y := func(v float64) float64 {
+	y = func(v float64) float64 {
 		return float64(height-marginB) - (v-lo)/(hi-lo)*float64(height-marginB-marginT)
 	}
 	for _, t := range ticks {
@@ -73,7 +73,7 @@ func (w *svgWriter) yAxis(lo, hi float64) func(float64) float64 {
 		w.printf(`<text x="%d" y="%.1f" text-anchor="end" dominant-baseline="middle">%s</text>`, marginL-6, y(t), formatTick(t))
 	}
 	w.printf(`<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="#333"/>`, marginL, width-marginR, height-marginB, height-marginB)
-	return y
+	return y, lo, hi
 }
 
 // legend lists the names of the series that have values at the bottom right, each in its
@@ -110,7 +110,7 @@ func Bars(title string, categories []string, series ...Series) string {
 	if hi == 0 {
 		hi = 1
 	}
-	y := w.yAxis(0, hi)
+	y, _, _ := w.yAxis(0, hi)
 	group := float64(width-marginL-marginR) / float64(max(1, len(categories)))
 	bar := group * 0.8 / float64(max(1, len(series)))
 	for c, name := range categories {
@@ -142,7 +142,7 @@ func Histogram(title, unit string, values []int, bins int) string {
 	for _, c := range counts {
 		hi = max(hi, float64(c))
 	}
-	y := w.yAxis(0, hi)
+	y, _, _ := w.yAxis(0, hi)
 	step := float64(width-marginL-marginR) / float64(max(1, len(counts)))
 	for i, c := range counts {
 		x := float64(marginL) + step*float64(i)
@@ -198,7 +198,7 @@ func Lines(title, xLabel string, series ...Series) string {
 	}
 	xlo, xhi := valueRange(xs)
 	ylo, yhi := valueRange(ys)
-	y := w.yAxis(ylo, yhi)
+	y, _, _ := w.yAxis(ylo, yhi)
 	x := w.xAxis(xlo, xhi, xLabel)
 	for s, ser := range series {
 		colour := palette[s%len(palette)]
@@ -259,11 +259,13 @@ func scatter(title, xLabel, yLabel string, xv, yv []float64, diagonal bool) stri
 	}
 	xlo, xhi := valueRange(xs)
 	ylo, yhi := valueRange(ys)
-	if diagonal {
-		xlo, xhi = valueRange(append(slices.Clone(xs), ys...))
-		ylo, yhi = xlo, xhi
+	if diagonal { // both axes over the values of either, y's round range
+		ylo, yhi = valueRange(append(slices.Clone(xs), ys...))
 	}
-	y := w.yAxis(ylo, yhi)
+	y, ylo, yhi := w.yAxis(ylo, yhi)
+	if diagonal {
+		xlo, xhi = ylo, yhi
+	}
 	x := w.xAxis(xlo, xhi, xLabel)
 	w.printf(`<text x="14" y="%d" text-anchor="middle" transform="rotate(-90 14 %d)">%s</text>`,
 		(height-marginB+marginT)/2, (height-marginB+marginT)/2, html.EscapeString(yLabel))

@@ -179,10 +179,11 @@ func TestScatterPlacesPoints(t *testing.T) {
 	}
 }
 
-// TestPredictedVsTrueDiagonal: a perfect prediction lies on the y = x line, which runs from
-// the smallest to the largest value of either axis; an overestimate lies above it.
+// TestPredictedVsTrueDiagonal: both axes cover the same range (1 to 5.5, widened to the round 6),
+// so the y = x line runs from corner to corner of the plot; perfect predictions lie on it and an
+// overestimate above it.
 func TestPredictedVsTrueDiagonal(t *testing.T) {
-	doc := PredictedVsTrue("stars", []float64{1, 3, 5}, []float64{1, 4, 5})
+	doc := PredictedVsTrue("stars", []float64{1, 3, 5.5}, []float64{1, 4, 5.5})
 	var diag *xmltest.Element
 	els := xmltest.Parse(t, doc)
 	for i, e := range els {
@@ -194,19 +195,25 @@ func TestPredictedVsTrueDiagonal(t *testing.T) {
 		t.Fatalf("no diagonal:\n%s", doc)
 	}
 	x1, y1, x2, y2 := xmltest.Number(t, *diag, "x1"), xmltest.Number(t, *diag, "y1"), xmltest.Number(t, *diag, "x2"), xmltest.Number(t, *diag, "y2")
+	if x1 != marginL || y1 != height-marginB || x2 != width-marginR || y2 != marginT {
+		t.Errorf("diagonal (%g,%g)-(%g,%g), want from the plot's bottom left to its top right", x1, y1, x2, y2)
+	}
+	// lineY is the diagonal's y at x.
+	lineY := func(x float64) float64 { return y1 + (x-x1)*(y2-y1)/(x2-x1) }
 	cx, cy := circles(t, doc)
 	if len(cx) != 3 {
 		t.Fatalf("%d dots, want 3", len(cx))
 	}
-	// (1, 1) and (5, 5) are the line's ends; (3, 4) is above the line at x 3, half-way along.
-	if math.Abs(cx[0]-x1) > 0.1 || math.Abs(cy[0]-y1) > 0.1 || math.Abs(cx[2]-x2) > 0.1 || math.Abs(cy[2]-y2) > 0.1 {
-		t.Errorf("diagonal (%g,%g)-(%g,%g), want from the dot (%g,%g) to (%g,%g)", x1, y1, x2, y2, cx[0], cy[0], cx[2], cy[2])
+	for _, i := range []int{0, 2} {
+		if math.Abs(cy[i]-lineY(cx[i])) > 0.2 {
+			t.Errorf("perfect prediction %d at (%g, %g), off the diagonal (y %g there)", i, cx[i], cy[i], lineY(cx[i]))
+		}
 	}
-	if lineY := (y1 + y2) / 2; math.Abs(cx[1]-(x1+x2)/2) > 0.1 || cy[1] >= lineY {
-		t.Errorf("the overestimate (3, 4) at (%g, %g), want above the diagonal's middle (%g, %g)", cx[1], cy[1], (x1+x2)/2, lineY)
+	if cy[1] >= lineY(cx[1]) {
+		t.Errorf("the overestimate (3, 4) at (%g, %g), want above the diagonal (y %g there)", cx[1], cy[1], lineY(cx[1]))
 	}
-	if !strings.Contains(doc, ">true</text>") || !strings.Contains(doc, ">predicted</text>") {
-		t.Error("axes not labelled true and predicted")
+	if !strings.Contains(doc, ">true</text>") || !strings.Contains(doc, ">predicted</text>") || !strings.Contains(doc, ">6</text>") {
+		t.Error("axes not labelled true and predicted, or not up to 6")
 	}
 }
 
