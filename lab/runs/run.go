@@ -3,8 +3,8 @@
 // one, and what reads them back: the latest or best run of a task, its curves, metrics and
 // mistakes, the runs side by side and the models compared with confidence intervals. The
 // charts are SVG documents and the tables HTML (lab/plot), for a notebook (lab/display shows
-// them) or the command line (`tunelab runs`, `tunelab serve --run`), which so links no
-// notebook library.
+// them) and for the command line (`tunelab runs`, `tunelab serve --run`), so that the command
+// does not link the notebook's UI library.
 package runs
 
 import (
