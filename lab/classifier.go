@@ -4,7 +4,7 @@
 //	clf, err := lab.Load("all-MiniLM-L6-v2", lab.WithLabels("not disaster", "disaster"))
 //	preds, err := clf.Predict(ctx, []string{"Forest fire near La Ronge Sask. Canada"})
 //
-// Each step lives in its own package under lab/ (data, tokenize, checkpoint, encoder, train,
+// Each step lives in its own package under lab/ (data, tokenize, hfmodel, encoder, train,
 // metrics, serve); this package only wires them together.
 package lab
 
@@ -24,9 +24,9 @@ import (
 
 	"github.com/tunelab/tunelab/internal/atomicfile"
 	"github.com/tunelab/tunelab/lab/backend"
-	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/encoder"
 	"github.com/tunelab/tunelab/lab/hfhub"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 	"github.com/tunelab/tunelab/lab/metrics"
 	"github.com/tunelab/tunelab/lab/tokenize"
 	"github.com/tunelab/tunelab/lab/train"
@@ -45,7 +45,7 @@ type Classifier struct {
 	Labels []string
 	// Problem is the model's problem type: what its outputs mean (see Probabilities and
 	// Predict) and how it trains.
-	Problem   checkpoint.ProblemType
+	Problem   hfmodel.ProblemType
 	Tokenizer *tokenize.Tokenizer
 	Model     *encoder.Model
 	Store     *model.Store
@@ -67,7 +67,7 @@ type options struct {
 	seed        uint64
 	progress    io.Writer
 	matmulDType dtypes.DType
-	problem     checkpoint.ProblemType
+	problem     hfmodel.ProblemType
 	devices     string
 }
 
@@ -76,14 +76,14 @@ type Option func(*options)
 
 // WithLabels names the classes; required when the checkpoint has no head (a pretrained encoder).
 // A checkpoint with a head defaults to its config.json's id2label, else to transformers' names
-// LABEL_0, LABEL_1, ... (checkpoint.DefaultLabels).
+// LABEL_0, LABEL_1, ... (hfmodel.DefaultLabels).
 func WithLabels(labels ...string) Option { return func(o *options) { o.labels = labels } }
 
 // WithProblem sets the problem type (default: config.json's problem_type, else regression for
 // one label and single-label classification for more). A regression model has one output,
 // named "LABEL_0" as transformers names it unless WithLabels or config.json says otherwise; a
 // multi-label model needs its class names. Saving writes it into config.json.
-func WithProblem(p checkpoint.ProblemType) Option { return func(o *options) { o.problem = p } }
+func WithProblem(p hfmodel.ProblemType) Option { return func(o *options) { o.problem = p } }
 
 // WithBackend selects the backend ("go", "xla:cuda", ...; default: $GOMLX_BACKEND or the Go backend).
 func WithBackend(config string) Option { return func(o *options) { o.backend = config } }
@@ -132,7 +132,7 @@ func Load(ctx context.Context, nameOrDir string, opts ...Option) (*Classifier, e
 			maxLength = min(maxLength, m)
 		}
 	}
-	if ck.Config.Family == checkpoint.RoBERTa && maxLength > ck.Config.MaxPositionEmbeddings-ck.Config.PadTokenID-1 {
+	if ck.Config.Family == hfmodel.RoBERTa && maxLength > ck.Config.MaxPositionEmbeddings-ck.Config.PadTokenID-1 {
 		maxLength = ck.Config.MaxPositionEmbeddings - ck.Config.PadTokenID - 1 // RoBERTa's positions start at pad+1.
 	}
 	b, err := backend.New(o.backend)
@@ -161,10 +161,10 @@ func Load(ctx context.Context, nameOrDir string, opts ...Option) (*Classifier, e
 // loadCheckpoint loads dir with o's labels and problem type; the config of the result names the
 // resolved problem type (except a single-label classifier's whose config.json named none, which
 // transformers reads as single-label anyway).
-func loadCheckpoint(dir string, o options) (*checkpoint.Checkpoint, error) {
+func loadCheckpoint(dir string, o options) (*hfmodel.Checkpoint, error) {
 	labels := o.labels
-	if o.problem == checkpoint.Regression && labels == nil {
-		cfg, err := checkpoint.ReadConfig(dir)
+	if o.problem == hfmodel.Regression && labels == nil {
+		cfg, err := hfmodel.ReadConfig(dir)
 		if err != nil {
 			return nil, err
 		}
@@ -172,15 +172,15 @@ func loadCheckpoint(dir string, o options) (*checkpoint.Checkpoint, error) {
 			labels = []string{"LABEL_0"}
 		}
 	}
-	ck, err := checkpoint.Load(dir, labels)
+	ck, err := hfmodel.Load(dir, labels)
 	if err != nil {
 		return nil, err
 	}
-	problem := checkpoint.ResolveProblemType(cmp.Or(o.problem, ck.Config.ProblemType), len(ck.Labels), true)
-	if problem == checkpoint.Regression && len(ck.Labels) != 1 {
+	problem := hfmodel.ResolveProblemType(cmp.Or(o.problem, ck.Config.ProblemType), len(ck.Labels), true)
+	if problem == hfmodel.Regression && len(ck.Labels) != 1 {
 		return nil, fmt.Errorf("%s: a regression model has one output, not %d labels %q", dir, len(ck.Labels), ck.Labels)
 	}
-	if problem != checkpoint.SingleLabel || ck.Config.ProblemType != "" {
+	if problem != hfmodel.SingleLabel || ck.Config.ProblemType != "" {
 		ck.Config = ck.Config.WithProblemType(problem)
 	}
 	return ck, nil
@@ -255,7 +255,7 @@ func (c *Classifier) Warm(ctx context.Context, maxTexts int) (int, error) {
 //	{"score": 7.8}                                                         regression
 //	{"labels": ["news"], "scores": {"news": 0.8, "sports": 0.3}}           multi-label
 type Prediction struct {
-	Problem checkpoint.ProblemType `json:"-"`
+	Problem hfmodel.ProblemType `json:"-"`
 	// Label is a single-label classifier's most probable class.
 	Label string `json:"label,omitempty"`
 	// Labels are a multi-label classifier's classes whose sigmoid is above
@@ -270,11 +270,11 @@ type Prediction struct {
 // MarshalJSON writes the fields of p's problem type (see Prediction).
 func (p Prediction) MarshalJSON() ([]byte, error) {
 	switch p.Problem {
-	case checkpoint.Regression:
+	case hfmodel.Regression:
 		return json.Marshal(struct {
 			Score float64 `json:"score"`
 		}{p.Score})
-	case checkpoint.MultiLabel:
+	case hfmodel.MultiLabel:
 		return json.Marshal(struct {
 			Labels []string           `json:"labels"`
 			Scores map[string]float64 `json:"scores"`
@@ -295,7 +295,7 @@ func (c *Classifier) Predict(ctx context.Context, texts []string) ([]Prediction,
 	preds := make([]Prediction, len(probs))
 	for i, p := range probs {
 		preds[i].Problem = c.Problem
-		if c.Problem == checkpoint.Regression {
+		if c.Problem == hfmodel.Regression {
 			preds[i].Score = float64(p[0])
 			continue
 		}
@@ -303,7 +303,7 @@ func (c *Classifier) Predict(ctx context.Context, texts []string) ([]Prediction,
 		for j, v := range p {
 			preds[i].Scores[c.Labels[j]] = float64(v)
 		}
-		if c.Problem == checkpoint.MultiLabel {
+		if c.Problem == hfmodel.MultiLabel {
 			for j, on := range metrics.Threshold([][]float32{p}, metrics.DefaultThreshold)[0] {
 				if on {
 					preds[i].Labels = append(preds[i].Labels, c.Labels[j])
@@ -324,10 +324,10 @@ func (c *Classifier) Save(dir string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkpoint.Save(dir, c.Model.Config(), c.Labels, tensors); err != nil {
+	if err := hfmodel.Save(dir, c.Model.Config(), c.Labels, tensors); err != nil {
 		return err
 	}
-	for _, name := range checkpoint.TokenizerFiles {
+	for _, name := range hfmodel.TokenizerFiles {
 		data, err := os.ReadFile(filepath.Join(c.Dir, name))
 		if os.IsNotExist(err) {
 			continue

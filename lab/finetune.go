@@ -13,8 +13,8 @@ import (
 
 	"github.com/tunelab/tunelab/internal/atomicfile"
 	"github.com/tunelab/tunelab/internal/yamlstr"
-	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/data"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 	"github.com/tunelab/tunelab/lab/train"
 )
 
@@ -35,13 +35,13 @@ func (c *Classifier) encode(examples []data.Example) (*train.Dataset, error) {
 	}
 	texts := data.Texts(examples)
 	switch c.Problem {
-	case checkpoint.Regression:
+	case hfmodel.Regression:
 		targets := make([][]float32, len(examples))
 		for i, ex := range examples {
 			targets[i] = []float32{float32(ex.Value)}
 		}
 		return train.EncodeTargets(c.Tokenizer, texts, targets)
-	case checkpoint.MultiLabel:
+	case hfmodel.MultiLabel:
 		targets := make([][]float32, len(examples))
 		for i, ex := range examples {
 			targets[i] = make([]float32, len(c.Labels))
@@ -175,17 +175,17 @@ func DemoExamples(examples []data.Example, labels []string) []string {
 }
 
 // purpose says what a model of problem type problem with labels does, for its model card.
-func purpose(problem checkpoint.ProblemType, labels []string) string {
+func purpose(problem hfmodel.ProblemType, labels []string) string {
 	switch problem {
-	case checkpoint.Regression:
+	case hfmodel.Regression:
 		return "to predict a number from a text (regression, problem_type \"regression\")"
-	case checkpoint.MultiLabel:
+	case hfmodel.MultiLabel:
 		return "to tag texts with any of (multi-label, problem_type \"multi_label_classification\"): " + strings.Join(labels, ", ")
 	}
 	return "to classify texts into: " + strings.Join(labels, ", ")
 }
 
-func modelCard(baseModel, task string, problem checkpoint.ProblemType, labels []string, cfg train.Config, metrics map[string]float64, examples []string) string {
+func modelCard(baseModel, task string, problem hfmodel.ProblemType, labels []string, cfg train.Config, metrics map[string]float64, examples []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "---\nlibrary_name: transformers\npipeline_tag: text-classification\nbase_model: %s\ntags:\n- tunelab\n", yamlstr.Quote(baseModel))
 	if len(examples) > 0 {

@@ -8,8 +8,9 @@ import (
 
 	"github.com/tunelab/tunelab/internal/testenv"
 	"github.com/tunelab/tunelab/lab"
-	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/data"
+	"github.com/tunelab/tunelab/lab/hfmodel"
+	"github.com/tunelab/tunelab/lab/safetensors"
 	"github.com/tunelab/tunelab/lab/train"
 )
 
@@ -36,7 +37,7 @@ func TestFineTuneTwiceEqualsTwoFreshRuns(t *testing.T) {
 		}
 		return clf
 	}
-	fineTune := func(clf *lab.Classifier) map[string]checkpoint.Tensor {
+	fineTune := func(clf *lab.Classifier) map[string]safetensors.Tensor {
 		if _, err := clf.FineTune(ctx, cfg, trainSet, evalSet, t.TempDir(), false, nil, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -51,7 +52,7 @@ func TestFineTuneTwiceEqualsTwoFreshRuns(t *testing.T) {
 	if _, err := twice.Evaluate(ctx, evalSet, ""); err != nil {
 		t.Fatal(err)
 	}
-	params := checkpoint.Params(twice.Model.Config(), twice.Model.NumLabels())
+	params := hfmodel.Params(twice.Model.Config(), twice.Model.NumLabels())
 	n := 0
 	for v := range twice.Store.IterVariables() {
 		n++
@@ -89,7 +90,7 @@ func TestFineTuneTwiceEqualsTwoFreshRuns(t *testing.T) {
 	}
 }
 
-func isParam(params []checkpoint.Param, path string) bool {
+func isParam(params []hfmodel.Param, path string) bool {
 	for _, p := range params {
 		if p.Path == path {
 			return true

@@ -59,7 +59,7 @@ func TestJupyterLabFirstLook(t *testing.T) {
 	}
 	for _, name := range notebooks[:2] {
 		if want[name] == 0 {
-			t.Errorf("%s holds no chart images: executed with lab/display's charts, it shows several", name)
+			t.Errorf("%s holds no chart images: executed with lab/plot's charts, it shows several", name)
 		}
 	}
 

@@ -225,7 +225,7 @@ func TestNotebooksHaveAnalysisCells(t *testing.T) {
 	}
 }
 
-// runRecord is the part of the notebooks' run.json (lab/display.Run, in runs/TASK/NAME/) that the
+// runRecord is the part of the notebooks' run.json (lab/runs.Run, in runs/TASK/NAME/) that the
 // report prints.
 type runRecord struct {
 	Model   string             `json:"model"`
@@ -270,7 +270,7 @@ func TestReport(t *testing.T) {
 		t.Errorf("%d runs in %s, want 7 (two models on each of three tasks, one of them twice on the tweets): %v", len(runs), dir, runs)
 	}
 	// Every run's accuracy is in the title page's table and in its notebook's comparison table;
-	// each notebook shows at least one run's metrics table (display.Run.MetricsTable), whose row
+	// each notebook shows at least one run's metrics table (runs.Run.MetricsTable), whose row
 	// "macro avg  precision  recall  f1  support" must carry the run's recorded numbers.
 	tables := map[string]bool{}
 	for _, path := range runs {

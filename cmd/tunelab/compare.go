@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/tunelab/tunelab/lab/compare"
-	"github.com/tunelab/tunelab/lab/display"
+	"github.com/tunelab/tunelab/lab/runs"
 )
 
 func init() {
@@ -64,7 +64,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	opts.Progress = stderr
 	command := "tunelab compare " + strings.Join(args, " ")
 	// Write the folder after every run: a stopped comparison keeps what it finished.
-	if _, _, err := compare.Run(ctx, opts, func(runs []*display.Run, notes []string) error {
+	if _, _, err := compare.Run(ctx, opts, func(runs []*runs.Run, notes []string) error {
 		return compare.Write(*out, command, notes, runs)
 	}); err != nil {
 		return err

@@ -12,8 +12,8 @@ import (
 
 	"github.com/tunelab/tunelab/lab"
 	"github.com/tunelab/tunelab/lab/backend"
-	"github.com/tunelab/tunelab/lab/checkpoint"
-	"github.com/tunelab/tunelab/lab/display"
+	"github.com/tunelab/tunelab/lab/hfmodel"
+	"github.com/tunelab/tunelab/lab/runs"
 )
 
 func init() {
@@ -34,9 +34,9 @@ type modelFlags struct {
 	bf16                        bool
 	// problem is the problem type the command needs (train and eval: the task's); "" keeps the
 	// model's.
-	problem checkpoint.ProblemType
+	problem hfmodel.ProblemType
 	// fromRun is the run --run named, once loaded.
-	fromRun *display.Run
+	fromRun *runs.Run
 }
 
 func (m *modelFlags) register(fs *flag.FlagSet) {
@@ -56,7 +56,7 @@ func (m *modelFlags) registerRun(fs *flag.FlagSet) {
 // load loads the model; extra options (a head's seed) follow the flags' own.
 func (m *modelFlags) load(ctx context.Context, stderr io.Writer, extra ...lab.Option) (*lab.Classifier, error) {
 	if m.run != "" {
-		r, err := display.OpenRun(m.run)
+		r, err := runs.OpenRun(m.run)
 		if err != nil {
 			return nil, err
 		}

@@ -7,7 +7,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/tunelab/tunelab/lab/display"
+	"github.com/tunelab/tunelab/lab/runs"
 )
 
 func init() {
@@ -33,37 +33,37 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fs.Usage()
 		return fmt.Errorf("want at least one DIR")
 	}
-	var runs []*display.Run
+	var all []*runs.Run
 	for _, dir := range fs.Args() {
-		rs, err := display.LoadRuns(dir, *task)
+		rs, err := runs.LoadRuns(dir, *task)
 		if err != nil {
 			return err
 		}
-		runs = append(runs, rs...)
+		all = append(all, rs...)
 	}
 	if *asHTML {
-		scores, err := display.ScoresTable(runs)
+		scores, err := runs.ScoresTable(all)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "<h2>Runs (validation split)</h2>\n<div class=\"runs\">%s</div>\n<h2>Models compared (95%% confidence intervals)</h2>\n%s\n", display.RunsTable(runs), scores)
+		fmt.Fprintf(stdout, "<h2>Runs (validation split)</h2>\n<div class=\"runs\">%s</div>\n<h2>Models compared (95%% confidence intervals)</h2>\n%s\n", runs.Table(all), scores)
 		return nil
 	}
-	if len(runs) == 0 {
+	if len(all) == 0 {
 		fmt.Fprintf(stdout, "no runs in %s\n", strings.Join(fs.Args(), ", "))
 		return nil
 	}
-	byTask := map[string][]*display.Run{}
-	for _, r := range runs {
+	byTask := map[string][]*runs.Run{}
+	for _, r := range all {
 		byTask[r.Task] = append(byTask[r.Task], r)
 	}
-	best := map[*display.Run]bool{}
+	best := map[*runs.Run]bool{}
 	for _, rs := range byTask {
-		if b := display.Best(rs); b != nil {
+		if b := runs.Best(rs); b != nil {
 			best[b] = true
 		}
 	}
-	for _, r := range runs {
+	for _, r := range all {
 		line := fmt.Sprintf("%-48s %-12s", r.Title(), r.Status)
 		if err := r.Unfinished(); err != nil {
 			line += fmt.Sprintf(" after step %d of %d %s", r.Step, r.TotalSteps, r.Error)
@@ -78,7 +78,7 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		fmt.Fprintln(stdout, strings.TrimRight(line, " "))
 	}
-	_, diffs, err := display.CompareModels(runs)
+	_, diffs, err := runs.CompareModels(all)
 	if err != nil {
 		return err
 	}

@@ -15,15 +15,15 @@ import (
 	"github.com/tunelab/tunelab/internal/testenv"
 	"github.com/tunelab/tunelab/lab"
 	"github.com/tunelab/tunelab/lab/data"
-	"github.com/tunelab/tunelab/lab/display"
 	"github.com/tunelab/tunelab/lab/metrics"
+	"github.com/tunelab/tunelab/lab/runs"
 	"github.com/tunelab/tunelab/lab/train"
 )
 
 // writeRun saves a finished run on the tweets as a notebook's training cell leaves it
 // (dir/tweets/name/run.json): 10 validation tweets, 4 disasters, of which the model misses
 // missed, predicting nothing else wrong.
-func writeRun(t *testing.T, dir, model, name string, missed, maxLength int) *display.Run {
+func writeRun(t *testing.T, dir, model, name string, missed, maxLength int) *runs.Run {
 	t.Helper()
 	val := make([]data.Example, 10)
 	yTrue, yPred, preds := make([]string, 10), make([]string, 10), make([]int, 10)
@@ -47,7 +47,7 @@ func writeRun(t *testing.T, dir, model, name string, missed, maxLength int) *dis
 		t.Fatal(err)
 	}
 	res := &train.Result{Eval: &train.Eval{Loss: 0.3, Predictions: preds, Probabilities: probs, Report: rep}}
-	r, err := display.NewRun(model, data.Tweets, disasterLabels, train.Defaults(), 30, val, res, time.Minute)
+	r, err := runs.NewRun(model, data.Tweets, disasterLabels, train.Defaults(), 30, val, res, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/tunelab/tunelab/lab"
-	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 	"github.com/tunelab/tunelab/lab/serve"
 )
 
@@ -31,9 +31,9 @@ func (s served) Classify(ctx context.Context, texts []string) ([][]float32, erro
 // describe is the page's default description of what clf does.
 func describe(clf *lab.Classifier) string {
 	switch clf.Problem {
-	case checkpoint.Regression:
+	case hfmodel.Regression:
 		return "Predicts a number from a text (regression)."
-	case checkpoint.MultiLabel:
+	case hfmodel.MultiLabel:
 		return fmt.Sprintf("Tags texts with any of %s (multi-label: each label's own probability; labels above 0.5 apply).", strings.Join(clf.Labels, ", "))
 	}
 	return fmt.Sprintf("Text classification into %s.", strings.Join(clf.Labels, ", "))

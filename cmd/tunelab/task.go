@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/data"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 )
 
 // taskFlags are the dataset flags of every command that reads a task (train, eval, compare,
@@ -97,9 +97,9 @@ func parseProblem(s string) (data.Problem, error) {
 }
 
 // modelProblem is the problem type a model trained on d has.
-func modelProblem(d *data.Dataset) checkpoint.ProblemType {
+func modelProblem(d *data.Dataset) hfmodel.ProblemType {
 	if d.Problem == data.SingleLabel {
-		return checkpoint.SingleLabel
+		return hfmodel.SingleLabel
 	}
-	return checkpoint.ProblemType(d.Problem)
+	return hfmodel.ProblemType(d.Problem)
 }

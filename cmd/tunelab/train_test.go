@@ -24,7 +24,7 @@ import (
 	"github.com/tunelab/tunelab/internal/testenv"
 	"github.com/tunelab/tunelab/lab"
 	"github.com/tunelab/tunelab/lab/backend"
-	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 	"github.com/tunelab/tunelab/lab/serve"
 )
 
@@ -354,7 +354,7 @@ func TestTrainSeedDrawsTheHead(t *testing.T) {
 		if err := runTrain(ctx, args, &stdout, &stderr); err != nil {
 			t.Fatalf("tunelab train %q: %v\n%s", args, err, stderr.String())
 		}
-		ck, err := checkpoint.Load(out, nil)
+		ck, err := hfmodel.Load(out, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,7 +16,7 @@ import (
 )
 
 // Read returns tensor name of the safetensors file, read with go-huggingface's reader (an
-// implementation independent of lab/checkpoint's).
+// implementation independent of lab/safetensors).
 func Read(t testing.TB, file, name string) *tensors.Tensor {
 	t.Helper()
 	st := safetensors.NewEmpty(hub.NewLocal(filepath.Dir(file)))

@@ -14,7 +14,7 @@ import (
 	"github.com/tunelab/tunelab/lab"
 	"github.com/tunelab/tunelab/lab/backend"
 	"github.com/tunelab/tunelab/lab/data"
-	"github.com/tunelab/tunelab/lab/display"
+	"github.com/tunelab/tunelab/lab/runs"
 	"github.com/tunelab/tunelab/lab/train"
 )
 
@@ -66,7 +66,7 @@ func Defaults() Options {
 // Run fine-tunes every model on every task and returns the runs, task by task, with the notes
 // the datasets carried (offline splits, limits). After each run, done (when not nil) receives
 // the runs so far, so a long comparison can save what it has.
-func Run(ctx context.Context, opts Options, done func(runs []*display.Run, notes []string) error) (runs []*display.Run, notes []string, err error) {
+func Run(ctx context.Context, opts Options, done func(runs []*runs.Run, notes []string) error) (runs []*runs.Run, notes []string, err error) {
 	progress := opts.Progress
 	if progress == nil {
 		progress = io.Discard
@@ -112,7 +112,7 @@ func Run(ctx context.Context, opts Options, done func(runs []*display.Run, notes
 	return runs, notes, nil
 }
 
-func fineTune(ctx context.Context, model string, task Task, d *data.Dataset, cfg train.Config, trainSet, evalSet []data.Example, progress io.Writer) (*display.Run, error) {
+func fineTune(ctx context.Context, model string, task Task, d *data.Dataset, cfg train.Config, trainSet, evalSet []data.Example, progress io.Writer) (*runs.Run, error) {
 	clf, err := lab.Load(ctx, model, lab.WithLabels(d.Labels...), lab.WithMaxLength(task.MaxLength), lab.WithSeed(cfg.Seed))
 	if err != nil {
 		return nil, err
@@ -129,5 +129,5 @@ func fineTune(ctx context.Context, model string, task Task, d *data.Dataset, cfg
 	if err != nil {
 		return nil, err
 	}
-	return display.NewRun(model, d.Name, clf.Labels, cfg, len(trainSet), evalSet, res, time.Since(start))
+	return runs.NewRun(model, d.Name, clf.Labels, cfg, len(trainSet), evalSet, res, time.Since(start))
 }

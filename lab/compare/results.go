@@ -12,7 +12,9 @@ import (
 	"strings"
 
 	"github.com/tunelab/tunelab/internal/atomicfile"
-	"github.com/tunelab/tunelab/lab/display"
+	"github.com/tunelab/tunelab/lab/plot"
+	"github.com/tunelab/tunelab/lab/runs"
+	"github.com/tunelab/tunelab/lab/train"
 )
 
 // Row is one model on one task in the results table.
@@ -33,7 +35,7 @@ type Row struct {
 	Confusion [][]int  `json:"confusion_matrix"`
 }
 
-func rowOf(r *display.Run) Row {
+func rowOf(r *runs.Run) Row {
 	row := Row{Model: r.Model, Task: r.Task, Train: r.TrainExamples, Eval: len(r.Validation),
 		Accuracy: r.Metrics["accuracy"], MacroF1: r.Metrics["macro_f1"], TrainSeconds: r.Seconds,
 		Labels: r.Labels, Confusion: r.Eval.Report.ConfusionMatrix.Counts}
@@ -54,7 +56,7 @@ func rowOf(r *display.Run) Row {
 // (grouped bars), curves-TASK.svg (validation accuracy by step, one line per model),
 // confusion-TASK-MODEL.svg, and mistakes.md (the five most confident mistakes of each run).
 // command is recorded so the folder says how it was made.
-func Write(dir, command string, notes []string, runs []*display.Run) error {
+func Write(dir, command string, notes []string, runs []*runs.Run) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -74,22 +76,16 @@ func Write(dir, command string, notes []string, runs []*display.Run) error {
 		return err
 	}
 	files["results.json"] = append(js, '\n')
-	for _, task := range uniq(runs, func(r *display.Run) string { return r.Task }) {
-		var series []display.Series
+	for _, task := range uniq(rows, func(r Row) string { return r.Task }) {
+		var series []plot.Series
 		for _, r := range runs {
 			if r.Task != task {
 				continue
 			}
-			s := display.Series{Name: r.Model}
-			for _, rec := range r.History {
-				if v, ok := rec["eval_accuracy"]; ok {
-					s.X, s.Y = append(s.X, rec["step"]), append(s.Y, v)
-				}
-			}
-			series = append(series, s)
-			files[fmt.Sprintf("confusion-%s-%s.svg", slug(task), slug(r.Model))] = []byte(display.Heatmap(r.Model+" on "+task, r.Labels, r.Eval.Report.ConfusionMatrix.Counts))
+			series = append(series, train.Curve(r.History, r.Model, "step", "eval_accuracy"))
+			files[fmt.Sprintf("confusion-%s-%s.svg", slug(task), slug(r.Model))] = []byte(plot.Heatmap(r.Model+" on "+task, r.Labels, r.Eval.Report.ConfusionMatrix.Counts))
 		}
-		files["curves-"+slug(task)+".svg"] = []byte(display.Lines(task+": validation accuracy", "step", series...))
+		files["curves-"+slug(task)+".svg"] = []byte(plot.Lines(task+": validation accuracy", "step", series...))
 	}
 	for name, content := range files {
 		if err := atomicfile.WriteFile(filepath.Join(dir, name), content); err != nil {
@@ -136,9 +132,9 @@ func csvTable(rows []Row) []byte {
 // bars draws metric per task, one bar colour per model.
 func bars(metric string, rows []Row, value func(Row) float64) string {
 	tasks := uniq(rows, func(r Row) string { return r.Task })
-	var series []display.Series
+	var series []plot.Series
 	for _, model := range uniq(rows, func(r Row) string { return r.Model }) {
-		s := display.Series{Name: model, Y: make([]float64, len(tasks))}
+		s := plot.Series{Name: model, Y: make([]float64, len(tasks))}
 		for _, r := range rows {
 			if r.Model == model {
 				s.Y[slices.Index(tasks, r.Task)] = value(r)
@@ -146,11 +142,11 @@ func bars(metric string, rows []Row, value func(Row) float64) string {
 		}
 		series = append(series, s)
 	}
-	return display.Bars(metric+" on the held-out split", tasks, series...)
+	return plot.Bars(metric+" on the held-out split", tasks, series...)
 }
 
 // mistakes lists, per run, the n wrong predictions made with the highest probability.
-func mistakes(runs []*display.Run, n int) []byte {
+func mistakes(runs []*runs.Run, n int) []byte {
 	var b bytes.Buffer
 	b.WriteString("# Most confident mistakes\n")
 	for _, r := range runs {

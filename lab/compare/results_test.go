@@ -8,14 +8,14 @@ import (
 	"testing"
 
 	"github.com/tunelab/tunelab/lab/data"
-	"github.com/tunelab/tunelab/lab/display"
 	"github.com/tunelab/tunelab/lab/metrics"
+	"github.com/tunelab/tunelab/lab/runs"
 	"github.com/tunelab/tunelab/lab/train"
 )
 
 // run builds a finished run by hand: truth and predictions (label ids) with the probability of
 // each prediction.
-func run(t *testing.T, model, task string, labels []string, truth, preds []int, probs []float32) *display.Run {
+func run(t *testing.T, model, task string, labels []string, truth, preds []int, probs []float32) *runs.Run {
 	t.Helper()
 	var examples []data.Example
 	var yTrue, yPred []string
@@ -33,7 +33,7 @@ func run(t *testing.T, model, task string, labels []string, truth, preds []int, 
 	cfg := train.Defaults()
 	cfg.Epochs = 2
 	res := &train.Result{Eval: &train.Eval{Predictions: preds, Probabilities: probabilities, Report: report}}
-	r, err := display.NewRun(model, task, labels, cfg, 10, examples, res, 0)
+	r, err := runs.NewRun(model, task, labels, cfg, 10, examples, res, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func run(t *testing.T, model, task string, labels []string, truth, preds []int, 
 }
 
 func TestWriteTablesChartsAndMistakes(t *testing.T) {
-	runs := []*display.Run{
+	runs := []*runs.Run{
 		// 4 examples: TP, FN, TN, FP for "yes": accuracy 0.5, F1(yes) = 2*1/(2*1+1+1) = 0.5.
 		run(t, "m1", "tweets", []string{"no", "yes"}, []int{1, 1, 0, 0}, []int{1, 0, 0, 1}, []float32{0.9, 0.8, 0.7, 0.95}),
 		run(t, "m2", "tweets", []string{"no", "yes"}, []int{1, 1, 0, 0}, []int{1, 1, 0, 0}, []float32{0.9, 0.8, 0.7, 0.6}),

@@ -1,60 +1,35 @@
+// Package display shows the lab in GoNB notebooks: Image turns a chart of lab/plot into what
+// JupyterLab renders, Row lays outputs side by side, Live draws a training run as it goes, and
+// FineTune is a notebook's training cell (lab/runs.FineTune drawn live). It is the only package
+// that imports GoNB's gonbui: what the command line shares with the notebooks (the charts and
+// tables, the runs' records) lives in lab/plot and lab/runs, so tunelab links no notebook UI.
+//
+//	gonbui.DisplayHTML(display.Image(plot.Bars("accuracy", []string{"MiniLM", "bge"}, plot.Series{Name: "tweets", Y: []float64{0.81, 0.83}})))
 package display
 
 import (
-	"html"
+	"encoding/base64"
+	"regexp"
 	"strings"
 )
 
-// tableStyle keeps tables readable in the notebook, the HTML export and print.
-const tableStyle = `border-collapse:collapse;font-family:sans-serif;font-size:13px;margin:4px 0`
-
-// shortCell is the longest cell text (bytes) kept on one line; longer texts wrap.
-const shortCell = 40
-
-// Table returns an HTML table with a header row; every cell is escaped. Cells that look like
-// numbers are right-aligned.
-func Table(header []string, rows [][]string) string {
-	var b strings.Builder
-	b.WriteString(`<table style="` + tableStyle + `"><thead><tr>`)
-	for _, h := range header {
-		b.WriteString(`<th style="border-bottom:2px solid #333;padding:3px 10px;text-align:left;white-space:nowrap">` + html.EscapeString(h) + `</th>`)
+// Image returns svg (a document of lab/plot's chart functions) as an HTML <img> with a data:
+// URI. JupyterLab strips inline <svg> from the outputs of notebooks it does not trust (any
+// notebook it did not run itself, such as the committed ones), leaving a run of the charts'
+// numbers; an image's source is not sanitized, so the chart shows trusted or not, in the HTML
+// export and in print alike. The image's alt text is the chart's title (for screen readers, and
+// where images are off).
+func Image(svg string) string {
+	alt := "chart"
+	if m := svgTitle.FindStringSubmatch(svg); m != nil {
+		alt = m[1] // escaped by the chart functions
 	}
-	b.WriteString(`</tr></thead><tbody>`)
-	for _, row := range rows {
-		b.WriteString(`<tr>`)
-		for _, c := range row {
-			style := "border-bottom:1px solid #ddd;padding:3px 10px;vertical-align:top;text-align:left"
-			if isNumeric(c) {
-				style = strings.Replace(style, "left", "right", 1)
-			}
-			if len(c) <= shortCell {
-				style += ";white-space:nowrap"
-			}
-			b.WriteString(`<td style="` + style + `">` + html.EscapeString(c) + `</td>`)
-		}
-		b.WriteString(`</tr>`)
-	}
-	b.WriteString(`</tbody></table>`)
-	return b.String()
+	return `<img alt="` + alt + `" style="max-width:100%;height:auto" src="data:image/svg+xml;base64,` +
+		base64.StdEncoding.EncodeToString([]byte(svg)) + `"/>`
 }
 
-// isNumeric says whether s is a number as the tables print them ("0.8123", "-3", "12.5%").
-func isNumeric(s string) bool {
-	s = strings.TrimSuffix(strings.TrimPrefix(s, "-"), "%")
-	if s == "" {
-		return false
-	}
-	dot := false
-	for _, r := range s {
-		switch {
-		case r == '.' && !dot:
-			dot = true
-		case r < '0' || r > '9':
-			return false
-		}
-	}
-	return true
-}
+// svgTitle finds the title the chart functions put first in their SVG documents.
+var svgTitle = regexp.MustCompile(`^<svg [^>]*><title>([^<]*)</title>`)
 
 // Row lays out HTML fragments (charts, tables) side by side, wrapping on narrow pages. Tables
 // keep their natural width; charts share the rest.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/janpfeifer/gonb/gonbui"
 
+	"github.com/tunelab/tunelab/lab/plot"
 	"github.com/tunelab/tunelab/lab/train"
 )
 
@@ -94,16 +95,16 @@ func (l *Live) HTML() string {
 		fmt.Fprintf(&b, `<div>evaluation at step %d: %s</div>`, last.Step, html.EscapeString(formatMetrics(last.Eval)))
 	}
 	if len(l.losses) > 1 {
-		series := []Series{{Name: "training loss", X: l.steps, Y: l.losses}}
+		series := []plot.Series{{Name: "training loss", X: l.steps, Y: l.losses}}
 		if len(l.evals) > 0 {
-			ev := Series{Name: "validation loss"}
+			ev := plot.Series{Name: "validation loss"}
 			for _, e := range l.evals {
 				ev.X = append(ev.X, float64(e.Step))
 				ev.Y = append(ev.Y, e.Eval["loss"])
 			}
 			series = append(series, ev)
 		}
-		b.WriteString(`<div style="max-width:640px">` + Image(Lines("loss", "step", series...)) + `</div>`)
+		b.WriteString(`<div style="max-width:640px">` + Image(plot.Lines("loss", "step", series...)) + `</div>`)
 	}
 	b.WriteString(`</div>`)
 	return b.String()

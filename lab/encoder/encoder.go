@@ -27,13 +27,13 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	mltransformer "github.com/gomlx/gomlx/ml/zoo/transformer"
 
-	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 )
 
 // Model is the graph-building configuration of a classifier. Create it with New and adjust it
 // with the With* methods before building graphs.
 type Model struct {
-	cfg       *checkpoint.Config
+	cfg       *hfmodel.Config
 	numLabels int
 
 	hiddenDropout, attentionDropout, classifierDropout float64
@@ -45,7 +45,7 @@ type Model struct {
 
 // New returns the classifier described by cfg with numLabels classes, with the dropout rates of
 // config.json.
-func New(cfg *checkpoint.Config, numLabels int) *Model {
+func New(cfg *hfmodel.Config, numLabels int) *Model {
 	return (&Model{cfg: cfg, numLabels: numLabels, matmulDType: dtypes.Float32}).WithDropout(nil)
 }
 
@@ -70,7 +70,7 @@ func (m *Model) WithDropout(rate *float64) *Model {
 }
 
 // Config returns the checkpoint configuration the model was built from.
-func (m *Model) Config() *checkpoint.Config { return m.cfg }
+func (m *Model) Config() *hfmodel.Config { return m.cfg }
 
 // NumLabels is the number of classes c.
 func (m *Model) NumLabels() int { return m.numLabels }
@@ -88,7 +88,7 @@ func activationType(name string) activation.Type {
 	case "silu", "swish":
 		return activation.TypeSilu
 	}
-	panic(fmt.Sprintf("unsupported activation %q", name)) // checkpoint.ParseConfig rejects others
+	panic(fmt.Sprintf("unsupported activation %q", name)) // hfmodel.ParseConfig rejects others
 }
 
 // embedder configures GoMLX's transformer for its token (and token type) embedding tables; the
@@ -111,7 +111,7 @@ func (m *Model) embedder(scope *model.Scope) *mltransformer.Model {
 func (m *Model) Encode(scope *model.Scope, tokens, mask, typeIDs *Node) *Node {
 	realToken := ConvertDType(mask, dtypes.Bool)
 	positions := ConvertDType(IotaLike(tokens, 1), dtypes.Int32)
-	if m.cfg.Family == checkpoint.RoBERTa {
+	if m.cfg.Family == hfmodel.RoBERTa {
 		// RoBERTa numbers real tokens from padding_idx+1 and gives padding position padding_idx.
 		pad := BroadcastLike(Scalar(tokens.Graph(), dtypes.Int32, m.cfg.PadTokenID), positions)
 		positions = Where(realToken, AddScalar(positions, m.cfg.PadTokenID+1), pad)
@@ -175,7 +175,7 @@ func (m *Model) layer(scope *model.Scope, x, keyBias *Node) *Node {
 	}
 	context = Reshape(TransposeAllAxes(context, 0, 2, 1, 3), b, s, heads*d)
 	attn := m.linear(mha.In("output"), context, c.HiddenSize)
-	if c.Family != checkpoint.DistilBERT {
+	if c.Family != hfmodel.DistilBERT {
 		attn = m.dropout(scope.In("attn_dropout"), attn, m.hiddenDropout)
 	}
 	x = norm.LayerNorm(scope.In("norm1"), Add(x, attn), -1).Epsilon(c.LayerNormEps).Done()
@@ -206,10 +206,10 @@ func (m *Model) Forward(scope *model.Scope, tokens, mask, typeIDs *Node) (logits
 	drop := func(name string, x *Node) *Node { return m.dropout(scope.In("%s", name), x, m.classifierDropout) }
 	h := m.cfg.HiddenSize
 	switch m.cfg.Family {
-	case checkpoint.BERT:
+	case hfmodel.BERT:
 		pooled := Tanh(linear(scope.In("pooler"), first, h))
 		logits = linear(scope.In("classifier"), drop("classifier_dropout", pooled), m.numLabels)
-	case checkpoint.RoBERTa:
+	case hfmodel.RoBERTa:
 		head := scope.In("classifier")
 		x := Tanh(linear(head.In("dense"), drop("features_dropout", first), h))
 		logits = linear(head.In("out_proj"), drop("classifier_dropout", x), m.numLabels)

@@ -16,21 +16,22 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/tunelab/tunelab/internal/testenv"
-	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/encoder"
+	"github.com/tunelab/tunelab/lab/hfmodel"
+	"github.com/tunelab/tunelab/lab/safetensors"
 )
 
 var golden = goldenpkg.Read
 
 // forward runs the classifier on the golden batch and returns logits [b, c] and the last hidden
 // state [b, s, h].
-func forward(t *testing.T, ck *checkpoint.Checkpoint, goldenFile string) (logits, hidden []float32) {
+func forward(t *testing.T, ck *hfmodel.Checkpoint, goldenFile string) (logits, hidden []float32) {
 	t.Helper()
 	return forwardModel(t, encoder.New(ck.Config, len(ck.Labels)), ck, goldenFile)
 }
 
 // forwardModel is forward with the model m built from ck.
-func forwardModel(t *testing.T, m *encoder.Model, ck *checkpoint.Checkpoint, goldenFile string) (logits, hidden []float32) {
+func forwardModel(t *testing.T, m *encoder.Model, ck *hfmodel.Checkpoint, goldenFile string) (logits, hidden []float32) {
 	t.Helper()
 	store := model.NewStore()
 	if err := m.LoadVariables(store, ck, 0); err != nil {
@@ -51,7 +52,7 @@ func forwardModel(t *testing.T, m *encoder.Model, ck *checkpoint.Checkpoint, gol
 }
 
 // tokenTypes returns the golden token type ids, or zeros for a family without them.
-func tokenTypes(t *testing.T, ck *checkpoint.Checkpoint, goldenFile string) *tensors.Tensor {
+func tokenTypes(t *testing.T, ck *hfmodel.Checkpoint, goldenFile string) *tensors.Tensor {
 	if ck.Config.TypeVocabSize > 1 {
 		return golden(t, goldenFile, "token_type_ids")
 	}
@@ -85,7 +86,7 @@ func TestLogitsMatchTransformers(t *testing.T) {
 		"bert-tiny-cls-f16", "bert-tiny-cls-bf16", "bert-tiny-cls-sharded", "bert-tiny-cls-noprefix", "bert-tiny-legacy-names"} {
 		t.Run(fixture, func(t *testing.T) {
 			dir := filepath.Join("testdata", fixture)
-			ck, err := checkpoint.Load(dir, nil)
+			ck, err := hfmodel.Load(dir, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -106,17 +107,17 @@ func TestMiniLMMatchesTransformers(t *testing.T) {
 
 // miniLMWithHead is the real all-MiniLM-L6-v2 with the classifier head that transformers
 // initialised for the goldens (testdata/minilm/head.safetensors).
-func miniLMWithHead(t *testing.T) *checkpoint.Checkpoint {
+func miniLMWithHead(t *testing.T) *hfmodel.Checkpoint {
 	t.Helper()
 	dir := testenv.ModelDir(t, "all-MiniLM-L6-v2")
-	ck, err := checkpoint.Load(dir, []string{"LABEL_0", "LABEL_1"})
+	ck, err := hfmodel.Load(dir, []string{"LABEL_0", "LABEL_1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	headFile := filepath.Join("testdata", "minilm", "head.safetensors")
 	for name, path := range map[string]string{"classifier.weight": "/classifier/dense/weights", "classifier.bias": "/classifier/dense/biases"} {
 		head := golden(t, headFile, name)
-		ck.Tensors[path] = checkpoint.Tensor{Shape: head.Shape().Dimensions, Data: tensors.MustCopyFlatData[float32](head)}
+		ck.Tensors[path] = safetensors.Tensor{Shape: head.Shape().Dimensions, Data: tensors.MustCopyFlatData[float32](head)}
 	}
 	return ck
 }
@@ -141,7 +142,7 @@ func TestBF16MatmulsStayCloseToTransformers(t *testing.T) {
 
 // checkAgainstGolden runs ck on the golden batch and compares logits and the last hidden state
 // of real tokens with transformers' within 1e-4.
-func checkAgainstGolden(t *testing.T, ck *checkpoint.Checkpoint, goldenFile string) {
+func checkAgainstGolden(t *testing.T, ck *hfmodel.Checkpoint, goldenFile string) {
 	t.Helper()
 	logits, hidden := forward(t, ck, goldenFile)
 	if d := maxAbsDiff(t, logits, goldenpkg.Float32s(t, goldenFile, "logits"), nil); d > 1e-4 {
@@ -184,13 +185,13 @@ func TestFreshHeadIsInitialisedLikeTransformers(t *testing.T) {
 		t.Fatal(err)
 	}
 	labels := []string{"a", "b", "c", "d", "e"}
-	tiny, err := checkpoint.Load(filepath.Join("testdata", "bert-tiny-bare"), labels)
+	tiny, err := hfmodel.Load(filepath.Join("testdata", "bert-tiny-bare"), labels)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		name string
-		ck   *checkpoint.Checkpoint
+		ck   *hfmodel.Checkpoint
 		want initDraw
 	}{
 		{"bert-tiny-bare", tiny, stats.Tiny},
@@ -248,21 +249,21 @@ func TestFreshHeadIsInitialisedLikeTransformers(t *testing.T) {
 
 // hidden768 is a checkpoint of a BERT with hidden size 768, no layers and every parameter but
 // the fresh ones (pooler and head) zero: the shape of transformers' from_config draw.
-func hidden768(t *testing.T, numLabels int) *checkpoint.Checkpoint {
+func hidden768(t *testing.T, numLabels int) *hfmodel.Checkpoint {
 	t.Helper()
-	cfg, err := checkpoint.ParseConfig([]byte(`{"model_type": "bert", "vocab_size": 8, "hidden_size": 768,
+	cfg, err := hfmodel.ParseConfig([]byte(`{"model_type": "bert", "vocab_size": 8, "hidden_size": 768,
 		"num_hidden_layers": 0, "num_attention_heads": 12, "max_position_embeddings": 8, "initializer_range": 0.02}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ck := &checkpoint.Checkpoint{Dir: "hidden-768", Config: cfg, Tensors: map[string]checkpoint.Tensor{}}
-	for _, p := range checkpoint.Params(cfg, numLabels) {
+	ck := &hfmodel.Checkpoint{Dir: "hidden-768", Config: cfg, Tensors: map[string]safetensors.Tensor{}}
+	for _, p := range hfmodel.Params(cfg, numLabels) {
 		if !p.Fresh {
 			size := 1
 			for _, d := range p.Shape {
 				size *= d
 			}
-			ck.Tensors[p.Path] = checkpoint.Tensor{Shape: p.Shape, Data: make([]float32, size)}
+			ck.Tensors[p.Path] = safetensors.Tensor{Shape: p.Shape, Data: make([]float32, size)}
 		}
 	}
 	return ck

@@ -13,8 +13,8 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
-	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/encoder"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 )
 
 // TestGradientsMatchTorch checks the gradient of the mean cross-entropy loss with respect to
@@ -22,7 +22,7 @@ import (
 // fine-tuning right.
 func TestGradientsMatchTorch(t *testing.T) {
 	for _, fixture := range []string{"bert-tiny-cls", "roberta-tiny-cls", "distilbert-tiny-cls"} {
-		t.Run(fixture, func(t *testing.T) { checkGradients(t, fixture, checkpoint.SingleLabel, 0) })
+		t.Run(fixture, func(t *testing.T) { checkGradients(t, fixture, hfmodel.SingleLabel, 0) })
 	}
 }
 
@@ -61,7 +61,7 @@ type tolerance struct{ loss, gradient, noise float64 }
 // with respect to every parameter with torch's (testdata/<fixture>/grads.safetensors). With
 // padRows > 0 the batch gets that many copies of its last row, masked out as the trainer masks
 // the padding rows of a short batch: torch's numbers, computed without them, must not change.
-func checkGradients(t *testing.T, fixture string, problem checkpoint.ProblemType, padRows int) {
+func checkGradients(t *testing.T, fixture string, problem hfmodel.ProblemType, padRows int) {
 	t.Helper()
 	gradientsLike(t, fixture, problem, padRows, dtypes.Float32, tolerance{loss: 1e-5, gradient: 1e-3, noise: 1e-6})
 }
@@ -71,7 +71,7 @@ func checkGradients(t *testing.T, fixture string, problem checkpoint.ProblemType
 func gradientsLike(t *testing.T, fixture string, problem checkpoint.ProblemType, padRows int, matmul dtypes.DType, tol tolerance) *Graph {
 	t.Helper()
 	dir := filepath.Join("testdata", fixture)
-	ck, err := checkpoint.Load(dir, nil)
+	ck, err := hfmodel.Load(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func gradientsLike(t *testing.T, fixture string, problem checkpoint.ProblemType,
 	if err := m.LoadVariables(store, ck, 0); err != nil {
 		t.Fatal(err)
 	}
-	params := checkpoint.Params(ck.Config, len(ck.Labels))
+	params := hfmodel.Params(ck.Config, len(ck.Labels))
 	exec, err := model.NewExec(goldenpkg.Backend(t), store, func(scope *model.Scope, tokens, mask, typeIDs, labels *Node) []*Node {
 		var real *Node
 		if padRows > 0 {

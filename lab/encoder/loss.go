@@ -4,15 +4,15 @@ import (
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/train/loss"
 
-	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 )
 
 // Problem is the problem type the model trains and predicts with: config.json's problem_type
 // when set, otherwise regression for one output and single-label classification for more (a
 // multi-label model must say so in its config, as transformers can tell it only from float
 // targets).
-func (m *Model) Problem() checkpoint.ProblemType {
-	return checkpoint.ResolveProblemType(m.cfg.ProblemType, m.numLabels, true)
+func (m *Model) Problem() hfmodel.ProblemType {
+	return hfmodel.ResolveProblemType(m.cfg.ProblemType, m.numLabels, true)
 }
 
 // Loss is the mean training loss of logits [b, c] against targets, as transformers'
@@ -25,12 +25,12 @@ func (m *Model) Problem() checkpoint.ProblemType {
 //
 // real, when not nil, is a [b] bool mask: rows where it is false (the padding rows of a short
 // batch) count neither in the sum nor in the number of rows the mean divides by.
-func Loss(problem checkpoint.ProblemType, logits, targets, real *Node) *Node {
+func Loss(problem hfmodel.ProblemType, logits, targets, real *Node) *Node {
 	var perEntry *Node // [b, c]
 	switch problem {
-	case checkpoint.Regression:
+	case hfmodel.Regression:
 		perEntry = Square(Sub(logits, Reshape(targets, logits.Shape().Dimensions...)))
-	case checkpoint.MultiLabel:
+	case hfmodel.MultiLabel:
 		// max(x, 0) - x·y + log(1 + e^-|x|): torch's stable form of -y·log σ(x) - (1-y)·log(1-σ(x)).
 		x, y := logits, targets
 		perEntry = Add(Sub(Max(x, ZerosLike(x)), Mul(x, y)), Log1p(Exp(Neg(Abs(x)))))

@@ -6,7 +6,7 @@ import (
 
 	"github.com/gomlx/gomlx/core/tensors"
 
-	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 )
 
 // TestProblemTypesMatchTorch checks the regression and multi-label heads of each family: the
@@ -17,12 +17,12 @@ func TestProblemTypesMatchTorch(t *testing.T) {
 	for _, family := range []string{"bert", "roberta", "distilbert"} {
 		for _, tc := range []struct {
 			suffix  string
-			problem checkpoint.ProblemType
-		}{{"regression", checkpoint.Regression}, {"multilabel", checkpoint.MultiLabel}} {
+			problem hfmodel.ProblemType
+		}{{"regression", hfmodel.Regression}, {"multilabel", hfmodel.MultiLabel}} {
 			fixture := family + "-tiny-" + tc.suffix
 			t.Run(fixture, func(t *testing.T) {
 				dir := filepath.Join("testdata", fixture)
-				ck, err := checkpoint.Load(dir, nil)
+				ck, err := hfmodel.Load(dir, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -48,8 +48,8 @@ func TestProblemTypesMatchTorch(t *testing.T) {
 func TestMaskedRowsDoNotCount(t *testing.T) {
 	for _, tc := range []struct {
 		fixture string
-		problem checkpoint.ProblemType
-	}{{"bert-tiny-cls", checkpoint.SingleLabel}, {"bert-tiny-regression", checkpoint.Regression}, {"bert-tiny-multilabel", checkpoint.MultiLabel}} {
+		problem hfmodel.ProblemType
+	}{{"bert-tiny-cls", hfmodel.SingleLabel}, {"bert-tiny-regression", hfmodel.Regression}, {"bert-tiny-multilabel", hfmodel.MultiLabel}} {
 		t.Run(tc.fixture, func(t *testing.T) { checkGradients(t, tc.fixture, tc.problem, 3) })
 	}
 }

@@ -7,17 +7,18 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
-	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/lab/hfmodel"
+	"github.com/tunelab/tunelab/lab/safetensors"
 )
 
 // LoadVariables creates the model's variables in store with the checkpoint's values. Parameters
 // the checkpoint lacks (ck.Fresh: a new head, a missing pooler) are initialised as transformers'
 // _init_weights does for nn.Linear: weights ~ Normal(0, initializer_range), biases 0, drawn from
 // a generator seeded with seed so runs are reproducible.
-func (m *Model) LoadVariables(store *model.Store, ck *checkpoint.Checkpoint, seed uint64) error {
+func (m *Model) LoadVariables(store *model.Store, ck *hfmodel.Checkpoint, seed uint64) error {
 	rng := rand.New(rand.NewPCG(seed, 0x7475_6e65_6c61_62))
 	root := store.RootScope()
-	for _, p := range checkpoint.Params(m.cfg, m.numLabels) {
+	for _, p := range hfmodel.Params(m.cfg, m.numLabels) {
 		t, ok := ck.Tensors[p.Path]
 		if !ok {
 			if !p.Fresh {
@@ -33,12 +34,12 @@ func (m *Model) LoadVariables(store *model.Store, ck *checkpoint.Checkpoint, see
 	return nil
 }
 
-func freshTensor(p checkpoint.Param, std float64, rng *rand.Rand) checkpoint.Tensor {
+func freshTensor(p hfmodel.Param, std float64, rng *rand.Rand) safetensors.Tensor {
 	size := 1
 	for _, d := range p.Shape {
 		size *= d
 	}
-	t := checkpoint.Tensor{Shape: p.Shape, Data: make([]float32, size)}
+	t := safetensors.Tensor{Shape: p.Shape, Data: make([]float32, size)}
 	if len(p.Shape) == 2 { // weights; biases stay 0
 		for i := range t.Data {
 			t.Data[i] = float32(rng.NormFloat64() * std)
@@ -48,10 +49,10 @@ func freshTensor(p checkpoint.Param, std float64, rng *rand.Rand) checkpoint.Ten
 }
 
 // Tensors reads the model's parameters back from store, keyed by variable path, for
-// checkpoint.Save.
-func (m *Model) Tensors(store *model.Store) (map[string]checkpoint.Tensor, error) {
-	out := make(map[string]checkpoint.Tensor)
-	for _, p := range checkpoint.Params(m.cfg, m.numLabels) {
+// hfmodel.Save.
+func (m *Model) Tensors(store *model.Store) (map[string]safetensors.Tensor, error) {
+	out := make(map[string]safetensors.Tensor)
+	for _, p := range hfmodel.Params(m.cfg, m.numLabels) {
 		v := store.GetVariable(p.Path)
 		if v == nil {
 			return nil, fmt.Errorf("no variable %s", p.Path)
@@ -64,7 +65,7 @@ func (m *Model) Tensors(store *model.Store) (map[string]checkpoint.Tensor, error
 		if err != nil {
 			return nil, fmt.Errorf("variable %s: %w", p.Path, err)
 		}
-		out[p.Path] = checkpoint.Tensor{Shape: value.Shape().Dimensions, Data: data}
+		out[p.Path] = safetensors.Tensor{Shape: value.Shape().Dimensions, Data: data}
 	}
 	return out, nil
 }

@@ -15,7 +15,7 @@ import (
 	"strings"
 
 	"github.com/gomlx/go-huggingface/hub"
-	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 )
 
 // ResolveOptions configures Resolve. The zero value resolves like the Hugging Face
@@ -182,16 +182,16 @@ func downloadFromHub(ctx context.Context, id string, opts ResolveOptions) (strin
 		if err != nil {
 			return "", err
 		}
-		if name != checkpoint.WeightsIndex {
+		if name != hfmodel.WeightsIndex {
 			continue
 		}
-		shards, err := checkpoint.ReadIndex(path)
+		shards, err := hfmodel.ReadIndex(path)
 		if err != nil {
 			return "", fmt.Errorf("checkpoint: %s: %w", where, err)
 		}
 		for _, shard := range shards {
 			if !hasRepoFile(sizes, shard) {
-				return "", fmt.Errorf("checkpoint: %s: %s names the shard %q, which the repository does not have", where, checkpoint.WeightsIndex, shard)
+				return "", fmt.Errorf("checkpoint: %s: %s names the shard %q, which the repository does not have", where, hfmodel.WeightsIndex, shard)
 			}
 			if _, err := fetch(shard); err != nil {
 				return "", err
@@ -209,7 +209,7 @@ func downloadFromHub(ctx context.Context, id string, opts ResolveOptions) (strin
 }
 
 // checkpointFiles picks, among a Hub repository's files (name -> size), those to download:
-// config.json, the safetensors weights (the single file, else the index, as checkpoint.FindWeights
+// config.json, the safetensors weights (the single file, else the index, as hfmodel.FindWeights
 // prefers; the shards come from the index) and the tokenizer files present.
 func checkpointFiles(id string, repoFiles map[string]int64) ([]string, error) {
 	if _, ok := repoFiles["config.json"]; !ok {
@@ -217,19 +217,19 @@ func checkpointFiles(id string, repoFiles map[string]int64) ([]string, error) {
 	}
 	names := []string{"config.json"}
 	switch {
-	case hasRepoFile(repoFiles, checkpoint.WeightsFile):
-		names = append(names, checkpoint.WeightsFile)
-	case hasRepoFile(repoFiles, checkpoint.WeightsIndex):
-		names = append(names, checkpoint.WeightsIndex)
+	case hasRepoFile(repoFiles, hfmodel.WeightsFile):
+		names = append(names, hfmodel.WeightsFile)
+	case hasRepoFile(repoFiles, hfmodel.WeightsIndex):
+		names = append(names, hfmodel.WeightsIndex)
 	default:
 		var others []string
-		for _, name := range checkpoint.UnreadableWeights {
+		for _, name := range hfmodel.UnreadableWeights {
 			if hasRepoFile(repoFiles, name) {
 				others = append(others, name)
 			}
 		}
 		if len(others) == 0 {
-			return nil, fmt.Errorf("checkpoint: Hub repository %s has no %s or %s", id, checkpoint.WeightsFile, checkpoint.WeightsIndex)
+			return nil, fmt.Errorf("checkpoint: Hub repository %s has no %s or %s", id, hfmodel.WeightsFile, hfmodel.WeightsIndex)
 		}
 		return nil, fmt.Errorf("checkpoint: Hub repository %s has only %s weights, and tunelab reads safetensors; "+
 			"convert them on a machine with transformers installed: "+
@@ -239,7 +239,7 @@ func checkpointFiles(id string, repoFiles map[string]int64) ([]string, error) {
 			"(save_pretrained writes model.safetensors), then resolve models/%s",
 			id, strings.Join(others, ", "), id, filepath.Base(id), id, filepath.Base(id), filepath.Base(id))
 	}
-	for _, name := range checkpoint.TokenizerFiles {
+	for _, name := range hfmodel.TokenizerFiles {
 		if hasRepoFile(repoFiles, name) {
 			names = append(names, name)
 		}
@@ -307,7 +307,7 @@ func cachedCheckpoint(c Cache, opts ResolveOptions, why string) (string, error) 
 	if !isCheckpointDir(dir) {
 		return "", notCached(fmt.Sprintf("the cache has no %s", filepath.Join(dir, "config.json")))
 	}
-	if _, err := checkpoint.FindWeights(dir); errors.Is(err, fs.ErrNotExist) {
+	if _, err := hfmodel.FindWeights(dir); errors.Is(err, fs.ErrNotExist) {
 		return "", notCached(fmt.Sprintf("the cached snapshot is incomplete (%v)", err))
 	} else if err != nil {
 		return "", err

@@ -15,7 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 	"github.com/tunelab/tunelab/lab/metrics"
 )
 
@@ -224,7 +224,7 @@ type InferenceResponse [][]InferenceScore
 //
 // with "truncated": true added when the text was cut.
 type Prediction struct {
-	problem checkpoint.ProblemType
+	problem hfmodel.ProblemType
 	// Label is a single-label classifier's most probable class.
 	Label string `json:"label,omitempty"`
 	// Labels are a multi-label classifier's classes whose sigmoid is above
@@ -242,12 +242,12 @@ type Prediction struct {
 // MarshalJSON writes the fields of the prediction's problem type (see Prediction).
 func (p Prediction) MarshalJSON() ([]byte, error) {
 	switch p.problem {
-	case checkpoint.Regression:
+	case hfmodel.Regression:
 		return json.Marshal(struct {
 			Score     float32 `json:"score"`
 			Truncated bool    `json:"truncated,omitempty"`
 		}{p.Score, p.Truncated})
-	case checkpoint.MultiLabel:
+	case hfmodel.MultiLabel:
 		return json.Marshal(struct {
 			Labels    []string           `json:"labels"`
 			Scores    map[string]float32 `json:"scores"`
@@ -264,7 +264,7 @@ func (p Prediction) MarshalJSON() ([]byte, error) {
 // prediction reads one row of Classifier.Classify as the server's problem type says.
 func (s *Server) prediction(row []float32) Prediction {
 	p := Prediction{problem: s.opts.Problem}
-	if p.problem == checkpoint.Regression {
+	if p.problem == hfmodel.Regression {
 		p.Score = row[0]
 		return p
 	}
@@ -272,7 +272,7 @@ func (s *Server) prediction(row []float32) Prediction {
 	for k, v := range row {
 		p.Scores[s.labels[k]] = v
 	}
-	if p.problem == checkpoint.MultiLabel {
+	if p.problem == hfmodel.MultiLabel {
 		for k, on := range metrics.Threshold([][]float32{row}, metrics.DefaultThreshold)[0] {
 			if on {
 				p.Labels = append(p.Labels, s.labels[k])

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 )
 
 // FlagFile is the name of the flag log inside Options.FlagDir. Its columns are FlagHeader.
@@ -89,12 +89,12 @@ func (s *Server) flaggedPrediction(req *FlagRequest) (string, error) {
 		}
 	}
 	switch s.opts.Problem {
-	case checkpoint.Regression:
+	case hfmodel.Regression:
 		if req.Score == nil || math.IsNaN(*req.Score) || math.IsInf(*req.Score, 0) {
 			return "", badRequest(`missing or non-finite "score": expected the predicted number`)
 		}
 		return strconv.FormatFloat(*req.Score, 'g', -1, 64), nil
-	case checkpoint.MultiLabel:
+	case hfmodel.MultiLabel:
 		for _, l := range req.Labels {
 			if !known[l] {
 				return "", badRequest("label %q is not one of the model's labels %q", l, s.labels)

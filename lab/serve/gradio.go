@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 )
 
 // The Gradio HTTP API (Gradio 4.x/5.x, protocol "sse_v3") as used by gradio_client and by the
@@ -71,7 +71,7 @@ var labelSchema = map[string]any{
 // outputComponent is the config entry of the output: a Number for a regression model, else a
 // Label.
 func (s *Server) outputComponent() map[string]any {
-	if s.opts.Problem == checkpoint.Regression {
+	if s.opts.Problem == hfmodel.Regression {
 		return map[string]any{"id": labelID, "type": "number", "skip_api": false,
 			"props":    map[string]any{"label": "Score", "show_label": true},
 			"api_info": map[string]any{"type": "number"}}
@@ -84,10 +84,10 @@ func (s *Server) outputComponent() map[string]any {
 // outputInfo describes the output in /gradio_api/info.
 func (s *Server) outputInfo() map[string]any {
 	switch s.opts.Problem {
-	case checkpoint.Regression:
+	case hfmodel.Regression:
 		return map[string]any{"label": "Score", "component": "Number", "type": map[string]any{"type": "number"},
 			"python_type": map[string]any{"type": "float", "description": "the predicted value"}}
-	case checkpoint.MultiLabel:
+	case hfmodel.MultiLabel:
 		return map[string]any{"label": "Label", "component": "Label", "type": labelSchema,
 			"python_type": map[string]any{
 				"type":        "Dict(label: str, confidences: List[Dict(label: str, confidence: float)])",
@@ -102,7 +102,7 @@ func (s *Server) outputInfo() map[string]any {
 // gradioOutput is the output value of one text's scores: the predicted number of a regression
 // model, else a Label value.
 func (s *Server) gradioOutput(row []float32) any {
-	if s.opts.Problem == checkpoint.Regression {
+	if s.opts.Problem == hfmodel.Regression {
 		return row[0]
 	}
 	ranked := s.ranked(row)

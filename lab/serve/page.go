@@ -8,7 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 
-	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 )
 
 //go:embed static
@@ -61,9 +61,9 @@ func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) {
 // "multilabel".
 func (s *Server) problemName() string {
 	switch s.opts.Problem {
-	case checkpoint.Regression:
+	case hfmodel.Regression:
 		return "regression"
-	case checkpoint.MultiLabel:
+	case hfmodel.MultiLabel:
 		return "multilabel"
 	}
 	return "classification"

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/tunelab/tunelab/internal/testenv"
-	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 )
 
 // ratingClassifier is a transparent regression model for tests: a text's score is
@@ -77,7 +77,7 @@ func tagScores(text string) []float32 {
 // and {"labels": [...], "scores": {...}} (labels above 0.5, every label's own probability) for a
 // multi-label one, with no field of the other shapes.
 func TestPredictRegressionAndMultiLabel(t *testing.T) {
-	reg := newTestServer(t, ratingClassifier{}, Options{Problem: checkpoint.Regression})
+	reg := newTestServer(t, ratingClassifier{}, Options{Problem: hfmodel.Regression})
 	rec := do(reg, "POST", "/api/predict", `{"texts": ["good good film", "bad"]}`)
 	if rec.Code != 200 {
 		t.Fatalf("regression: %d %s", rec.Code, rec.Body)
@@ -92,7 +92,7 @@ func TestPredictRegressionAndMultiLabel(t *testing.T) {
 		}
 	}
 
-	multi := newTestServer(t, tagClassifier{}, Options{Problem: checkpoint.MultiLabel})
+	multi := newTestServer(t, tagClassifier{}, Options{Problem: hfmodel.MultiLabel})
 	texts := []string{"rain stopped the sport", "nothing here"}
 	rec = do(multi, "POST", "/api/predict", jsonBody(t, PredictRequest{Texts: texts}))
 	if rec.Code != 200 {
@@ -121,7 +121,7 @@ func TestPredictRegressionAndMultiLabel(t *testing.T) {
 		}
 	}
 
-	if _, err := New(&keywordClassifier{}, Options{Problem: checkpoint.Regression}); err == nil || !strings.Contains(err.Error(), "one output") {
+	if _, err := New(&keywordClassifier{}, Options{Problem: hfmodel.Regression}); err == nil || !strings.Contains(err.Error(), "one output") {
 		t.Errorf("a regression server over 3 labels: err %v, want one output", err)
 	}
 }
@@ -131,13 +131,13 @@ func TestPredictRegressionAndMultiLabel(t *testing.T) {
 func TestPageAndFlagFollowTheProblem(t *testing.T) {
 	for _, tc := range []struct {
 		clf            Classifier
-		problem        checkpoint.ProblemType
+		problem        hfmodel.ProblemType
 		page, flag     string
 		wantPrediction string
 		bad            string
 	}{
-		{ratingClassifier{}, checkpoint.Regression, `data-problem="regression"`, `{"text": "good film", "score": 7}`, "7", `{"text": "good film"}`},
-		{tagClassifier{}, checkpoint.MultiLabel, `data-problem="multilabel"`, `{"text": "rain", "labels": ["rain"], "scores": {"rain": 0.9, "sport": 0.2, "vote": 0.2}}`, `["rain"]`, `{"text": "rain", "labels": ["snow"]}`},
+		{ratingClassifier{}, hfmodel.Regression, `data-problem="regression"`, `{"text": "good film", "score": 7}`, "7", `{"text": "good film"}`},
+		{tagClassifier{}, hfmodel.MultiLabel, `data-problem="multilabel"`, `{"text": "rain", "labels": ["rain"], "scores": {"rain": 0.9, "sport": 0.2, "vote": 0.2}}`, `["rain"]`, `{"text": "rain", "labels": ["snow"]}`},
 	} {
 		dir := t.TempDir()
 		s := newTestServer(t, tc.clf, Options{Problem: tc.problem, FlagDir: dir})
@@ -166,7 +166,7 @@ func TestPageAndFlagFollowTheProblem(t *testing.T) {
 // Number and answers its value; a multi-label model's as a Label of independent confidences.
 // With python3 and gradio_client installed, the real client reads both.
 func TestGradioRegressionAndMultiLabel(t *testing.T) {
-	reg := newTestServer(t, ratingClassifier{}, Options{Problem: checkpoint.Regression})
+	reg := newTestServer(t, ratingClassifier{}, Options{Problem: hfmodel.Regression})
 	config := decodeJSON[struct {
 		Components []map[string]any `json:"components"`
 	}](t, do(reg, "GET", "/config", "").Body.Bytes())
@@ -177,7 +177,7 @@ func TestGradioRegressionAndMultiLabel(t *testing.T) {
 	if !strings.Contains(info, `"component":"Number"`) {
 		t.Errorf("regression info %s lacks the Number output", info)
 	}
-	multi := newTestServer(t, tagClassifier{}, Options{Problem: checkpoint.MultiLabel})
+	multi := newTestServer(t, tagClassifier{}, Options{Problem: hfmodel.MultiLabel})
 
 	python := testenv.Python(t, "gradio_client")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -19,7 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 )
 
 // Classifier scores texts. The server calls it from a single goroutine (it serialises batches),
@@ -45,10 +45,10 @@ type Options struct {
 	Card Card
 
 	// Problem says what the classifier's scores are (config.json's problem_type): class
-	// probabilities ("" or checkpoint.SingleLabel), one predicted value (checkpoint.Regression),
-	// or independent per-label probabilities (checkpoint.MultiLabel). The API, the page and the
+	// probabilities ("" or hfmodel.SingleLabel), one predicted value (hfmodel.Regression),
+	// or independent per-label probabilities (hfmodel.MultiLabel). The API, the page and the
 	// Gradio output follow it.
-	Problem checkpoint.ProblemType
+	Problem hfmodel.ProblemType
 
 	// MaxBatch is the most texts passed to one Classify call (default 16).
 	MaxBatch int
@@ -148,13 +148,13 @@ func New(clf Classifier, opts Options) (*Server, error) {
 		seen[l] = true
 	}
 	switch opts.Problem {
-	case "", checkpoint.SingleLabel, checkpoint.MultiLabel:
-	case checkpoint.Regression:
+	case "", hfmodel.SingleLabel, hfmodel.MultiLabel:
+	case hfmodel.Regression:
 		if len(labels) != 1 {
 			return nil, fmt.Errorf("serve.New: a regression model has one output, the classifier has %d labels", len(labels))
 		}
 	default:
-		return nil, fmt.Errorf("serve.New: problem type %q: want %q, %q or %q", opts.Problem, checkpoint.SingleLabel, checkpoint.Regression, checkpoint.MultiLabel)
+		return nil, fmt.Errorf("serve.New: problem type %q: want %q, %q or %q", opts.Problem, hfmodel.SingleLabel, hfmodel.Regression, hfmodel.MultiLabel)
 	}
 	if opts.MaxBatch < 1 || opts.QueueSize < opts.MaxBatch || opts.MaxTexts < 1 || opts.MaxChars < 1 {
 		return nil, fmt.Errorf("serve.New: need MaxBatch >= 1, QueueSize >= MaxBatch, MaxTexts >= 1 and MaxChars >= 1, got %d, %d, %d, %d",

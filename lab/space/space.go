@@ -16,7 +16,7 @@ import (
 	"text/template"
 
 	"github.com/tunelab/tunelab/internal/yamlstr"
-	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 )
 
 // ModulePath is the Go module whose source the Space builds.
@@ -86,10 +86,10 @@ func (o *Options) check() error {
 }
 
 // Model files copied when present, besides config.json and the weights.
-var optionalModelFiles = append(slices.Clone(checkpoint.TokenizerFiles), "README.md")
+var optionalModelFiles = append(slices.Clone(hfmodel.TokenizerFiles), "README.md")
 
 // ModelFiles lists the files of dir that the Space needs, relative to dir: config.json, the
-// weights (checkpoint.FindWeights: model.safetensors, else model.safetensors.index.json and its
+// weights (hfmodel.FindWeights: model.safetensors, else model.safetensors.index.json and its
 // shards), the tokenizer
 // files and the model card. It fails when config.json, the weights or any tokenizer is missing.
 func ModelFiles(dir string) ([]string, error) {
@@ -97,7 +97,7 @@ func ModelFiles(dir string) ([]string, error) {
 	if !isFile(filepath.Join(dir, "config.json")) {
 		return nil, fmt.Errorf("space: %s has no config.json: not a Hugging Face model folder", dir)
 	}
-	weights, err := checkpoint.FindWeights(dir)
+	weights, err := hfmodel.FindWeights(dir)
 	if err != nil {
 		return nil, fmt.Errorf("space: %w", err)
 	}

@@ -8,7 +8,7 @@ import (
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 
-	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 )
 
 // AdamW is torch.optim.AdamW with the transformers Trainer's two parameter groups and
@@ -29,7 +29,7 @@ type AdamW struct {
 
 // Decays reports whether p is in the Trainer's decay group: every parameter but biases and
 // LayerNorm weights (Trainer.get_decay_parameter_names).
-func Decays(p checkpoint.Param) bool {
+func Decays(p hfmodel.Param) bool {
 	return !strings.HasSuffix(p.Name, ".bias") && !strings.Contains(p.Path, "layer_normalization")
 }
 
@@ -37,7 +37,7 @@ func momentPath(kind, path string) string { return "/adamw/" + kind + path }
 
 // ZeroMoments sets the first and second moments of every parameter to zero, as a new torch
 // optimizer starts, creating them in store on first use.
-func (o AdamW) ZeroMoments(store *model.Store, params []checkpoint.Param) error {
+func (o AdamW) ZeroMoments(store *model.Store, params []hfmodel.Param) error {
 	for _, p := range params {
 		for _, kind := range []string{"m", "v"} {
 			if err := setZero(store, momentPath(kind, p.Path), p.Shape); err != nil {
@@ -68,7 +68,7 @@ func (o AdamW) StepAt(k int, lr float64) Step {
 // grads, same order) in the graph; lr, stepSize and sqrtBC2 are float32 scalars (see Step).
 // It sets the new parameter and moment values and returns the global gradient norm before
 // clipping (a float32 scalar).
-func (o AdamW) Update(store *model.Store, params []checkpoint.Param, vars, grads []*Node, lr, stepSize, sqrtBC2 *Node) *Node {
+func (o AdamW) Update(store *model.Store, params []hfmodel.Param, vars, grads []*Node, lr, stepSize, sqrtBC2 *Node) *Node {
 	g := lr.Graph()
 	sumSquares := ScalarZero(g, dtypes.Float32)
 	for _, grad := range grads {

@@ -17,8 +17,8 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/tunelab/tunelab/lab/backend"
-	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/encoder"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 )
 
 const goldens = "../encoder/testdata"
@@ -52,7 +52,7 @@ func readAdamWInfo(t *testing.T) adamwInfo {
 }
 
 // hfName is a parameter's name in BertForSequenceClassification.named_parameters().
-func hfName(p checkpoint.Param) string {
+func hfName(p hfmodel.Param) string {
 	if p.Name == "classifier.weight" || p.Name == "classifier.bias" {
 		return p.Name
 	}
@@ -60,21 +60,21 @@ func hfName(p checkpoint.Param) string {
 }
 
 // tinyTrainer returns a trainer of the lab/encoder/testdata checkpoint fixture.
-func tinyTrainer(t *testing.T, fixture string, labels []string, cfg Config) (*Trainer, *checkpoint.Checkpoint) {
+func tinyTrainer(t *testing.T, fixture string, labels []string, cfg Config) (*Trainer, *hfmodel.Checkpoint) {
 	t.Helper()
 	return loadTrainer(t, filepath.Join(goldens, fixture), labels, cfg)
 }
 
 // loadTrainer returns a trainer of the checkpoint in dir, a fresh head seeded with 0.
-func loadTrainer(t *testing.T, dir string, labels []string, cfg Config) (*Trainer, *checkpoint.Checkpoint) {
+func loadTrainer(t *testing.T, dir string, labels []string, cfg Config) (*Trainer, *hfmodel.Checkpoint) {
 	t.Helper()
 	return loadTrainerOn(t, testBackend(), dir, labels, cfg)
 }
 
 // loadTrainerOn is loadTrainer on backend b.
-func loadTrainerOn(t *testing.T, b compute.Backend, dir string, labels []string, cfg Config) (*Trainer, *checkpoint.Checkpoint) {
+func loadTrainerOn(t *testing.T, b compute.Backend, dir string, labels []string, cfg Config) (*Trainer, *hfmodel.Checkpoint) {
 	t.Helper()
-	ck, err := checkpoint.Load(dir, labels)
+	ck, err := hfmodel.Load(dir, labels)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,12 +145,12 @@ func TestAdamWMatchesTorch(t *testing.T) {
 // TestDecayGroupsMatchTrainer checks Decays against Trainer.get_decay_parameter_names.
 func TestDecayGroupsMatchTrainer(t *testing.T) {
 	info := readAdamWInfo(t)
-	ck, err := checkpoint.ReadConfig(filepath.Join(goldens, "bert-tiny-cls"))
+	ck, err := hfmodel.ReadConfig(filepath.Join(goldens, "bert-tiny-cls"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var decay, noDecay []string
-	for _, p := range checkpoint.Params(ck, len(ck.Labels)) {
+	for _, p := range hfmodel.Params(ck, len(ck.Labels)) {
 		if Decays(p) {
 			decay = append(decay, hfName(p))
 		} else {

@@ -8,7 +8,7 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 
-	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 )
 
 // compileAhead compiles, on engines that compile a program per input shape (XLA), the training
@@ -32,7 +32,7 @@ func (t *Trainer) compileAhead(trainSet, evalSet *Dataset, st *State, lengths []
 	}
 	scalar := shapes.Make(dtypes.Float32)
 	targets := shapes.Make(dtypes.Int32, rows) // class ids, or Dataset.Targets' rows of floats
-	if t.model.Problem() != checkpoint.SingleLabel {
+	if t.model.Problem() != hfmodel.SingleLabel {
 		targets = shapes.Make(dtypes.Float32, rows, t.model.NumLabels())
 	}
 	for _, seq := range t.usedLengths(trainSet, st, lengths) {

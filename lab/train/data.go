@@ -9,7 +9,7 @@ import (
 
 	"github.com/gomlx/gomlx/core/tensors"
 
-	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 	"github.com/tunelab/tunelab/lab/tokenize"
 )
 
@@ -93,18 +93,18 @@ func encodeTexts(tok BatchEncoder, texts []string) (*Dataset, error) {
 }
 
 // check validates d for a model of problem type problem with numLabels outputs.
-func (d *Dataset) check(what string, problem checkpoint.ProblemType, numLabels int) error {
+func (d *Dataset) check(what string, problem hfmodel.ProblemType, numLabels int) error {
 	if d == nil || d.Len() == 0 {
 		return fmt.Errorf("train: the %s set is empty", what)
 	}
-	if single := problem == checkpoint.SingleLabel; single && len(d.Labels) != d.Len() {
+	if single := problem == hfmodel.SingleLabel; single && len(d.Labels) != d.Len() {
 		return fmt.Errorf("train: the %s set has %d class ids for %d examples, want one each for a %s model", what, len(d.Labels), d.Len(), problem)
 	} else if !single && len(d.Targets) != d.Len() {
 		return fmt.Errorf("train: the %s set has %d float targets for %d examples, want one row each for a %s model", what, len(d.Targets), d.Len(), problem)
 	}
 	var errs []error
 	for i := range d.IDs {
-		if problem == checkpoint.SingleLabel {
+		if problem == hfmodel.SingleLabel {
 			if l := d.Labels[i]; l < 0 || l >= numLabels {
 				errs = append(errs, fmt.Errorf("train: %s example %d: label %d out of range for a model with %d labels", what, i, l, numLabels))
 			}
@@ -124,7 +124,7 @@ func (d *Dataset) check(what string, problem checkpoint.ProblemType, numLabels i
 
 // checkTargets validates one example's float targets: numLabels finite numbers, each 0 or 1
 // for a multi-label model.
-func checkTargets(row []float32, problem checkpoint.ProblemType, numLabels int) error {
+func checkTargets(row []float32, problem hfmodel.ProblemType, numLabels int) error {
 	if len(row) != numLabels {
 		return fmt.Errorf("%d targets for a model with %d outputs", len(row), numLabels)
 	}
@@ -132,7 +132,7 @@ func checkTargets(row []float32, problem checkpoint.ProblemType, numLabels int) 
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 			return fmt.Errorf("target %d is %v, want a finite number", j, v)
 		}
-		if problem == checkpoint.MultiLabel && v != 0 && v != 1 {
+		if problem == hfmodel.MultiLabel && v != 0 && v != 1 {
 			return fmt.Errorf("target %d is %v, want 0 or 1 (a class the example has or not)", j, v)
 		}
 	}

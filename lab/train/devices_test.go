@@ -15,8 +15,8 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/tunelab/tunelab/lab/backend"
-	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/encoder"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 )
 
 // xlaCPU is XLA's CPU plugin, whose 4 devices the data-parallel tests split batches across
@@ -339,7 +339,7 @@ func TestPredictorAcrossDevices(t *testing.T) {
 		d.IDs, d.TypeIDs = append(d.IDs, ids), append(d.TypeIDs, make([]int32, len(ids)))
 	}
 	logits := func(devices string) [][]float32 {
-		ck, err := checkpoint.Load(filepath.Join(goldens, "bert-tiny-cls"), nil)
+		ck, err := hfmodel.Load(filepath.Join(goldens, "bert-tiny-cls"), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,8 +14,8 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/tunelab/tunelab/lab/backend"
-	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/encoder"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 	"github.com/tunelab/tunelab/lab/metrics"
 )
 
@@ -86,11 +86,11 @@ func (e *Eval) Text(digits int) string {
 //   - regression: "mse", "rmse", "mae", "r2", "pearson", "spearman";
 //   - multi-label: "subset_accuracy", "hamming_loss", "micro_f1", "macro_f1", "weighted_f1",
 //     "samples_f1".
-func MetricNames(problem checkpoint.ProblemType, numLabels int) []string {
+func MetricNames(problem hfmodel.ProblemType, numLabels int) []string {
 	switch problem {
-	case checkpoint.Regression:
+	case hfmodel.Regression:
 		return []string{"loss", "mse", "rmse", "mae", "r2", "pearson", "spearman"}
-	case checkpoint.MultiLabel:
+	case hfmodel.MultiLabel:
 		return []string{"loss", "subset_accuracy", "hamming_loss", "micro_f1", "macro_f1", "weighted_f1", "samples_f1"}
 	}
 	if numLabels == 2 {
@@ -328,15 +328,15 @@ func (p *Predictor) Evaluate(ctx context.Context, d *Dataset, labels []string, b
 		return nil, err
 	}
 	ev := &Eval{Probabilities: make([][]float32, d.Len())}
-	if problem == checkpoint.SingleLabel {
+	if problem == hfmodel.SingleLabel {
 		ev.Predictions = make([]int, d.Len())
 	}
 	for i, row := range logits {
 		ev.Probabilities[i] = Scores(problem, row)
 		switch problem {
-		case checkpoint.Regression:
+		case hfmodel.Regression:
 			ev.Loss += squaredError(row, d.Targets[i])
-		case checkpoint.MultiLabel:
+		case hfmodel.MultiLabel:
 			ev.Loss += binaryCrossEntropy(row, d.Targets[i])
 		default:
 			_, logZ := Probabilities(row)
@@ -346,13 +346,13 @@ func (p *Predictor) Evaluate(ctx context.Context, d *Dataset, labels []string, b
 	}
 	ev.Loss /= float64(d.Len())
 	switch problem {
-	case checkpoint.Regression:
+	case hfmodel.Regression:
 		yTrue, yPred := make([]float64, d.Len()), make([]float64, d.Len())
 		for i := range yTrue {
 			yTrue[i], yPred[i] = float64(d.Targets[i][0]), float64(ev.Probabilities[i][0])
 		}
 		ev.Regression, err = metrics.Regression(yTrue, yPred)
-	case checkpoint.MultiLabel:
+	case hfmodel.MultiLabel:
 		yTrue := make([][]bool, d.Len())
 		for i, row := range d.Targets {
 			yTrue[i] = make([]bool, c)
@@ -390,11 +390,11 @@ func classificationReport(labels []string, truth, predictions []int) (*metrics.R
 // Scores returns what a model of problem type problem predicts from one example's logits: the
 // softmax class probabilities of a single-label classifier, each class's independent sigmoid for
 // a multi-label one, the predicted values of a regression model.
-func Scores(problem checkpoint.ProblemType, logits []float32) []float32 {
+func Scores(problem hfmodel.ProblemType, logits []float32) []float32 {
 	switch problem {
-	case checkpoint.Regression:
+	case hfmodel.Regression:
 		return slices.Clone(logits)
-	case checkpoint.MultiLabel:
+	case hfmodel.MultiLabel:
 		return sigmoid(logits)
 	}
 	probs, _ := Probabilities(logits)

@@ -7,8 +7,8 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/tunelab/tunelab/internal/testenv"
-	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/encoder"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 	"github.com/tunelab/tunelab/lab/tokenize"
 )
 
@@ -25,7 +25,7 @@ func TestFineTuneMiniLMOnTweets(t *testing.T) {
 		t.Fatal(err)
 	}
 	trainSet, evalSet := tweets(t, tok.WithMaxLength(32), 192, 64)
-	ck, err := checkpoint.Load(dir, tweetLabels)
+	ck, err := hfmodel.Load(dir, tweetLabels)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,8 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
-	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/encoder"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 	"github.com/tunelab/tunelab/lab/metrics"
 )
 
@@ -62,7 +62,7 @@ func TestEvaluateMatchesTorch(t *testing.T) {
 				t.Errorf("loss %v, torch %v", ev.Loss, wantLoss)
 			}
 			var want map[string]float64
-			if tr.model.Problem() == checkpoint.Regression {
+			if tr.model.Problem() == hfmodel.Regression {
 				yTrue, yPred := make([]float64, len(logits)), make([]float64, len(logits))
 				for i := range logits {
 					yTrue[i], yPred[i] = float64(d.Targets[i][0]), float64(logits[i][0])
@@ -129,7 +129,7 @@ func TestTargetsMustFitTheProblem(t *testing.T) {
 	}
 	cfg := Defaults()
 	cfg.MetricForBest = "accuracy"
-	ck, err := checkpoint.Load(filepath.Join(goldens, "bert-tiny-regression"), nil)
+	ck, err := hfmodel.Load(filepath.Join(goldens, "bert-tiny-regression"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"math"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tunelab/tunelab/internal/atomicfile"
+	"github.com/tunelab/tunelab/lab/plot"
 )
 
 // writeBar draws the progress line of p: a 30-character bar, step/total, loss, lr, samples/s
@@ -79,43 +79,28 @@ func historyCSV(history []Record) []byte {
 	return buf.Bytes()
 }
 
-// historySVG plots each series of the history (training loss, evaluation loss and metrics)
-// against the step, one panel per series, as a self-contained SVG.
+// historySVG draws the history by step: the training and validation loss in one chart (they are
+// comparable, and their gap shows overfitting), then each other evaluation metric in its own,
+// since the metrics' scales differ (an accuracy, a mean squared error of star ratings).
 func historySVG(history []Record) []byte {
-	const panelW, panelH, pad = 360, 200, 40
-	var series []string
+	charts := []string{plot.Lines("loss", "step", Curve(history, "training loss", "step", "loss"),
+		Curve(history, "validation loss", "step", "eval_loss"))}
 	for _, c := range historyColumns(history)[2:] {
-		if c == "loss" || strings.HasPrefix(c, "eval_") {
-			series = append(series, c)
+		if strings.HasPrefix(c, "eval_") && c != "eval_loss" {
+			charts = append(charts, plot.Lines(c, "step", Curve(history, c, "step", c)))
 		}
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">`+"\n",
-		panelW*max(1, len(series)), panelH)
-	for i, name := range series {
-		var xs, ys []float64
-		for _, r := range history {
-			if v, ok := r[name]; ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
-				xs, ys = append(xs, r["step"]), append(ys, v)
-			}
+	return []byte(plot.Stack(charts...))
+}
+
+// Curve is the history's values of key (a column: "loss", "eval_accuracy") against x ("step"
+// or "epoch"), from the records that have key, as a series named name to plot.
+func Curve(history []Record, name, x, key string) plot.Series {
+	s := plot.Series{Name: name}
+	for _, r := range history {
+		if v, ok := r[key]; ok {
+			s.X, s.Y = append(s.X, r[x]), append(s.Y, v)
 		}
-		x0 := float64(i * panelW)
-		fmt.Fprintf(&b, `<g><text x="%g" y="14">%s</text>`, x0+pad, name)
-		fmt.Fprintf(&b, `<rect x="%g" y="20" width="%d" height="%d" fill="none" stroke="#999"/>`, x0+pad, panelW-2*pad+20, panelH-pad-20)
-		if len(xs) > 0 {
-			xLo, xHi := slices.Min(xs), slices.Max(xs)
-			yLo, yHi := slices.Min(ys), slices.Max(ys)
-			sx := func(x float64) float64 { return x0 + pad + 10 + (x-xLo)/math.Max(xHi-xLo, 1e-12)*float64(panelW-2*pad) }
-			sy := func(y float64) float64 { return 30 + (yHi-y)/math.Max(yHi-yLo, 1e-12)*float64(panelH-pad-40) }
-			var pts []string
-			for j := range xs {
-				pts = append(pts, fmt.Sprintf("%.1f,%.1f", sx(xs[j]), sy(ys[j])))
-			}
-			fmt.Fprintf(&b, `<polyline fill="none" stroke="#1f77b4" stroke-width="1.5" points="%s"/>`, strings.Join(pts, " "))
-			fmt.Fprintf(&b, `<text x="%g" y="%d">step %g-%g, %s %.4g-%.4g</text>`, x0+pad, panelH-5, xLo, xHi, name, yLo, yHi)
-		}
-		b.WriteString("</g>\n")
 	}
-	b.WriteString("</svg>\n")
-	return []byte(b.String())
+	return s
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/tunelab/tunelab/internal/atomicfile"
-	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 )
 
 // Record is one entry of the log history, flat as transformers' log_history: "step" and
@@ -169,7 +169,7 @@ func (t *Trainer) writeCheckpoint(dir string, st *State) error {
 	if err != nil {
 		return err
 	}
-	if err := checkpoint.Save(dir, t.model.Config(), t.labels, params); err != nil {
+	if err := hfmodel.Save(dir, t.model.Config(), t.labels, params); err != nil {
 		return err
 	}
 	state := optimizerState{M: map[string][]float32{}, V: map[string][]float32{}}
@@ -203,7 +203,7 @@ func (t *Trainer) writeCheckpoint(dir string, st *State) error {
 
 // restore loads a checkpoint written by saveCheckpoint into the store.
 func (t *Trainer) restore(dir string) (*State, error) {
-	ck, err := checkpoint.Load(dir, t.labels)
+	ck, err := hfmodel.Load(dir, t.labels)
 	if err != nil {
 		return nil, fmt.Errorf("train: resuming: %w", err)
 	}

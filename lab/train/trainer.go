@@ -25,8 +25,8 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/tunelab/tunelab/lab/backend"
-	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/encoder"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 )
 
 // Config holds the hyperparameters. Defaults returns transformers' TrainingArguments defaults;
@@ -120,7 +120,7 @@ type Trainer struct {
 	store   *model.Store
 	labels  []string
 	cfg     Config
-	params  []checkpoint.Param
+	params  []hfmodel.Param
 	opt     AdamW
 
 	devices  []compute.DeviceNum
@@ -145,7 +145,7 @@ func New(b compute.Backend, m *encoder.Model, store *model.Store, labels []strin
 	if len(labels) != m.NumLabels() {
 		return nil, fmt.Errorf("train: %d label names for a model with %d labels", len(labels), m.NumLabels())
 	}
-	if m.Problem() == checkpoint.Regression && m.NumLabels() != 1 {
+	if m.Problem() == hfmodel.Regression && m.NumLabels() != 1 {
 		return nil, fmt.Errorf("train: a regression model with %d outputs: tunelab trains regression on one target (num_labels 1)", m.NumLabels())
 	}
 	if names := MetricNames(m.Problem(), m.NumLabels()); !slices.Contains(names, cfg.MetricForBest) {
@@ -153,7 +153,7 @@ func New(b compute.Backend, m *encoder.Model, store *model.Store, labels []strin
 	}
 	m.WithDropout(cfg.Dropout)
 	t := &Trainer{backend: b, model: m, store: store, labels: labels, cfg: cfg,
-		params: checkpoint.Params(m.Config(), m.NumLabels()),
+		params: hfmodel.Params(m.Config(), m.NumLabels()),
 		opt: AdamW{Beta1: cfg.AdamBeta1, Beta2: cfg.AdamBeta2, Epsilon: cfg.AdamEpsilon,
 			WeightDecay: cfg.WeightDecay, MaxGradNorm: cfg.MaxGradNorm},
 		execs: map[bool]*model.Exec{}, shapes: backend.ShapesFor(b)}

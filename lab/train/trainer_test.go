@@ -7,15 +7,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/lab/safetensors"
 )
 
 // sameLength returns n texts of exactly words words each, so that every batch of them is padded
@@ -41,7 +39,7 @@ func TestGradAccumEqualsBigBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	zero := 0.0
-	step := func(batch, accum int) map[string]checkpoint.Tensor {
+	step := func(batch, accum int) map[string]safetensors.Tensor {
 		cfg := Defaults()
 		cfg.LearningRate, cfg.WeightDecay, cfg.Dropout, cfg.MaxSteps, cfg.LogEvery = 1e-2, 0.01, &zero, 1, 1
 		cfg.BatchSize, cfg.GradAccum = batch, accum
@@ -254,53 +252,6 @@ func TestProgressBar(t *testing.T) {
 	want := "\r[===============               ] 5/10 loss 0.1235 lr 2.00e-05 12.3 samples/s ETA 1m5s "
 	if b.String() != want {
 		t.Errorf("progress line\n%q\nwant\n%q", b.String(), want)
-	}
-}
-
-// TestHistorySVGPlotsTheLoss: the training-loss panel's polyline has one point per logged loss,
-// spaced in x as the steps are and placed in y by the loss (highest loss on top, the middle
-// value half-way), and each evaluation metric gets its own panel.
-func TestHistorySVGPlotsTheLoss(t *testing.T) {
-	history := []Record{
-		{"step": 10, "epoch": 0.5, "loss": 3, "learning_rate": 1e-5},
-		{"step": 20, "epoch": 1, "loss": 1},
-		{"step": 20, "epoch": 1, "eval_loss": 0.9, "eval_accuracy": 0.6},
-		{"step": 40, "epoch": 2, "loss": 2},
-		{"step": 40, "epoch": 2, "eval_loss": 0.8, "eval_accuracy": 0.7},
-	}
-	svg := string(historySVG(history))
-	for _, name := range []string{">loss<", ">eval_loss<", ">eval_accuracy<"} {
-		if !strings.Contains(svg, name) {
-			t.Errorf("the SVG has no %s panel", name)
-		}
-	}
-	if strings.Contains(svg, "learning_rate") {
-		t.Error("the SVG plots the learning rate, which is not a loss or evaluation series")
-	}
-	m := regexp.MustCompile(`<text[^>]*>loss</text>.*?<polyline[^>]*points="([^"]*)"`).FindStringSubmatch(svg)
-	if m == nil {
-		t.Fatalf("no polyline in the loss panel:\n%s", svg)
-	}
-	var xs, ys []float64
-	for _, pt := range strings.Fields(m[1]) {
-		x, y, _ := strings.Cut(pt, ",")
-		xf, err1 := strconv.ParseFloat(x, 64)
-		yf, err2 := strconv.ParseFloat(y, 64)
-		if err1 != nil || err2 != nil {
-			t.Fatalf("bad point %q", pt)
-		}
-		xs, ys = append(xs, xf), append(ys, yf)
-	}
-	if len(xs) != 3 {
-		t.Fatalf("loss polyline has %d points, want 3 (steps 10, 20, 40): %v", len(xs), m[1])
-	}
-	// Steps 10, 20, 40: the second gap is twice the first.
-	if d1, d2 := xs[1]-xs[0], xs[2]-xs[1]; d1 <= 0 || math.Abs(d2-2*d1) > 0.2 {
-		t.Errorf("x %v: want increasing with gaps in ratio 1:2", xs)
-	}
-	// Losses 3, 1, 2: SVG y grows downwards, so loss 3 is the smallest y, 1 the largest, 2 midway.
-	if !(ys[0] < ys[2] && ys[2] < ys[1]) || math.Abs(ys[2]-(ys[0]+ys[1])/2) > 0.1 {
-		t.Errorf("y %v for losses 3, 1, 2: want top, bottom, half-way", ys)
 	}
 }
 

@@ -23,7 +23,7 @@ student's name, ID, course and date from notebooks/student.json (--student).
 
 --keep-fine-tunes re-executes the notebooks already executed in DIR but skips the cells tagged
 "fine-tune", keeping their outputs: every later cell reads the saved runs and models from
-$TUNELAB_OUT, so charts and tables are drawn again (after a change to lab/display, say) without
+$TUNELAB_OUT, so charts and tables are drawn again (after a change to lab/plot or lab/runs, say) without
 hours of training. Each skipped cell is printed.
 
 PDFs are printed by Chromium (Debian's `chromium`, or $CHROMIUM) from the HTML export, with print
@@ -171,7 +171,7 @@ def write_atomic(path, text):
 
 def runs_tables(run_dirs):
     """The title page's tables of every run and of the models compared with confidence
-    intervals, as `tunelab runs --html` draws them (lab/display, as in the notebooks)."""
+    intervals, as `tunelab runs --html` draws them (lab/runs, as in the notebooks)."""
     dirs = [d for d in run_dirs if os.path.isdir(d)]
     if not dirs:
         return f"<p>No runs in {html.escape(', '.join(run_dirs))}: run the notebooks' training cells first.</p>"

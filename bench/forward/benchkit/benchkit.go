@@ -23,7 +23,7 @@ import (
 	"github.com/gomlx/compute/dtypes"
 
 	"github.com/tunelab/tunelab/lab/backend"
-	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 )
 
 // Result is one side's timing of a benchmark.
@@ -175,7 +175,7 @@ func vmHWM(status string) (int64, error) {
 // and back), plus the attention scores and their product with the values (2 of [S, H/heads] x
 // [H/heads, S] per head and sample). Embeddings, LayerNorm, softmax, GELU, the pooler and the
 // head are left out: elementwise or tiny, they add a few percent at most.
-func ForwardFLOPs(cfg *checkpoint.Config, batch, seq int) int64 {
+func ForwardFLOPs(cfg *hfmodel.Config, batch, seq int) int64 {
 	b, s, h, i := int64(batch), int64(seq), int64(cfg.HiddenSize), int64(cfg.IntermediateSize)
 	dense := 2 * b * s * (4*h*h + 2*h*i)
 	attention := 2 * 2 * b * s * s * h
@@ -184,7 +184,7 @@ func ForwardFLOPs(cfg *checkpoint.Config, batch, seq int) int64 {
 
 // TrainingStepFLOPs counts a training step as three forward passes: the backward pass computes
 // two matrix products (the gradients of both operands) for every product of the forward pass.
-func TrainingStepFLOPs(cfg *checkpoint.Config, batch, seq int) int64 {
+func TrainingStepFLOPs(cfg *hfmodel.Config, batch, seq int) int64 {
 	return 3 * ForwardFLOPs(cfg, batch, seq)
 }
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 )
 
 // TestForwardFLOPs checks the count for a tiny encoder (hidden 4, 2 heads, intermediate 8, 2
@@ -21,7 +21,7 @@ import (
 //	probabilities x values:      [3, 3] x [3, 2], 2 heads = 2 * 2*3*3*2 =   72
 //	one layer: 912; two layers: 1824.
 func TestForwardFLOPs(t *testing.T) {
-	cfg := &checkpoint.Config{HiddenSize: 4, NumHeads: 2, IntermediateSize: 8, NumLayers: 2}
+	cfg := &hfmodel.Config{HiddenSize: 4, NumHeads: 2, IntermediateSize: 8, NumLayers: 2}
 	if got := ForwardFLOPs(cfg, 1, 3); got != 1824 {
 		t.Errorf("ForwardFLOPs = %d, want 1824", got)
 	}

@@ -12,7 +12,8 @@ import (
 	"strings"
 
 	"github.com/tunelab/tunelab/internal/atomicfile"
-	"github.com/tunelab/tunelab/lab/checkpoint"
+	"github.com/tunelab/tunelab/lab/hfmodel"
+	"github.com/tunelab/tunelab/lab/safetensors"
 )
 
 // BERTBaseConfig is bert-base-uncased's config.json: the random BERT-base-shaped model is built
@@ -48,9 +49,9 @@ type Workload struct {
 	ConfigJSON string `json:"-"`
 	// Config, PeerDir (a checkpoint or config directory the peer can read) and Pretrained are
 	// set by Prepare.
-	Config     *checkpoint.Config `json:"-"`
-	PeerDir    string             `json:"-"`
-	Pretrained bool               `json:"-"`
+	Config     *hfmodel.Config `json:"-"`
+	PeerDir    string          `json:"-"`
+	Pretrained bool            `json:"-"`
 }
 
 // Workloads are the speed issue's cases: all-MiniLM-L6-v2 (its real weights in minilmDir) at
@@ -94,10 +95,10 @@ func (w *Workload) Prepare(tmp string) error {
 	var err error
 	if w.Dir != "" {
 		w.PeerDir, w.Pretrained = w.Dir, true
-		w.Config, err = checkpoint.ReadConfig(w.Dir)
+		w.Config, err = hfmodel.ReadConfig(w.Dir)
 	} else {
 		w.PeerDir = filepath.Join(tmp, w.Name)
-		if w.Config, err = checkpoint.ParseConfig([]byte(w.ConfigJSON)); err == nil {
+		if w.Config, err = hfmodel.ParseConfig([]byte(w.ConfigJSON)); err == nil {
 			if err = os.MkdirAll(w.PeerDir, 0o755); err == nil {
 				err = os.WriteFile(filepath.Join(w.PeerDir, "config.json"), []byte(w.ConfigJSON), 0o644)
 			}
@@ -115,15 +116,15 @@ func (w *Workload) Prepare(tmp string) error {
 // Checkpoint loads w's checkpoint with a two-label head, or builds a random one from w.Config
 // (weights ~ Normal(0, initializer_range) as transformers initialises them; the values do not
 // affect the timing). Call Prepare first.
-func (w *Workload) Checkpoint() (*checkpoint.Checkpoint, error) {
+func (w *Workload) Checkpoint() (*hfmodel.Checkpoint, error) {
 	labels := []string{"a", "b"}
 	if w.Dir != "" {
-		return checkpoint.Load(w.Dir, labels)
+		return hfmodel.Load(w.Dir, labels)
 	}
 	// The encoder initialises only the head afresh: give every other parameter a value here.
-	ck := &checkpoint.Checkpoint{Dir: w.PeerDir, Config: w.Config, Labels: labels, Tensors: map[string]checkpoint.Tensor{}}
+	ck := &hfmodel.Checkpoint{Dir: w.PeerDir, Config: w.Config, Labels: labels, Tensors: map[string]safetensors.Tensor{}}
 	rng := rand.New(rand.NewPCG(3, 4))
-	for _, p := range checkpoint.Params(w.Config, len(labels)) {
+	for _, p := range hfmodel.Params(w.Config, len(labels)) {
 		if p.Fresh {
 			continue
 		}
@@ -131,7 +132,7 @@ func (w *Workload) Checkpoint() (*checkpoint.Checkpoint, error) {
 		for _, d := range p.Shape {
 			size *= d
 		}
-		t := checkpoint.Tensor{Shape: p.Shape, Data: make([]float32, size)}
+		t := safetensors.Tensor{Shape: p.Shape, Data: make([]float32, size)}
 		for i := range t.Data {
 			t.Data[i] = float32(rng.NormFloat64() * w.Config.InitializerRange)
 		}

@@ -1,10 +1,8 @@
-package checkpoint
+package hfmodel
 
 import (
 	"encoding/json"
-
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/tunelab/tunelab/internal/atomicfile"
+	"github.com/tunelab/tunelab/lab/safetensors"
 )
 
 // Checkpoint is a loaded model: its config and every parameter as an f32 tensor, keyed by the
@@ -21,7 +20,7 @@ type Checkpoint struct {
 	Config *Config
 	// Labels are the class names the head predicts, in id order.
 	Labels  []string
-	Tensors map[string]Tensor
+	Tensors map[string]safetensors.Tensor
 	// Fresh lists the parameters (Hugging Face names) the checkpoint lacked and that the caller
 	// must initialise, as Hugging Face warns "newly initialized: [...]".
 	Fresh []string
@@ -64,17 +63,16 @@ func Load(dir string, labels []string) (*Checkpoint, error) {
 	for _, p := range params {
 		byName[p.Name] = p
 	}
-	ck := &Checkpoint{Dir: dir, Config: cfg.WithLabels(labels), Labels: labels, Tensors: make(map[string]Tensor, len(params))}
+	ck := &Checkpoint{Dir: dir, Config: cfg.WithLabels(labels), Labels: labels, Tensors: make(map[string]safetensors.Tensor, len(params))}
 	from := make(map[string]string, len(params)) // parameter name -> file it came from
 	for _, name := range weights.Files {
 		file := filepath.Join(dir, name)
-		st, err := readSafetensors(file)
+		st, err := safetensors.Read(file)
 		if err != nil {
 			return nil, err
 		}
-		// In sorted order of names, so the same broken file always gives the same error.
-		for _, name := range slices.Sorted(maps.Keys(st.headers)) {
-			h := st.headers[name]
+		for _, name := range st.Names() {
+			shape := st.Shape(name)
 			canon := canonicalName(cfg.Family, name)
 			p, ok := byName[canon]
 			if !ok {
@@ -86,13 +84,13 @@ func Load(dir string, labels []string) (*Checkpoint, error) {
 			if prev, dup := from[canon]; dup {
 				return nil, fmt.Errorf("%s: tensor %q is also in %s", file, name, prev)
 			}
-			if !slices.Equal(h.Shape, p.Shape) {
+			if !slices.Equal(shape, p.Shape) {
 				if p.Fresh && strings.HasPrefix(canon, "classifier") {
-					return nil, fmt.Errorf("%s: tensor %q has shape %v but %d labels need %v: the checkpoint's head was trained for %d classes; start from its encoder (drop the classifier tensors) or give %d labels", file, name, h.Shape, len(labels), p.Shape, h.Shape[0], h.Shape[0])
+					return nil, fmt.Errorf("%s: tensor %q has shape %v but %d labels need %v: the checkpoint's head was trained for %d classes; start from its encoder (drop the classifier tensors) or give %d labels", file, name, shape, len(labels), p.Shape, shape[0], shape[0])
 				}
-				return nil, fmt.Errorf("%s: tensor %q has shape %v, config.json implies %v: config.json and the weights do not belong together", file, name, h.Shape, p.Shape)
+				return nil, fmt.Errorf("%s: tensor %q has shape %v, config.json implies %v: config.json and the weights do not belong together", file, name, shape, p.Shape)
 			}
-			t, err := st.tensor(name)
+			t, err := st.Tensor(name)
 			if err != nil {
 				return nil, err
 			}
@@ -154,12 +152,12 @@ func firstDuplicate(xs []string) string {
 // config.json (with architectures, id2label and label2id) and model.safetensors with the
 // family-prefixed names that transformers' from_pretrained expects. Tokenizer files are the
 // caller's to copy. Each file is written atomically.
-func Save(dir string, cfg *Config, labels []string, tensors map[string]Tensor) error {
+func Save(dir string, cfg *Config, labels []string, tensors map[string]safetensors.Tensor) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	cfg = cfg.WithLabels(labels)
-	named := make(map[string]Tensor, len(tensors))
+	named := make(map[string]safetensors.Tensor, len(tensors))
 	for _, p := range Params(cfg, len(labels)) {
 		t, ok := tensors[p.Path]
 		if !ok {
@@ -171,7 +169,7 @@ func Save(dir string, cfg *Config, labels []string, tensors map[string]Tensor) e
 		}
 		named[name] = t
 	}
-	if err := writeSafetensors(filepath.Join(dir, WeightsFile), named, map[string]string{"format": "pt"}); err != nil {
+	if err := safetensors.Write(filepath.Join(dir, WeightsFile), named, map[string]string{"format": "pt"}); err != nil {
 		return err
 	}
 	cfg.Raw["architectures"] = []string{architecture(cfg.Family)}

@@ -1,7 +1,8 @@
-package display
+package runs
 
 import (
 	"context"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -9,14 +10,15 @@ import (
 
 	"github.com/tunelab/tunelab/internal/testenv"
 	"github.com/tunelab/tunelab/lab"
-	"github.com/tunelab/tunelab/lab/checkpoint"
 	"github.com/tunelab/tunelab/lab/data"
+	"github.com/tunelab/tunelab/lab/hfmodel"
 	"github.com/tunelab/tunelab/lab/train"
 )
 
 // TestFineTuneSeedDrawsTheHead: the job's seed reaches the fresh head's initialisation. One
 // optimizer step inside a one-step warmup has learning rate 0, so the saved head is the initial
-// one: equal to the head lab.Load draws with that seed, and different for another seed.
+// one: equal to the head lab.Load draws with that seed, and different for another seed. The
+// progress hook hears of the step with the run's record up to date.
 func TestFineTuneSeedDrawsTheHead(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fine-tunes a 22M-parameter model")
@@ -32,11 +34,20 @@ func TestFineTuneSeedDrawsTheHead(t *testing.T) {
 		cfg := train.Defaults()
 		cfg.MaxSteps, cfg.WarmupSteps, cfg.BatchSize, cfg.Seed = 1, 1, 4, seed
 		job := Job{Model: modelDir, Task: data.Tweets, Data: tweets, MaxLength: 16, Config: cfg, Dir: t.TempDir()}
-		run, err := FineTune(ctx, job)
+		var steps []int
+		run, err := FineTune(ctx, job, func(r *Run, p train.Progress) {
+			if r.Dir != filepath.Join(job.Dir, data.Tweets, r.Name) || r.Step != p.Step {
+				t.Errorf("progress of run %s (%s) at step %d: want the run's folder, its record up to date at step %d", r.Name, r.Dir, r.Step, p.Step)
+			}
+			steps = append(steps, p.Step)
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		ck, err := checkpoint.Load(run.ModelDir(), nil)
+		if len(steps) == 0 || steps[len(steps)-1] != 1 {
+			t.Errorf("progress reported steps %v, want up to step 1", steps)
+		}
+		ck, err := hfmodel.Load(run.ModelDir(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package display
+package runs
 
 import (
 	"cmp"
@@ -36,12 +36,13 @@ type Job struct {
 }
 
 // FineTune runs job as a notebook's training cell does: load the model with a fresh head for
-// the task's labels, make a new run folder, fine-tune with a Live display, save the fine-tuned
-// model and the Run. The run's record is written first (Running) and again at every evaluation,
-// so a run that stops half-way says so: an error or an interrupted kernel (GoNB sends the cell's
-// program an interrupt, then kills it 5 s later) saves it as Failed or Interrupted, and the error
-// is returned.
-func FineTune(ctx context.Context, job Job) (*Run, error) {
+// the task's labels, make a new run folder, fine-tune, save the fine-tuned model and the Run.
+// progress (nil: none) receives the run and its progress at every step and evaluation, with
+// the run's Step up to date (lab/display.FineTune draws it live). The run's record is written
+// first (Running) and again at every evaluation, so a run that stops half-way says so: an error
+// or an interrupted kernel (GoNB sends the cell's program an interrupt, then kills it 5 s
+// later) saves it as Failed or Interrupted, and the error is returned.
+func FineTune(ctx context.Context, job Job, progress func(*Run, train.Progress)) (*Run, error) {
 	trainSet, evalSet := job.Data.Splits[data.Train], job.Data.Splits[data.Validation]
 	if len(trainSet) == 0 || len(evalSet) == 0 {
 		return nil, fmt.Errorf("fine-tune %s on %s: need train and validation examples, have %d and %d", job.Model, job.Task, len(trainSet), len(evalSet))
@@ -70,17 +71,16 @@ func FineTune(ctx context.Context, job Job) (*Run, error) {
 		return nil, err
 	}
 	fmt.Printf("run %s (%s), on %s\n", run.Title(), dir, train.DescribeDevices(devices, clf.Backend))
-	live := NewLive(run.Title())
-	live.Text = os.Stdout
 	hook := func(p train.Progress) {
 		run.Step, run.TotalSteps = p.Step, p.TotalSteps
-		live.Update(p)
+		if progress != nil {
+			progress(run, p)
+		}
 		if p.Eval != nil {
 			run.Save() // progress so far, should the program be killed; the final Save reports errors
 		}
 	}
 	res, err := clf.FineTune(ctx, job.Config, trainSet, evalSet, filepath.Join(dir, "run"), false, nil, hook)
-	live.Finish()
 	if err == nil {
 		err = run.finish(res, time.Since(run.Started))
 	}

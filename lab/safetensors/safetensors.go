@@ -1,16 +1,21 @@
-package checkpoint
-
-// A small safetensors codec of our own rather than go-huggingface's reader: that one slices its
-// mmap without checking the file's length (a truncated download panics) and its errors do not
-// name the file and tensor, which is what a user needs to fix a broken checkpoint.
+// Package safetensors reads and writes the safetensors file format (an 8-byte header length, a
+// JSON header naming each tensor's dtype, shape and byte range, then the data), with tensors as
+// float32: F32, F16 and BF16 files are read, F32 written. lab/hfmodel keeps the Hugging Face
+// model folder these files are part of.
+//
+// A small codec of our own rather than go-huggingface's reader: that one slices its mmap without
+// checking the file's length (a truncated download panics) and its errors do not name the file
+// and tensor, which is what a user needs to fix a broken model folder.
+package safetensors
 
 import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"os"
-	"sort"
+	"slices"
 
 	"github.com/gomlx/compute/dtypes/bfloat16"
 	"github.com/gomlx/compute/dtypes/float16"
@@ -32,16 +37,16 @@ type tensorHeader struct {
 // maxHeaderSize bounds the JSON header so a corrupt length cannot make us allocate gigabytes.
 const maxHeaderSize = 100 << 20
 
-// safetensorsFile is a parsed .safetensors file whose tensors are decoded on demand, so tensors
-// tunelab ignores (an int64 position_ids buffer, say) need not be in a dtype it decodes.
-type safetensorsFile struct {
+// File is a read .safetensors file whose tensors are decoded on demand, so tensors tunelab
+// ignores (an int64 position_ids buffer, say) need not be in a dtype it decodes.
+type File struct {
 	path    string
 	headers map[string]tensorHeader
 	body    []byte
 }
 
-// readSafetensors reads and validates the header of a .safetensors file.
-func readSafetensors(path string) (*safetensorsFile, error) {
+// Read reads the .safetensors file at path and validates its header.
+func Read(path string) (*File, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -57,7 +62,7 @@ func readSafetensors(path string) (*safetensorsFile, error) {
 	if err := json.Unmarshal(data[8:8+headerLen], &header); err != nil {
 		return nil, fmt.Errorf("%s: invalid header: %w", path, err)
 	}
-	f := &safetensorsFile{path: path, headers: make(map[string]tensorHeader, len(header)), body: data[8+headerLen:]}
+	f := &File{path: path, headers: make(map[string]tensorHeader, len(header)), body: data[8+headerLen:]}
 	for name, raw := range header {
 		if name == "__metadata__" {
 			continue
@@ -71,8 +76,15 @@ func readSafetensors(path string) (*safetensorsFile, error) {
 	return f, nil
 }
 
-// tensor decodes the named tensor as f32.
-func (f *safetensorsFile) tensor(name string) (Tensor, error) {
+// Names lists the file's tensors in sorted order, so that a reader going through them meets a
+// broken file's errors always in the same order.
+func (f *File) Names() []string { return slices.Sorted(maps.Keys(f.headers)) }
+
+// Shape is the shape the header gives the tensor name (nil for none), without decoding it.
+func (f *File) Shape(name string) []int { return f.headers[name].Shape }
+
+// Tensor decodes the named tensor as f32.
+func (f *File) Tensor(name string) (Tensor, error) {
 	t, err := decodeTensor(f.headers[name], f.body)
 	if err != nil {
 		return Tensor{}, fmt.Errorf("%s: tensor %q: %w", f.path, name, err)
@@ -119,14 +131,11 @@ func decodeTensor(h tensorHeader, body []byte) (Tensor, error) {
 	return Tensor{Shape: append([]int{}, h.Shape...), Data: values}, nil
 }
 
-// writeSafetensors writes named f32 tensors to path atomically (a temp file renamed over it), so
-// a failure -- a full disk, a crash -- leaves any previous file intact.
-func writeSafetensors(path string, named map[string]Tensor, metadata map[string]string) error {
-	names := make([]string, 0, len(named))
-	for name := range named {
-		names = append(names, name)
-	}
-	sort.Strings(names)
+// Write writes named f32 tensors and metadata (the header's "__metadata__"; none when empty) to
+// path atomically (a temp file renamed over it), so a failure -- a full disk, a crash -- leaves
+// any previous file intact.
+func Write(path string, named map[string]Tensor, metadata map[string]string) error {
+	names := slices.Sorted(maps.Keys(named))
 	header := make(map[string]any, len(names)+1)
 	if len(metadata) > 0 {
 		header["__metadata__"] = metadata

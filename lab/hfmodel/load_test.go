@@ -1,4 +1,4 @@
-package checkpoint
+package hfmodel
 
 import (
 	"encoding/json"
@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tunelab/tunelab/lab/safetensors"
 )
 
 const fixtures = "../encoder/testdata"
@@ -63,16 +65,16 @@ func TestSaveThenLoadRoundTrips(t *testing.T) {
 		}
 	}
 	// The names must be the ones transformers writes: compare with the fixture it saved.
-	orig, err := readSafetensors(filepath.Join(fixtures, "roberta-tiny-cls", "model.safetensors"))
+	orig, err := safetensors.Read(filepath.Join(fixtures, "roberta-tiny-cls", "model.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	saved, err := readSafetensors(filepath.Join(dir, "model.safetensors"))
+	saved, err := safetensors.Read(filepath.Join(dir, "model.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name := range orig.headers {
-		if _, ok := saved.headers[name]; !ok && !ignoredName(RoBERTa, canonicalName(RoBERTa, name)) {
+	for _, name := range orig.Names() {
+		if !slices.Contains(saved.Names(), name) && !ignoredName(RoBERTa, canonicalName(RoBERTa, name)) {
 			t.Errorf("saved checkpoint lacks %q, which transformers wrote", name)
 		}
 	}
@@ -80,22 +82,22 @@ func TestSaveThenLoadRoundTrips(t *testing.T) {
 
 // brokenCopy copies the bert-tiny-cls fixture into a temp dir, letting edit change its tensors
 // (by Hugging Face name) before they are written.
-func brokenCopy(t *testing.T, edit func(named map[string]Tensor)) string {
+func brokenCopy(t *testing.T, edit func(named map[string]safetensors.Tensor)) string {
 	t.Helper()
 	src := filepath.Join(fixtures, "bert-tiny-cls")
-	st, err := readSafetensors(filepath.Join(src, "model.safetensors"))
+	st, err := safetensors.Read(filepath.Join(src, "model.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	named := map[string]Tensor{}
-	for name := range st.headers {
-		if named[name], err = st.tensor(name); err != nil {
+	named := map[string]safetensors.Tensor{}
+	for _, name := range st.Names() {
+		if named[name], err = st.Tensor(name); err != nil {
 			t.Fatal(err)
 		}
 	}
 	edit(named)
 	dir := t.TempDir()
-	if err := writeSafetensors(filepath.Join(dir, "model.safetensors"), named, nil); err != nil {
+	if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), named, nil); err != nil {
 		t.Fatal(err)
 	}
 	copyFile(t, filepath.Join(src, "config.json"), filepath.Join(dir, "config.json"))
@@ -232,11 +234,11 @@ func TestLoadErrorsNameFileAndTensor(t *testing.T) {
 		want   []string
 	}{
 		{"missing tensor", func() string {
-			return brokenCopy(t, func(n map[string]Tensor) { delete(n, "bert.encoder.layer.1.output.dense.weight") })
+			return brokenCopy(t, func(n map[string]safetensors.Tensor) { delete(n, "bert.encoder.layer.1.output.dense.weight") })
 		}, nil, []string{`tensor "encoder.layer.1.output.dense.weight" (or "bert.encoder.layer.1.output.dense.weight") is missing`}},
 		{"mis-shaped tensor", func() string {
-			return brokenCopy(t, func(n map[string]Tensor) {
-				n["bert.encoder.layer.0.intermediate.dense.bias"] = Tensor{Shape: []int{63}, Data: make([]float32, 63)}
+			return brokenCopy(t, func(n map[string]safetensors.Tensor) {
+				n["bert.encoder.layer.0.intermediate.dense.bias"] = safetensors.Tensor{Shape: []int{63}, Data: make([]float32, 63)}
 			})
 		}, nil, []string{"model.safetensors", `tensor "bert.encoder.layer.0.intermediate.dense.bias" has shape [63], config.json implies [64]`}},
 		{"head for other labels", func() string { return filepath.Join(fixtures, "bert-tiny-cls") }, []string{"a", "b"},

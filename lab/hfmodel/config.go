@@ -1,8 +1,11 @@
-// Package checkpoint reads and writes Hugging Face checkpoints of the BERT family (BERT, which
-// also covers MiniLM, bge and e5; RoBERTa; DistilBERT): config.json, model.safetensors (single
-// or sharded; f32, f16 or bf16) and the parameter names each family uses, with or without its
+// Package hfmodel reads and writes Hugging Face model folders of the BERT family (BERT, which
+// also covers MiniLM, bge and e5; RoBERTa; DistilBERT): config.json with its problem type, the
+// safetensors weights (one file, or shards and their index; f32, f16 or bf16, decoded by
+// lab/safetensors) and the parameter names each family uses, with or without its
 // `bert.`/`roberta.`/`distilbert.` prefix and with the old `gamma`/`beta` LayerNorm names.
-package checkpoint
+// Hugging Face calls such a folder a checkpoint, as Checkpoint (one loaded) does; the
+// checkpoint-N folders of a training run are lab/train's.
+package hfmodel
 
 import (
 	"encoding/json"

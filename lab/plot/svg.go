@@ -1,40 +1,22 @@
-// Package display draws what the notebooks show: static SVG charts (bars, histograms, lines for
-// loss and metric curves, a confusion-matrix heat map), HTML tables, a live training display
-// for GoNB, and Run, the record of a fine-tuning run that a notebook's later cells read back.
+// Package plot draws the lab's charts and tables as static markup: SVG charts (bars,
+// histograms, lines for loss and metric curves, scatter plots, a confusion-matrix heat map) and
+// HTML tables. Training writes the charts to files (history.svg, a comparison's results), the
+// notebooks show them (lab/display.Image), the command line prints the tables; so the package
+// depends on nothing but the standard library.
 //
 // Everything is plain SVG and HTML with no scripts, so it survives nbconvert's HTML export and
-// printing to PDF. The chart functions return SVG documents (for files); Image turns one into
-// the HTML a notebook output shows.
-//
-//	gonbui.DisplayHTML(display.Image(display.Bars("accuracy", []string{"MiniLM", "bge"}, display.Series{Name: "tweets", Y: []float64{0.81, 0.83}})))
-package display
+// printing to PDF.
+package plot
 
 import (
-	"encoding/base64"
 	"fmt"
 	"html"
 	"math"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 )
-
-// Image returns svg (a document of the chart functions) as an HTML <img> with a data: URI.
-// JupyterLab strips inline <svg> from the outputs of notebooks it does not trust (any notebook
-// it did not run itself, such as the committed ones), leaving a run of the charts' numbers; an
-// image's source is not sanitized, so the chart shows trusted or not, in the HTML export and in
-// print alike. The image's alt text is the chart's title (for screen readers, and where images
-// are off).
-func Image(svg string) string {
-	alt := "chart"
-	if m := svgTitle.FindStringSubmatch(svg); m != nil {
-		alt = m[1] // escaped by the chart functions
-	}
-	return `<img alt="` + alt + `" style="max-width:100%;height:auto" src="data:image/svg+xml;base64,` +
-		base64.StdEncoding.EncodeToString([]byte(svg)) + `"/>`
-}
-
-// svgTitle finds the title the chart functions put first in their SVG documents.
-var svgTitle = regexp.MustCompile(`^<svg [^>]*><title>([^<]*)</title>`)
 
 // Chart size in pixels (the SVG scales to the page width).
 const (
@@ -57,13 +39,20 @@ type svgWriter struct{ strings.Builder }
 
 func (w *svgWriter) printf(format string, args ...any) { fmt.Fprintf(&w.Builder, format, args...) }
 
-func newChart(title string) *svgWriter {
+// newChart starts a chart wd x ht pixels with its title (the document's, for screen readers
+// and lab/display.Image's alt text, and a heading).
+func newChart(title string, wd, ht int) *svgWriter {
 	w := &svgWriter{}
-	w.printf(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" style="max-width:100%%;height:auto;font-family:sans-serif;font-size:12px">`, width, height, width, height)
+	w.WriteString(svgTag(wd, ht))
 	w.printf(`<title>%s</title>`, html.EscapeString(title))
-	w.printf(`<rect width="%d" height="%d" fill="white"/>`, width, height)
-	w.printf(`<text x="%d" y="20" text-anchor="middle" font-size="14" font-weight="bold">%s</text>`, width/2, html.EscapeString(title))
+	w.printf(`<rect width="%d" height="%d" fill="white"/>`, wd, ht)
+	w.printf(`<text x="%d" y="20" text-anchor="middle" font-size="14" font-weight="bold">%s</text>`, wd/2, html.EscapeString(title))
 	return w
+}
+
+// svgTag opens an SVG document wd x ht pixels that scales down to the page's width.
+func svgTag(wd, ht int) string {
+	return fmt.Sprintf(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" style="max-width:100%%;height:auto;font-family:sans-serif;font-size:12px">`, wd, ht, wd, ht)
 }
 
 func (w *svgWriter) end() string {
@@ -71,12 +60,12 @@ func (w *svgWriter) end() string {
 	return w.String()
 }
 
-// yAxis draws horizontal grid lines with tick labels over [lo, hi] and returns the mapping from
-// values to y pixels.
-func (w *svgWriter) yAxis(lo, hi float64) func(float64) float64 {
+// yAxis draws horizontal grid lines with tick labels over [lo, hi], widened to the round ticks
+// around it, and returns the mapping from values to y pixels and the widened range.
+func (w *svgWriter) yAxis(lo, hi float64) (y func(float64) float64, ylo, yhi float64) {
 	ticks := niceTicks(lo, hi, 5)
 	lo, hi = min(lo, ticks[0]), max(hi, ticks[len(ticks)-1])
-	y := func(v float64) float64 {
+	y = func(v float64) float64 {
 		return float64(height-marginB) - (v-lo)/(hi-lo)*float64(height-marginB-marginT)
 	}
 	for _, t := range ticks {
@@ -84,16 +73,23 @@ func (w *svgWriter) yAxis(lo, hi float64) func(float64) float64 {
 		w.printf(`<text x="%d" y="%.1f" text-anchor="end" dominant-baseline="middle">%s</text>`, marginL-6, y(t), formatTick(t))
 	}
 	w.printf(`<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="#333"/>`, marginL, width-marginR, height-marginB, height-marginB)
-	return y
+	return y, lo, hi
 }
 
-// legend lists the series names at the bottom right.
+// legend lists the names of the series that have values at the bottom right, each in its
+// series' colour; a series without values (no evaluation yet) is not named.
 func (w *svgWriter) legend(series []Series) {
-	if len(series) < 2 && (len(series) == 0 || series[0].Name == "") {
+	var shown []int
+	for i, s := range series {
+		if len(s.Y) > 0 {
+			shown = append(shown, i)
+		}
+	}
+	if len(shown) == 0 || len(shown) == 1 && series[shown[0]].Name == "" {
 		return
 	}
 	x := width - marginR
-	for i := len(series) - 1; i >= 0; i-- {
+	for _, i := range slices.Backward(shown) {
 		name := html.EscapeString(series[i].Name)
 		x -= 7*len([]rune(series[i].Name)) + 22
 		w.printf(`<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d">%s</text>`,
@@ -104,7 +100,7 @@ func (w *svgWriter) legend(series []Series) {
 // Bars draws a grouped bar chart: one group per category, one bar per series (series[s].Y[c] is
 // the value of category c), on a y axis starting at 0.
 func Bars(title string, categories []string, series ...Series) string {
-	w := newChart(title)
+	w := newChart(title, width, height)
 	hi := 0.0
 	for _, s := range series {
 		for _, v := range s.Y {
@@ -114,7 +110,7 @@ func Bars(title string, categories []string, series ...Series) string {
 	if hi == 0 {
 		hi = 1
 	}
-	y := w.yAxis(0, hi)
+	y, _, _ := w.yAxis(0, hi)
 	group := float64(width-marginL-marginR) / float64(max(1, len(categories)))
 	bar := group * 0.8 / float64(max(1, len(series)))
 	for c, name := range categories {
@@ -141,12 +137,12 @@ func Bars(title string, categories []string, series ...Series) string {
 // largest value; unit names what the values count (the x axis label).
 func Histogram(title, unit string, values []int, bins int) string {
 	categories, counts := histogram(values, bins)
-	w := newChart(title)
+	w := newChart(title, width, height)
 	hi := 1.0
 	for _, c := range counts {
 		hi = max(hi, float64(c))
 	}
-	y := w.yAxis(0, hi)
+	y, _, _ := w.yAxis(0, hi)
 	step := float64(width-marginL-marginR) / float64(max(1, len(counts)))
 	for i, c := range counts {
 		x := float64(marginL) + step*float64(i)
@@ -187,48 +183,29 @@ func histogram(values []int, bins int) (names []string, counts []int) {
 	return names, counts
 }
 
-// Lines draws each series as a polyline of its (X, Y) points, with xLabel under the x axis. NaN
-// values break a line. A series of one point (one evaluation in a one-epoch run) is a labelled
-// dot in the middle of its axes.
+// Lines draws each series as a polyline of its (X, Y) points, with xLabel under the x axis.
+// Values that are not finite (NaN, a diverged loss) break a line. A series of one point (one
+// evaluation in a one-epoch run) is a labelled dot in the middle of its axes.
 func Lines(title, xLabel string, series ...Series) string {
-	w := newChart(title)
-	xlo, xhi, ylo, yhi := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
+	w := newChart(title, width, height)
+	var xs, ys []float64
 	for _, s := range series {
 		for i := range min(len(s.X), len(s.Y)) {
-			if math.IsNaN(s.Y[i]) {
-				continue
+			if finite(s.Y[i]) {
+				xs, ys = append(xs, s.X[i]), append(ys, s.Y[i])
 			}
-			xlo, xhi = min(xlo, s.X[i]), max(xhi, s.X[i])
-			ylo, yhi = min(ylo, s.Y[i]), max(yhi, s.Y[i])
 		}
 	}
-	if math.IsInf(xlo, 0) {
-		xlo, xhi, ylo, yhi = 0, 1, 0, 1
-	}
-	if xhi == xlo {
-		xlo, xhi = xlo-1, xhi+1
-	}
-	if yhi == ylo {
-		pad := max(math.Abs(ylo)*0.05, 0.05)
-		ylo, yhi = ylo-pad, yhi+pad
-	}
-	y := w.yAxis(ylo, yhi)
-	x := func(v float64) float64 {
-		return float64(marginL) + (v-xlo)/(xhi-xlo)*float64(width-marginL-marginR)
-	}
-	for _, t := range niceTicks(xlo, xhi, 6) {
-		if t < xlo || t > xhi {
-			continue
-		}
-		w.printf(`<text x="%.1f" y="%d" text-anchor="middle">%s</text>`, x(t), height-marginB+16, formatTick(t))
-	}
-	w.printf(`<text x="%d" y="%d" text-anchor="middle">%s</text>`, width/2, height-marginB+32, html.EscapeString(xLabel))
+	xlo, xhi := valueRange(xs)
+	ylo, yhi := valueRange(ys)
+	y, _, _ := w.yAxis(ylo, yhi)
+	x := w.xAxis(xlo, xhi, xLabel)
 	for s, ser := range series {
 		colour := palette[s%len(palette)]
-		finite, only := 0, 0.0 // only is the value of a series with one finite point
+		finiteCount, only := 0, 0.0 // only is the value of a series with one finite point
 		for i := range min(len(ser.X), len(ser.Y)) {
-			if !math.IsNaN(ser.Y[i]) {
-				finite, only = finite+1, ser.Y[i]
+			if finite(ser.Y[i]) {
+				finiteCount, only = finiteCount+1, ser.Y[i]
 			}
 		}
 		var pts []string
@@ -237,7 +214,7 @@ func Lines(title, xLabel string, series ...Series) string {
 				var cx, cy float64
 				fmt.Sscanf(pts[0], "%f,%f", &cx, &cy)
 				w.printf(`<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>`, cx, cy, colour)
-				if finite == 1 {
+				if finiteCount == 1 {
 					w.printf(`<text x="%.1f" y="%.1f" dominant-baseline="middle" fill="%s">%s</text>`, cx+7, cy, colour, formatValue(only))
 				}
 			} else if len(pts) > 1 {
@@ -246,7 +223,7 @@ func Lines(title, xLabel string, series ...Series) string {
 			pts = pts[:0]
 		}
 		for i := range min(len(ser.X), len(ser.Y)) {
-			if math.IsNaN(ser.Y[i]) {
+			if !finite(ser.Y[i]) {
 				flush()
 				continue
 			}
@@ -258,23 +235,95 @@ func Lines(title, xLabel string, series ...Series) string {
 	return w.end()
 }
 
+// Scatter draws a dot per point (x[i], y[i]), with xLabel under the x axis and yLabel beside
+// the y axis: how two quantities go together. Points that are not finite are left out.
+func Scatter(title, xLabel, yLabel string, x, y []float64) string {
+	return scatter(title, xLabel, yLabel, x, y, false)
+}
+
+// PredictedVsTrue draws a regression model's predictions (a star rating, say) against the true
+// values, both axes over the same range, with the line y = x on which perfect predictions lie:
+// a point above it is an overestimate, below an underestimate.
+func PredictedVsTrue(title string, truth, predicted []float64) string {
+	return scatter(title, "true", "predicted", truth, predicted, true)
+}
+
+// scatter draws Scatter's chart; diagonal puts both axes on one range and draws y = x.
+func scatter(title, xLabel, yLabel string, xv, yv []float64, diagonal bool) string {
+	w := newChart(title, width, height)
+	var xs, ys []float64
+	for i := range min(len(xv), len(yv)) {
+		if finite(xv[i]) && finite(yv[i]) {
+			xs, ys = append(xs, xv[i]), append(ys, yv[i])
+		}
+	}
+	xlo, xhi := valueRange(xs)
+	ylo, yhi := valueRange(ys)
+	if diagonal { // both axes over the values of either, y's round range
+		ylo, yhi = valueRange(append(slices.Clone(xs), ys...))
+	}
+	y, ylo, yhi := w.yAxis(ylo, yhi)
+	if diagonal {
+		xlo, xhi = ylo, yhi
+	}
+	x := w.xAxis(xlo, xhi, xLabel)
+	w.printf(`<text x="14" y="%d" text-anchor="middle" transform="rotate(-90 14 %d)">%s</text>`,
+		(height-marginB+marginT)/2, (height-marginB+marginT)/2, html.EscapeString(yLabel))
+	if diagonal {
+		w.printf(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#999" stroke-dasharray="4 3"><title>y = x</title></line>`,
+			x(xlo), y(xlo), x(xhi), y(xhi))
+	}
+	for i := range xs {
+		w.printf(`<circle cx="%.1f" cy="%.1f" r="3" fill="%s" fill-opacity="0.5"/>`, x(xs[i]), y(ys[i]), palette[0])
+	}
+	return w.end()
+}
+
+// finite says whether v can be placed on an axis.
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// valueRange is the smallest and largest of values, widened where they are one value (or none)
+// so that an axis over them has a length.
+func valueRange(values []float64) (lo, hi float64) {
+	if len(values) == 0 {
+		return 0, 1
+	}
+	lo, hi = slices.Min(values), slices.Max(values)
+	if hi == lo {
+		pad := max(math.Abs(lo)*0.05, 0.05)
+		lo, hi = lo-pad, hi+pad
+	}
+	return lo, hi
+}
+
+// xAxis writes the tick labels of [lo, hi] under the plot and label under them, and returns
+// the mapping from values to x pixels.
+func (w *svgWriter) xAxis(lo, hi float64, label string) func(float64) float64 {
+	x := func(v float64) float64 {
+		return float64(marginL) + (v-lo)/(hi-lo)*float64(width-marginL-marginR)
+	}
+	for _, t := range niceTicks(lo, hi, 6) {
+		if t < lo || t > hi {
+			continue
+		}
+		w.printf(`<text x="%.1f" y="%d" text-anchor="middle">%s</text>`, x(t), height-marginB+16, formatTick(t))
+	}
+	w.printf(`<text x="%d" y="%d" text-anchor="middle">%s</text>`, width/2, height-marginB+32, html.EscapeString(label))
+	return x
+}
+
 // Heatmap draws a confusion matrix: counts[i][j] samples of true label labels[i] predicted as
 // labels[j], each cell shaded by its share of its row (the recall of the diagonal).
 func Heatmap(title string, labels []string, counts [][]int) string {
 	n := len(labels)
 	const cell, left, top = 64, 150, 80
 	size := cell * n
-	w := &svgWriter{}
-	wd, ht := left+size+20, top+size+20
-	w.printf(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" style="max-width:100%%;height:auto;font-family:sans-serif;font-size:12px">`, wd, ht, wd, ht)
-	w.printf(`<title>%s</title>`, html.EscapeString(title))
-	w.printf(`<rect width="%d" height="%d" fill="white"/>`, wd, ht)
-	w.printf(`<text x="%d" y="18" text-anchor="middle" font-size="14" font-weight="bold">%s</text>`, wd/2, html.EscapeString(title))
+	w := newChart(title, left+size+20, top+size+20)
 	w.printf(`<text x="%d" y="40" text-anchor="middle">predicted</text>`, left+size/2)
 	w.printf(`<text x="14" y="%d" text-anchor="middle" transform="rotate(-90 14 %d)">true</text>`, top+size/2, top+size/2)
 	for i, l := range labels {
-		w.printf(`<text x="%d" y="%d" text-anchor="middle" font-size="11">%s</text>`, left+cell*i+cell/2, top-8, html.EscapeString(short(l, 10)))
-		w.printf(`<text x="%d" y="%d" text-anchor="end" dominant-baseline="middle" font-size="11">%s</text>`, left-6, top+cell*i+cell/2, html.EscapeString(short(l, 20)))
+		w.printf(`<text x="%d" y="%d" text-anchor="middle" font-size="11">%s</text>`, left+cell*i+cell/2, top-8, html.EscapeString(Shorten(l, 10)))
+		w.printf(`<text x="%d" y="%d" text-anchor="end" dominant-baseline="middle" font-size="11">%s</text>`, left-6, top+cell*i+cell/2, html.EscapeString(Shorten(l, 20)))
 	}
 	for i := range n {
 		total := 0
@@ -298,13 +347,38 @@ func Heatmap(title string, labels []string, counts [][]int) string {
 	return w.end()
 }
 
+// Stack puts charts (documents of this package's functions) one under another in one SVG
+// document: for a file that holds charts of different scales, such as the training history's
+// losses and metrics (lab/train's history.svg).
+func Stack(charts ...string) string {
+	var body strings.Builder
+	wd, ht := 0, 0
+	for _, c := range charts {
+		m := svgOpening.FindStringSubmatch(c)
+		if m == nil {
+			panic("plot.Stack: not a chart of package plot: " + c[:min(len(c), 80)])
+		}
+		cw, _ := strconv.Atoi(m[1])
+		ch, _ := strconv.Atoi(m[2])
+		fmt.Fprintf(&body, `<svg x="0" y="%d" width="%s" height="%s" viewBox="0 0 %s %s">`, ht, m[1], m[2], m[1], m[2])
+		body.WriteString(c[len(m[0]):])
+		wd, ht = max(wd, cw), ht+ch
+	}
+	return svgTag(wd, ht) + body.String() + "</svg>"
+}
+
+// svgOpening matches the opening tag of a chart with its width and height.
+var svgOpening = regexp.MustCompile(`^<svg [^>]*viewBox="0 0 (\d+) (\d+)"[^>]*>`)
+
 // shade maps a share in [0, 1] to a white-to-blue colour.
 func shade(share float64) string {
 	mix := func(from, to int) int { return from + int(math.Round(share*float64(to-from))) }
 	return fmt.Sprintf("#%02x%02x%02x", mix(0xf7, 0x08), mix(0xfb, 0x30), mix(0xff, 0x6b))
 }
 
-func short(s string, n int) string {
+// Shorten cuts s to at most n runes, the last an ellipsis when it was longer: for labels and
+// table cells that would crowd a chart or a table.
+func Shorten(s string, n int) string {
 	if r := []rune(s); len(r) > n {
 		return string(r[:n-1]) + "…"
 	}

@@ -1,4 +1,4 @@
-package display
+package runs
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/tunelab/tunelab/lab/data"
 	"github.com/tunelab/tunelab/lab/metrics"
+	"github.com/tunelab/tunelab/lab/plot"
 )
 
 // Bootstrap settings of the models' confidence intervals: Hugging Face Evaluate's defaults (95%,
@@ -185,7 +186,7 @@ func ScoresTable(runs []*Run) (string, error) {
 		}
 	}
 	var b strings.Builder
-	b.WriteString(Table(append([]string{"task", "metric", "examples"}, models...), rows))
+	b.WriteString(plot.Table(append([]string{"task", "metric", "examples"}, models...), rows))
 	fmt.Fprintf(&b, `<p style="font-family:sans-serif;font-size:13px">Validation scores with 95%% confidence intervals: percentile bootstrap over the validation examples (%d resamples, as Hugging Face Evaluate's bootstrap strategy); each model's best finished run.</p><ul style="font-family:sans-serif;font-size:13px">`, resampleCount)
 	for _, d := range diffs {
 		fmt.Fprintf(&b, "<li>%s</li>", html.EscapeString(d.Sentence()))

@@ -1,4 +1,11 @@
-package display
+// Package runs keeps the record of the notebooks' fine-tuning runs: each run's folder
+// (DIR/TASK/NAME with run.json, the checkpoints and the fine-tuned model), FineTune that makes
+// one, and what reads them back: the latest or best run of a task, its curves, metrics and
+// mistakes, the runs side by side and the models compared with confidence intervals. The
+// charts are SVG documents and the tables HTML (lab/plot), for a notebook (lab/display shows
+// them) and for the command line (`tunelab runs`, `tunelab serve --run`), so that the command
+// does not link the notebook's UI library.
+package runs
 
 import (
 	"cmp"
@@ -14,6 +21,7 @@ import (
 	"github.com/tunelab/tunelab/internal/atomicfile"
 	"github.com/tunelab/tunelab/lab"
 	"github.com/tunelab/tunelab/lab/data"
+	"github.com/tunelab/tunelab/lab/plot"
 	"github.com/tunelab/tunelab/lab/train"
 )
 
@@ -166,34 +174,13 @@ func (r *Run) Load(ctx context.Context, opts ...lab.Option) (*lab.Classifier, er
 	return clf, nil
 }
 
-// curveNames are the history keys Curves draws, with their legend names.
-var curveNames = map[string]string{"loss": "training loss", "eval_loss": "validation loss", "eval_accuracy": "validation accuracy"}
-
-// Curves draws the training and validation loss, and the validation accuracy, by step (two
-// Images in a Row).
-func (r *Run) Curves() string {
-	series := map[string]*Series{}
-	for _, rec := range r.History {
-		for key, name := range curveNames {
-			if v, ok := rec[key]; ok {
-				if series[key] == nil {
-					series[key] = &Series{Name: name}
-				}
-				series[key].X = append(series[key].X, rec["step"])
-				series[key].Y = append(series[key].Y, v)
-			}
-		}
-	}
-	var losses, accuracy []Series
-	for _, key := range []string{"loss", "eval_loss"} {
-		if s := series[key]; s != nil {
-			losses = append(losses, *s)
-		}
-	}
-	if s := series["eval_accuracy"]; s != nil {
-		accuracy = append(accuracy, *s)
-	}
-	return Row(Image(Lines(r.short()+": loss", "step", losses...)), Image(Lines(r.short()+": validation accuracy", "step", accuracy...)))
+// Curves draws the training and validation loss, and the validation accuracy, by step: two
+// SVG charts (lab/display.Curves shows them side by side).
+func (r *Run) Curves() (loss, accuracy string) {
+	loss = plot.Lines(r.short()+": loss", "step", train.Curve(r.History, "training loss", "step", "loss"),
+		train.Curve(r.History, "validation loss", "step", "eval_loss"))
+	accuracy = plot.Lines(r.short()+": validation accuracy", "step", train.Curve(r.History, "validation accuracy", "step", "eval_accuracy"))
+	return loss, accuracy
 }
 
 // classNames returns the names of the report's classes in confusion-matrix order, with the
@@ -226,13 +213,13 @@ func (r *Run) MetricsTable() string {
 		[]string{"macro avg", f(rep.Macro.Precision), f(rep.Macro.Recall), f(rep.Macro.F1), n},
 		[]string{"weighted avg", f(rep.Weighted.Precision), f(rep.Weighted.Recall), f(rep.Weighted.F1), n},
 		[]string{"accuracy", "", "", f(rep.Accuracy), n})
-	return Table([]string{r.Title(), "precision", "recall", "f1", "support"}, rows)
+	return plot.Table([]string{r.Title(), "precision", "recall", "f1", "support"}, rows)
 }
 
-// ConfusionMatrix draws the validation confusion matrix with the label names (an Image).
+// ConfusionMatrix draws the validation confusion matrix with the label names (an SVG chart).
 func (r *Run) ConfusionMatrix() string {
 	names, _ := r.classNames()
-	return Image(Heatmap(r.short()+": validation confusion matrix", names, r.Eval.Report.ConfusionMatrix.Counts))
+	return plot.Heatmap(r.short()+": validation confusion matrix", names, r.Eval.Report.ConfusionMatrix.Counts)
 }
 
 // Mistake is a wrong prediction: the index of the example in Validation, the predicted class
@@ -261,7 +248,7 @@ func (r *Run) Mistakes(n int) string {
 	rows := [][]string{}
 	for _, m := range r.ConfidentMistakes(n) {
 		ex := r.Validation[m.Index]
-		rows = append(rows, []string{short(ex.Text, 240), ex.Label, r.Labels[m.Predicted], strconv.FormatFloat(float64(m.Probability), 'f', 3, 32)})
+		rows = append(rows, []string{plot.Shorten(ex.Text, 240), ex.Label, r.Labels[m.Predicted], strconv.FormatFloat(float64(m.Probability), 'f', 3, 32)})
 	}
-	return Table([]string{"text", "true", "predicted", "probability"}, rows)
+	return plot.Table([]string{"text", "true", "predicted", "probability"}, rows)
 }

@@ -1,4 +1,4 @@
-package display
+package runs
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tunelab/tunelab/internal/testenv"
+	"github.com/tunelab/tunelab/internal/xmltest"
 	"github.com/tunelab/tunelab/lab"
 	"github.com/tunelab/tunelab/lab/data"
 	"github.com/tunelab/tunelab/lab/metrics"
@@ -218,7 +219,7 @@ func TestRunsOfATask(t *testing.T) {
 
 	// The table: one row per run, what differs side by side (the learning rate, the model), the best
 	// marked, the stopped run's place; what every run shares in a line under it.
-	doc := RunsTable(runs)
+	doc := Table(runs)
 	table := tableByHeader(t, doc)
 	if len(table) != 4 {
 		t.Fatalf("%d rows, want 4", len(table))
@@ -239,11 +240,9 @@ func TestRunsOfATask(t *testing.T) {
 	}
 
 	// The curves: a line per finished run in both charts (the stopped one has no evaluation).
-	charts := imageSVGs(t, RunsCurves(runs))
-	if len(charts) != 2 {
-		t.Fatalf("%d charts, want 2", len(charts))
-	}
-	for _, chart := range charts {
+	loss, metric := ValidationCurves(runs)
+	for _, chart := range []string{loss, metric} {
+		xmltest.Parse(t, chart)
 		if n := strings.Count(chart, "<polyline"); n != 3 {
 			t.Errorf("%d lines, want 3 (one per finished run):\n%s", n, chart)
 		}
@@ -259,7 +258,7 @@ func TestRunsOfATask(t *testing.T) {
 func tableRows(t *testing.T, doc string) [][]string {
 	t.Helper()
 	var rows [][]string
-	for _, e := range parse(t, doc) {
+	for _, e := range xmltest.Parse(t, doc) {
 		switch e.Name {
 		case "tr":
 			rows = append(rows, nil)
@@ -275,7 +274,7 @@ func tableByHeader(t *testing.T, doc string) []map[string]string {
 	t.Helper()
 	var header []string
 	var rows []map[string]string
-	for _, e := range parse(t, doc) {
+	for _, e := range xmltest.Parse(t, doc) {
 		switch e.Name {
 		case "th":
 			header = append(header, e.Text)
@@ -368,7 +367,7 @@ func TestFineTuneStoppedHalfWay(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}()
-	if _, err := FineTune(ctx, job); err == nil || !strings.Contains(err.Error(), "did not finish: interrupted") {
+	if _, err := FineTune(ctx, job, nil); err == nil || !strings.Contains(err.Error(), "did not finish: interrupted") {
 		t.Fatalf("cancelled FineTune: error %v", err)
 	}
 	r, err := LoadRun(filepath.Join(dir, data.Tweets, lab.DefaultModel))
@@ -380,7 +379,7 @@ func TestFineTuneStoppedHalfWay(t *testing.T) {
 	}
 
 	ds.Splits[data.Validation] = append(ds.Splits[data.Validation], data.Example{ID: "4", Text: "hmm", Label: "maybe"})
-	if _, err := FineTune(context.Background(), job); err == nil || !strings.Contains(err.Error(), "did not finish: failed") {
+	if _, err := FineTune(context.Background(), job, nil); err == nil || !strings.Contains(err.Error(), "did not finish: failed") {
 		t.Fatalf("FineTune with an unknown label: error %v", err)
 	}
 	r, err = LoadRun(filepath.Join(dir, data.Tweets, lab.DefaultModel+"-run2"))
@@ -414,7 +413,7 @@ func TestRunStoppedWithoutAWord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc := RunsTable(runs)
+	doc := Table(runs)
 	if !strings.Contains(doc, "status stopped at step 3/40") || tableByHeader(t, doc)[0]["accuracy"] != "" {
 		t.Errorf("want status \"stopped at step 3/40\" and no accuracy:\n%s", doc)
 	}
