@@ -33,7 +33,7 @@ func TestGradientsMatchTorch(t *testing.T) {
 func TestBF16GradientsStayCloseToTorch(t *testing.T) {
 	// bfloat16 keeps 8 bits of mantissa: the forward pass's rounding alone moves the loss by
 	// 0.2% and the gradients by up to 6% of their largest entry here.
-	g := gradientsLike(t, "bert-tiny-cls", checkpoint.SingleLabel, 0, dtypes.BFloat16, tolerance{loss: 1e-2, gradient: 0.1, noise: 1e-3})
+	g := gradientsLike(t, "bert-tiny-cls", hfmodel.SingleLabel, 0, dtypes.BFloat16, tolerance{loss: 1e-2, gradient: 0.1, noise: 1e-3})
 	bf16, f32 := 0, 0
 	for _, n := range g.Nodes() {
 		if n.Type() != NodeTypeDotGeneral {
@@ -68,7 +68,7 @@ func checkGradients(t *testing.T, fixture string, problem hfmodel.ProblemType, p
 
 // gradientsLike is checkGradients with the encoder's matrix products in matmul and the loss
 // and gradients within tol of torch's; it returns the graph of the loss and gradients.
-func gradientsLike(t *testing.T, fixture string, problem checkpoint.ProblemType, padRows int, matmul dtypes.DType, tol tolerance) *Graph {
+func gradientsLike(t *testing.T, fixture string, problem hfmodel.ProblemType, padRows int, matmul dtypes.DType, tol tolerance) *Graph {
 	t.Helper()
 	dir := filepath.Join("testdata", fixture)
 	ck, err := hfmodel.Load(dir, nil)
