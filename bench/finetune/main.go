@@ -88,6 +88,7 @@ func main() {
 	engines := flag.String("backend", "", `tunelab's engines, comma-separated ("xla:cpu", "go", ...); empty: xla:cpu and go (go alone without XLA's plugin)`)
 	r := Recipe{LearningRate: 5e-5, BatchSize: 16, Epochs: 1, WeightDecay: 0.01, WarmupRatio: 0.1, MaxLength: 64, Threads: runtime.GOMAXPROCS(0)}
 	flag.IntVar(&r.Epochs, "epochs", r.Epochs, "training epochs")
+	withTrainer := flag.Bool("trainer", true, "fine-tune with the transformers Trainer too (false: compare tunelab's engines only)")
 	flag.Parse()
 	r.Model = *modelDir
 	var seeds []int
@@ -130,8 +131,14 @@ func main() {
 	log.Printf("%d training examples (of %d), %d validation, %d epochs, seeds %v", len(trainSet), split.TrainTotal, len(valSet), r.Epochs, seeds)
 
 	// The peer first: it is the faster side, and fails early if its environment is incomplete.
-	peer := Side{Name: "transformers Trainer"}
+	var peer *Side
+	if *withTrainer {
+		peer = &Side{Name: "transformers Trainer"}
+	}
 	for _, seed := range seeds {
+		if peer == nil {
+			break
+		}
 		cmd := osexec.Command(*python, "bench/finetune/peer.py", recipeFile, splitFile, filepath.Join(*dataDir, "disaster_tweets", "train.csv"), strconv.Itoa(seed))
 		cmd.Stderr = os.Stderr
 		outBytes, err := cmd.Output()
@@ -159,14 +166,15 @@ func main() {
 		sides = append(sides, side)
 	}
 	load := fmt.Sprintf("load average (1 min) %s at the start, %s at the end", loadStart, loadAverage())
-	sides = append(sides, &peer)
-	for _, s := range sides {
-		summarize(s)
+	for _, s := range append(sides, peer) {
+		if s != nil {
+			summarize(s)
+		}
 	}
 	report := map[string]any{
 		"machine": machine(), "load": load, "recipe": r, "train_examples": len(trainSet), "train_split_size": split.TrainTotal,
 		"validation_examples": len(valSet), "validation_split_size": split.ValidationTotal, "split": "stratified 80/20 of train.csv, seed 42 (lab/data), ids handed to the peer",
-		"sides": sides,
+		"sides": sides, "trainer": peer,
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		log.Fatal(err)
@@ -174,10 +182,10 @@ func main() {
 	if err := atomicfile.WriteFile(filepath.Join(*out, "finetune.json"), mustJSON(report)); err != nil {
 		log.Fatal(err)
 	}
-	if err := atomicfile.WriteFile(filepath.Join(*out, "finetune.md"), []byte(markdown(r, split, sides, load))); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(*out, "finetune.md"), []byte(markdown(r, split, sides, peer, load))); err != nil {
 		log.Fatal(err)
 	}
-	fmt.Print(markdown(r, split, sides, load))
+	fmt.Print(markdown(r, split, sides, peer, load))
 }
 
 // tunelabRun fine-tunes a fresh classifier with seed and times the training steps alone: the
@@ -226,7 +234,9 @@ func summarize(s *Side) {
 	s.StdF1 = math.Sqrt(s.StdF1)
 }
 
-func markdown(r Recipe, split Split, sides []*Side, load string) string {
+// markdown renders the report: every side's F1 and speed, then each tunelab engine beside the
+// Trainer (peer, nil when it did not run) and beside the first engine.
+func markdown(r Recipe, split Split, sides []*Side, peer *Side, load string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Fine-tuning: tunelab vs the transformers Trainer\n\nMachine: %s; %s (other work shares the machine when it exceeds the core count: the times are then upper bounds).\n\n", machine(), load)
 	fmt.Fprintf(&b, "%s on disaster tweets, the stratified 80/20 split of train.csv (seed 42): training on %d of its %d training examples "+
@@ -235,17 +245,30 @@ func markdown(r Recipe, split Split, sides []*Side, load string) string {
 		r.Model, len(split.TrainIDs), split.TrainTotal, len(split.ValidationIDs), split.ValidationTotal,
 		r.LearningRate, r.BatchSize, r.Epochs, r.WeightDecay, r.WarmupRatio, r.MaxLength, r.Threads)
 	b.WriteString("| side | F1 of disaster per seed | mean F1 (std) | s/epoch | train samples/s |\n|---|---|---|---|---|\n")
-	for _, s := range sides {
+	all := sides
+	if peer != nil {
+		all = append(all[:len(all):len(all)], peer)
+	}
+	for _, s := range all {
 		var per []string
 		for _, run := range s.Runs {
 			per = append(per, fmt.Sprintf("%d: %.4f", run.Seed, run.F1))
 		}
 		fmt.Fprintf(&b, "| %s | %s | %.4f (%.4f) | %.1f | %.1f |\n", s.Name, strings.Join(per, ", "), s.MeanF1, s.StdF1, s.EpochSeconds, s.SamplesPerSec)
 	}
-	peer := sides[len(sides)-1]
-	b.WriteString("\n| tunelab engine | mean F1 - Trainer's | s/epoch / Trainer's (compilation included) |\n|---|---|---|\n")
-	for _, s := range sides[:len(sides)-1] {
-		fmt.Fprintf(&b, "| %s | %+.4f | **%.2f** |\n", s.Name, s.MeanF1-peer.MeanF1, s.EpochSeconds/peer.EpochSeconds)
+	if peer != nil {
+		b.WriteString("\n| tunelab engine | mean F1 - Trainer's | s/epoch / Trainer's (compilation included) |\n|---|---|---|\n")
+		for _, s := range sides {
+			fmt.Fprintf(&b, "| %s | %+.4f | **%.2f** |\n", s.Name, s.MeanF1-peer.MeanF1, s.EpochSeconds/peer.EpochSeconds)
+		}
+	}
+	if len(sides) > 1 {
+		first := sides[0]
+		fmt.Fprintf(&b, "\n| tunelab engine | mean F1 - %s's | within the seeds' spread (difference no larger than the larger std) | s/epoch / %s's |\n|---|---|---|---|\n", first.Name, first.Name)
+		for _, s := range sides[1:] {
+			d := s.MeanF1 - first.MeanF1
+			fmt.Fprintf(&b, "| %s | %+.4f | %t | %.2f |\n", s.Name, d, math.Abs(d) <= math.Max(s.StdF1, first.StdF1), s.EpochSeconds/first.EpochSeconds)
+		}
 	}
 	return b.String()
 }
