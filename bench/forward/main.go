@@ -151,14 +151,14 @@ func runTunelab(w *benchkit.Workload, b compute.Backend, engine string, reps int
 	ids, mask := w.RandomTokens()
 	tIDs := tensors.FromFlatDataAndDimensions(ids, w.Batch, w.Seq)
 	tMask := tensors.FromFlatDataAndDimensions(mask, w.Batch, w.Seq)
-	times, peakRSS, first, err := benchkit.Measure(reps, profile, func(int) error {
+	measured, err := benchkit.Measure(reps, profile, func(int) error {
 		_, err := exec.Exec1(tIDs, tMask)
 		return err
 	})
 	if err != nil {
 		return benchkit.Result{}, err
 	}
-	r := benchkit.Summarize(engine, times, w.Batch)
-	r.PeakRSSBytes, r.GFLOPS, r.FirstSeconds = peakRSS, benchkit.GFLOPS(w.FLOPs, r.MedianSeconds), first
+	r := measured.Result(engine, w.Batch)
+	r.GFLOPS = benchkit.GFLOPS(w.FLOPs, r.MedianSeconds)
 	return r, nil
 }

@@ -120,7 +120,7 @@ func main() {
 func tunelabTimes(tok *tokenize.Tokenizer, texts []string, threads, reps int) ([]float64, int, error) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(threads))
 	tokens := 0
-	times, _, _, err := benchkit.Measure(reps, nil, func(int) error {
+	m, err := benchkit.Measure(reps, nil, func(int) error {
 		tokens = 0
 		for lo := 0; lo < len(texts); lo += chunk {
 			b, err := tok.EncodeBatch(texts[lo:min(lo+chunk, len(texts))])
@@ -133,7 +133,7 @@ func tunelabTimes(tok *tokenize.Tokenizer, texts []string, threads, reps int) ([
 		}
 		return nil
 	})
-	return times, tokens, err
+	return m.Times, tokens, err
 }
 
 // peer runs peer.py with threads Rayon threads and returns its seconds per pass and its token count.

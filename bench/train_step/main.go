@@ -153,13 +153,13 @@ func run(workloads []*benchkit.Workload, o options) error {
 					side = fmt.Sprintf("%s x%d", engine, n)
 				}
 				for i, w := range workloads {
-					times, peakRSS, first, err := runTunelab(w, b, engine, devices, o.reps, profile)
+					m, err := runTunelab(w, b, engine, devices, o.reps, profile)
 					if err != nil {
 						return fmt.Errorf("%s on %s: %w", w.Name, side, err)
 					}
-					r := benchkit.Summarize(side, times, w.Batch)
-					r.PeakRSSBytes, r.GFLOPS, r.FirstSeconds, r.Devices = peakRSS, benchkit.GFLOPS(w.FLOPs, r.MedianSeconds), first, n
-					log.Printf("%s: tunelab on %s %.3f s/step (median of %v; first %.2f s)", w.Name, side, r.MedianSeconds, times, first)
+					r := m.Result(side, w.Batch)
+					r.GFLOPS, r.Devices = benchkit.GFLOPS(w.FLOPs, r.MedianSeconds), n
+					log.Printf("%s: tunelab on %s %.3f s/step (median of %v; first %.2f s)", w.Name, side, r.MedianSeconds, m.Times, m.First)
 					results[i] = append(results[i], &r)
 				}
 			}
@@ -299,25 +299,24 @@ func runPeer(w *benchkit.Workload, o options, n int) (benchkit.Result, error) {
 }
 
 // runTunelab builds w's model and a lab/train Trainer on the given devices of b (a count or
-// all) and returns the seconds of reps timed training steps (forward, backward, clipping,
-// AdamW; dropout on) and the peak resident memory from the warm-up step on
-// (benchkit.Measure). The backend's Exec returns once the device has finished (go-xla waits for
+// all) and measures reps timed training steps (forward, backward, clipping, AdamW; dropout on)
+// after a warm-up step (benchkit.Measure). The backend's Exec returns once the device has finished (go-xla waits for
 // XLA's completion events), so the times are whole steps on a GPU too.
-func runTunelab(w *benchkit.Workload, b compute.Backend, engine, devices string, reps int, profile io.Writer) ([]float64, int64, float64, error) {
+func runTunelab(w *benchkit.Workload, b compute.Backend, engine, devices string, reps int, profile io.Writer) (benchkit.Measurement, error) {
 	ck, err := w.Checkpoint()
 	if err != nil {
-		return nil, 0, 0, err
+		return benchkit.Measurement{}, err
 	}
 	m := encoder.New(ck.Config, 2).WithMatmulDType(benchkit.MatmulDType(engine))
 	store := model.NewStore()
 	if err := m.LoadVariables(store, ck, 0); err != nil {
-		return nil, 0, 0, err
+		return benchkit.Measurement{}, err
 	}
 	cfg := train.Defaults()
 	cfg.BatchSize, cfg.WeightDecay, cfg.Devices = w.Batch, 0.01, devices
 	tr, err := train.New(b, m, store, []string{"0", "1"}, cfg)
 	if err != nil {
-		return nil, 0, 0, err
+		return benchkit.Measurement{}, err
 	}
 	ids, _ := w.RandomTokens() // every row is w.Seq tokens
 	rng := rand.New(rand.NewPCG(5, 6))

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gomlx/compute"
@@ -42,6 +43,8 @@ type Result struct {
 	FirstSeconds float64 `json:"first_seconds,omitempty"`
 	// Devices is how many devices the batch was split across (0: not recorded, one).
 	Devices int `json:"devices,omitempty"`
+	// CoresBusy is the CPU cores the timed repetitions kept busy on average (see Measurement).
+	CoresBusy float64 `json:"cores_busy,omitempty"`
 }
 
 // Summarize returns the median of times (seconds per repetition of batch samples); times must
@@ -62,33 +65,71 @@ func MiB(bytes int64) float64 {
 	return float64(bytes) / (1 << 20)
 }
 
+// Measurement is what Measure measured.
+type Measurement struct {
+	// Times are the timed repetitions' seconds; First is the warm-up's.
+	Times []float64
+	First float64
+	// PeakRSSBytes is the peak resident memory from the warm-up on (see ResetPeakRSS).
+	PeakRSSBytes int64
+	// CoresBusy is the process's CPU time during the timed repetitions over their wall time:
+	// how many cores they kept busy on average.
+	CoresBusy float64
+}
+
+// Result summarizes m as side's Result for batch samples per repetition (see Summarize).
+func (m Measurement) Result(side string, batch int) Result {
+	r := Summarize(side, slices.Clone(m.Times), batch)
+	r.PeakRSSBytes, r.FirstSeconds, r.CoresBusy = m.PeakRSSBytes, m.First, m.CoresBusy
+	return r
+}
+
 // Measure runs step reps+1 times with i = 1, ..., reps+1; the first run is a warm-up (it also
-// compiles the graph) and is timed apart. It returns the seconds of the timed runs, the peak
-// resident memory in bytes from the warm-up on (ResetPeakRSS is called right before it) and the
-// warm-up's seconds. With profile non-nil, the timed runs are CPU-profiled into it.
-func Measure(reps int, profile io.Writer, step func(i int) error) (times []float64, peakRSS int64, first float64, err error) {
+// compiles the graph) and is timed apart. ResetPeakRSS is called right before it. With profile
+// non-nil, the timed runs are CPU-profiled into it.
+func Measure(reps int, profile io.Writer, step func(i int) error) (Measurement, error) {
+	var m Measurement
 	if err := ResetPeakRSS(); err != nil {
-		return nil, 0, 0, err
+		return m, err
 	}
+	var cpuStart time.Duration
 	for i := 1; i <= reps+1; i++ {
-		if i == 2 && profile != nil {
-			if err := pprof.StartCPUProfile(profile); err != nil {
-				return nil, 0, 0, err
+		if i == 2 {
+			cpuStart = cpuTime()
+			if profile != nil {
+				if err := pprof.StartCPUProfile(profile); err != nil {
+					return m, err
+				}
+				defer pprof.StopCPUProfile()
 			}
-			defer pprof.StopCPUProfile()
 		}
 		start := time.Now()
 		if err := step(i); err != nil {
-			return nil, 0, 0, fmt.Errorf("repetition %d: %w", i, err)
+			return m, fmt.Errorf("repetition %d: %w", i, err)
 		}
 		if i > 1 {
-			times = append(times, time.Since(start).Seconds())
+			m.Times = append(m.Times, time.Since(start).Seconds())
 		} else {
-			first = time.Since(start).Seconds()
+			m.First = time.Since(start).Seconds()
 		}
 	}
-	peakRSS, err = PeakRSS()
-	return times, peakRSS, first, err
+	wall := 0.0
+	for _, t := range m.Times {
+		wall += t
+	}
+	m.CoresBusy = (cpuTime() - cpuStart).Seconds() / wall
+	var err error
+	m.PeakRSSBytes, err = PeakRSS()
+	return m, err
+}
+
+// cpuTime is the CPU time (user and system) of every thread of the process so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // RunPeer runs a Python peer that prints what benchkit.py's measure returns ({"seconds": [...],
@@ -104,13 +145,12 @@ func RunPeer(cmd *osexec.Cmd, side string, batch int) (Result, error) {
 		Seconds      []float64 `json:"seconds"`
 		PeakRSSBytes int64     `json:"peak_rss_bytes"`
 		FirstSeconds float64   `json:"first_seconds"`
+		CoresBusy    float64   `json:"cores_busy"`
 	}
 	if err := json.Unmarshal(out, &peer); err != nil || len(peer.Seconds) == 0 {
 		return Result{}, fmt.Errorf("%s printed %q: want {\"seconds\": [...], \"peak_rss_bytes\": n} (%v)", strings.Join(cmd.Args[1:], " "), out, err)
 	}
-	r := Summarize(side, peer.Seconds, batch)
-	r.PeakRSSBytes, r.FirstSeconds = peer.PeakRSSBytes, peer.FirstSeconds
-	return r, nil
+	return Measurement{Times: peer.Seconds, First: peer.FirstSeconds, PeakRSSBytes: peer.PeakRSSBytes, CoresBusy: peer.CoresBusy}.Result(side, batch), nil
 }
 
 // EnvOr returns the environment variable key, or def when it is unset or empty.

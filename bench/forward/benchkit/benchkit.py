@@ -3,6 +3,7 @@ resident memory as benchkit.Measure, on a CPU or a CUDA device.
 """
 import gc
 import os
+import resource
 import time
 
 import torch
@@ -43,8 +44,8 @@ def device(name, index=0):
 
 def measure(step, reps, dev):
     """Runs step() reps+1 times, the first as a warm-up, and returns what benchkit.RunPeer reads:
-    the seconds of the timed runs, the peak resident memory from the warm-up on and the warm-up's
-    seconds. On CUDA each run is timed from an idle device to an idle device; in a process group
+    the seconds of the timed runs, the peak resident memory from the warm-up on, the warm-up's
+    seconds and the cores the timed runs kept busy (CPU time over wall time). On CUDA each run is timed from an idle device to an idle device; in a process group
     (the data-parallel peer) from every process ready to every process done, so that a run takes
     as long as on the slowest process, which the others wait for at the next step's all-reduce.
     """
@@ -58,12 +59,22 @@ def measure(step, reps, dev):
     reset_peak_rss()
     times = []
     for i in range(reps + 1):
+        if i == 1:
+            cpu_start = cpu_seconds()
         sync()
         start = time.perf_counter()
         step()
         sync()
         times.append(time.perf_counter() - start)
-    return {"seconds": times[1:], "peak_rss_bytes": peak_rss_bytes(), "first_seconds": times[0]}
+    cores_busy = (cpu_seconds() - cpu_start) / sum(times[1:]) if reps > 0 else 0.0
+    return {"seconds": times[1:], "peak_rss_bytes": peak_rss_bytes(), "first_seconds": times[0], "cores_busy": cores_busy}
+
+
+def cpu_seconds():
+    """The CPU time (user and system) of every thread of this process so far, as the Go side's
+    benchkit.Measure counts it."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
 
 
 def classifier_workload(argv):

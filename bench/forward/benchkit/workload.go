@@ -202,7 +202,7 @@ func (w *Workload) Sides() []*Result {
 // Table renders workloads as two Markdown tables: time per repetition (unit names it: "step",
 // "batch") of each engine, of torch and of torch data parallel on each device count, with each
 // engine's ratio to torch on as many devices (Ratios); then one row per side with samples/s,
-// GFLOP/s, peak RSS and the first repetition's seconds (compilation included). "-" marks a side
+// GFLOP/s, peak RSS, the first repetition's seconds (compilation included) and the cores busy. "-" marks a side
 // that did not run.
 func Table(workloads []*Workload, unit string) string {
 	var engines []string
@@ -262,10 +262,10 @@ func Table(workloads []*Workload, unit string) string {
 		}
 		md.WriteString("| " + strings.Join(row, " | ") + " |\n")
 	}
-	md.WriteString("\n| workload | side | samples/s | GFLOP/s | peak RSS MiB | first " + unit + " s (compile included) |\n|---|---|---|---|---|---|\n")
+	md.WriteString("\n| workload | side | samples/s | GFLOP/s | peak RSS MiB | first " + unit + " s (compile included) | cores busy |\n|---|---|---|---|---|---|---|\n")
 	for _, w := range workloads {
 		for _, r := range w.Sides() {
-			fmt.Fprintf(&md, "| %s | %s | %.2f | %.1f | %.0f | %.2f |\n", w.Name, r.Side, r.SamplesPerSec, r.GFLOPS, MiB(r.PeakRSSBytes), r.FirstSeconds)
+			fmt.Fprintf(&md, "| %s | %s | %.2f | %.1f | %.0f | %.2f | %.2f |\n", w.Name, r.Side, r.SamplesPerSec, r.GFLOPS, MiB(r.PeakRSSBytes), r.FirstSeconds, r.CoresBusy)
 		}
 	}
 	return md.String()

@@ -108,7 +108,7 @@ func TestPrepareTooLong(t *testing.T) {
 // the others with torch in one process; a workload without the peer has no ratios.
 func TestTable(t *testing.T) {
 	w := &Workload{Name: "tiny", Batch: 4, Seq: 8}
-	w.Measured([]*Result{{Side: "xla:cpu", MedianSeconds: 1, SamplesPerSec: 4, GFLOPS: 3.75, PeakRSSBytes: 7 << 20, FirstSeconds: 2.5},
+	w.Measured([]*Result{{Side: "xla:cpu", MedianSeconds: 1, SamplesPerSec: 4, GFLOPS: 3.75, PeakRSSBytes: 7 << 20, FirstSeconds: 2.5, CoresBusy: 1.96},
 		{Side: "go", MedianSeconds: 3, SamplesPerSec: 4.0 / 3, GFLOPS: 1.25, PeakRSSBytes: 3 << 20},
 		{Side: "xla:cpu x2", MedianSeconds: 0.8, SamplesPerSec: 5, Devices: 2}},
 		&Result{Side: "torch (cpu)", MedianSeconds: 2, SamplesPerSec: 2, GFLOPS: 1.875, PeakRSSBytes: 5 << 20, Devices: 1},
@@ -122,10 +122,10 @@ func TestTable(t *testing.T) {
 	for i, want := range map[int]string{
 		2:  "| tiny | 4 x 8 | 1.000 | 3.000 | 0.800 | 2.000 | 1.600 | **0.50** | **1.50** | **0.50** |",
 		3:  "| half | 1 x 2 | - | 0.500 | - | - | - | - | - | - |",
-		7:  "| tiny | xla:cpu | 4.00 | 3.8 | 7 | 2.50 |",
-		10: "| tiny | torch (cpu) | 2.00 | 1.9 | 5 | 0.00 |",
-		11: "| tiny | torch (cpu) x2 | 2.50 | 0.0 | 0 | 0.00 |",
-		12: "| half | go | 2.00 | 0.0 | 0 | 0.00 |",
+		7:  "| tiny | xla:cpu | 4.00 | 3.8 | 7 | 2.50 | 1.96 |",
+		10: "| tiny | torch (cpu) | 2.00 | 1.9 | 5 | 0.00 | 0.00 |",
+		11: "| tiny | torch (cpu) x2 | 2.50 | 0.0 | 0 | 0.00 | 0.00 |",
+		12: "| half | go | 2.00 | 0.0 | 0 | 0.00 | 0.00 |",
 	} {
 		if lines[i] != want {
 			t.Errorf("line %d\n%s\nwant\n%s", i, lines[i], want)
