@@ -106,3 +106,26 @@ func TestCompileAhead(t *testing.T) {
 		t.Errorf("evaluation shapes %v, want [[2 40]]", p.Shapes(examples(40, 3, 20), 2))
 	}
 }
+
+// TestManyLengths: a trainer runs more shapes than GoMLX keeps programs for by default (32):
+// 40 steps of 40 lengths, each padded to its own (TrainStep; on the Go backend a run's planned
+// lengths are about as many).
+func TestManyLengths(t *testing.T) {
+	tr, _ := tinyTrainer(t, "bert-tiny-cls", nil, Defaults())
+	if tr.shapes.Few {
+		t.Skip("40 programs take minutes to compile on XLA; the Go backend pass runs this")
+	}
+	d := &Dataset{PadID: 0}
+	for n := 3; n < 43; n++ {
+		ids := make([]int32, n)
+		for k := range ids {
+			ids[k] = int32(5 + k%50)
+		}
+		d.IDs, d.TypeIDs, d.Labels = append(d.IDs, ids), append(d.TypeIDs, make([]int32, n)), append(d.Labels, n%3)
+	}
+	for k := range d.Len() {
+		if _, _, err := tr.TrainStep(d, []int{k}, k+1); err != nil {
+			t.Fatalf("step %d (%d tokens): %v", k+1, len(d.IDs[k]), err)
+		}
+	}
+}

@@ -273,6 +273,9 @@ func (t *Trainer) stepExec(apply bool) (*model.Exec, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A run compiles one program per planned length (planLengths), more than GoMLX's default
+	// cache of 32 on the Go backend, where each batch gets about its own length.
+	e.SetMaxCache(-1)
 	t.execs[apply] = e
 	return e, nil
 }
