@@ -151,8 +151,10 @@ func newPredictor(b compute.Backend, m *encoder.Model, store *model.Store, paral
 			return nil, fmt.Errorf("train: %w", err)
 		}
 	}
-	// Graphs are compiled per batch shape: few rows counts, bucket lengths (backend.Shapes).
-	return &Predictor{model: m, exec: exec.SetMaxCache(64), shapes: backend.ShapesFor(b), parallel: parallel}, nil
+	// Graphs are compiled per batch shape, bounded by construction: row counts times bucket
+	// lengths (backend.Shapes), or an evaluation's planned lengths; on the Go backend, whose
+	// buckets are fine, more than GoMLX's default cache holds.
+	return &Predictor{model: m, exec: exec.SetMaxCache(-1), shapes: backend.ShapesFor(b), parallel: parallel}, nil
 }
 
 // Logits returns the logits [n][c] of d's examples, in d's order (d's labels are not read). The
@@ -278,8 +280,12 @@ func (p *Predictor) Compile(rows, seq int) error {
 }
 
 // WarmShapes returns the (rows, seq) shapes Logits uses for batches of up to batchSize texts of
-// up to maxLength tokens.
+// up to maxLength tokens, on engines that compile each shape (XLA); none on the Go backend,
+// which builds a program in milliseconds when a shape first comes.
 func (p *Predictor) WarmShapes(batchSize, maxLength int) [][2]int {
+	if !p.shapes.Few {
+		return nil
+	}
 	lengths := p.lengths()
 	last, _ := slices.BinarySearch(lengths, maxLength) // the bucket that holds maxLength tokens
 	var out [][2]int

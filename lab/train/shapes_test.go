@@ -129,3 +129,25 @@ func TestManyLengths(t *testing.T) {
 		}
 	}
 }
+
+// TestPredictorKeepsEveryShape: on the Go backend the predictor runs more batch shapes than
+// GoMLX keeps programs for by default (64 rows counts here; serving's fine buckets times row
+// counts are as many), and warms none ahead: it builds each in milliseconds.
+func TestPredictorKeepsEveryShape(t *testing.T) {
+	tr, _ := tinyTrainer(t, "bert-tiny-cls", nil, Defaults())
+	p, err := tr.evaluator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.shapes.Few {
+		t.Skip("70 programs take minutes to compile on XLA; the Go backend pass runs this")
+	}
+	if shapes := p.WarmShapes(16, 64); len(shapes) != 0 {
+		t.Errorf("WarmShapes on the Go backend = %v, want none", shapes)
+	}
+	for rows := 1; rows <= 70; rows++ {
+		if err := p.Compile(rows, 8); err != nil {
+			t.Fatalf("shape %d x 8: %v", rows, err)
+		}
+	}
+}
