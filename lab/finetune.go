@@ -65,6 +65,15 @@ func (c *Classifier) encode(examples []data.Example) (*train.Dataset, error) {
 	return train.Encode(c.Tokenizer, texts, labels)
 }
 
+// DatasetProblem is the problem type of a model trained on d: d's Problem, or single-label
+// classification, which data names "" and config.json "single_label_classification".
+func DatasetProblem(d *data.Dataset) hfmodel.ProblemType {
+	if d.Problem == data.SingleLabel {
+		return hfmodel.SingleLabel
+	}
+	return hfmodel.ProblemType(d.Problem)
+}
+
 // FineTune trains the classifier on trainSet, evaluating on evalSet, with checkpoints in runDir
 // (resumed from its latest checkpoint when resume is set). progress receives the progress bar
 // (nil: none); hook, when not nil, receives every logged step (notebooks draw live plots with it).
