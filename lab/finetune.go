@@ -65,6 +65,15 @@ func (c *Classifier) encode(examples []data.Example) (*train.Dataset, error) {
 	return train.Encode(c.Tokenizer, texts, labels)
 }
 
+// DatasetProblem is the problem type of a model trained on d: d's Problem, or single-label
+// classification, which data names "" and config.json "single_label_classification".
+func DatasetProblem(d *data.Dataset) hfmodel.ProblemType {
+	if d.Problem == data.SingleLabel {
+		return hfmodel.SingleLabel
+	}
+	return hfmodel.ProblemType(d.Problem)
+}
+
 // FineTune trains the classifier on trainSet, evaluating on evalSet, with checkpoints in runDir
 // (resumed from its latest checkpoint when resume is set). progress receives the progress bar
 // (nil: none); hook, when not nil, receives every logged step (notebooks draw live plots with it).
@@ -147,17 +156,19 @@ const demoExamples = 6
 
 // DemoExamples picks example texts for a demo among labelled examples (a validation split), as
 // Gradio apps show a few: the first texts of each label in turn, at least one per label and
-// about six in all (for regression and multi-label sets, whose examples have no single label,
-// the first six), preferring texts of at most 280 characters (a tweet) so that they fit under
+// about six in all (for regression and multi-label models, whose classes are no example's label,
+// the first six, whatever label the examples carry: IMDB's star ratings keep their sentiment),
+// preferring texts of at most 280 characters (a tweet) so that they fit under
 // the textbox.
 func DemoExamples(examples []data.Example, labels []string) []string {
 	perLabel := max(1, demoExamples/max(1, len(labels)))
 	short := func(ex data.Example) bool { return utf8.RuneCountInString(ex.Text) <= 280 }
-	pick := func(label string, limit int) []string {
+	always := func(data.Example) bool { return true }
+	pick := func(keep func(data.Example) bool, limit int) []string {
 		var picked []string
-		for _, fits := range []func(data.Example) bool{short, func(data.Example) bool { return true }} {
+		for _, fits := range []func(data.Example) bool{short, always} {
 			for _, ex := range examples {
-				if len(picked) < limit && ex.Label == label && fits(ex) && !slices.Contains(picked, ex.Text) {
+				if len(picked) < limit && keep(ex) && fits(ex) && !slices.Contains(picked, ex.Text) {
 					picked = append(picked, ex.Text)
 				}
 			}
@@ -166,10 +177,10 @@ func DemoExamples(examples []data.Example, labels []string) []string {
 	}
 	var out []string
 	for _, label := range labels {
-		out = append(out, pick(label, perLabel)...)
+		out = append(out, pick(func(ex data.Example) bool { return ex.Label == label }, perLabel)...)
 	}
 	if len(out) == 0 {
-		out = pick("", demoExamples)
+		out = pick(always, demoExamples)
 	}
 	return out
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"math"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/tunelab/tunelab/internal/testenv"
@@ -97,4 +99,18 @@ func isParam(params []hfmodel.Param, path string) bool {
 		}
 	}
 	return false
+}
+
+// TestDemoExamples: a classifier's demo shows the first short texts of each class in turn; a
+// regression model's (one output, LABEL_0) the first six short texts, whatever sentiment they
+// are labelled with (IMDB's star ratings keep it).
+func TestDemoExamples(t *testing.T) {
+	examples := []data.Example{{Text: strings.Repeat("long ", 60), Label: "pos"}, {Text: "great", Label: "pos"}, {Text: "awful", Label: "neg"},
+		{Text: "fine", Label: "pos"}, {Text: "dull", Label: "neg"}, {Text: "meh", Label: "neg"}, {Text: "superb", Label: "pos"}, {Text: "bad", Label: "neg"}}
+	if got, want := lab.DemoExamples(examples, []string{"neg", "pos"}), []string{"awful", "dull", "meh", "great", "fine", "superb"}; !slices.Equal(got, want) {
+		t.Errorf("classifier's examples %q, want %q", got, want)
+	}
+	if got, want := lab.DemoExamples(examples, []string{"LABEL_0"}), []string{"great", "awful", "fine", "dull", "meh", "superb"}; !slices.Equal(got, want) {
+		t.Errorf("regression model's examples %q, want %q", got, want)
+	}
 }

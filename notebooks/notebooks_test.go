@@ -240,7 +240,7 @@ type runRecord struct {
 
 // TestReport exports the executed notebooks and checks the combined PDF: it exists, has a page
 // per notebook at least, and its text holds every run's metrics as the runs recorded them
-// (title page table) and each notebook's metrics table.
+// (title page table) and each task's metrics table, the star ratings' regression included.
 func TestReport(t *testing.T) {
 	requireTools(t)
 	dir := executed(t)
@@ -266,12 +266,14 @@ func TestReport(t *testing.T) {
 	}
 	body := string(txt)
 	runs, _ := filepath.Glob(filepath.Join(dir, "runs", "*", "*", "run.json"))
-	if len(runs) != 7 {
-		t.Errorf("%d runs in %s, want 7 (two models on each of three tasks, one of them twice on the tweets): %v", len(runs), dir, runs)
+	if len(runs) != 8 {
+		t.Errorf("%d runs in %s, want 8 (two models on each of three tasks, one of them twice on the tweets, and one on IMDB's star ratings): %v", len(runs), dir, runs)
 	}
-	// Every run's accuracy is in the title page's table and in its notebook's comparison table;
-	// each notebook shows at least one run's metrics table (runs.Run.MetricsTable), whose row
-	// "macro avg  precision  recall  f1  support" must carry the run's recorded numbers.
+	// Every classifier's accuracy is in the title page's table and in its notebook's comparison
+	// table; each notebook shows at least one run's metrics table (runs.Run.MetricsTable), whose
+	// row "macro avg  precision  recall  f1  support" must carry the run's recorded numbers. The
+	// regression run's RMSE and Spearman correlation are in the title page's table and its
+	// metrics table, whose row "RMSE  value" must carry the recorded RMSE.
 	tables := map[string]bool{}
 	for _, path := range runs {
 		raw, err := os.ReadFile(path)
@@ -282,18 +284,30 @@ func TestReport(t *testing.T) {
 		if err := json.Unmarshal(raw, &r); err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
+		f := func(v float64) string { return regexp.QuoteMeta(strconv.FormatFloat(v, 'f', 4, 64)) }
+		if rmse, ok := r.Metrics["rmse"]; ok {
+			for _, name := range []string{"rmse", "spearman"} {
+				v := strconv.FormatFloat(r.Metrics[name], 'f', 4, 64)
+				if n := strings.Count(body, v); n < 2 {
+					t.Errorf("report text has the %s %s of %s on %s %d times, want >= 2 (title and metrics tables)", name, v, r.Model, r.Task, n)
+				}
+			}
+			if regexp.MustCompile(`RMSE\s+` + f(rmse) + `\s`).MatchString(body) {
+				tables[r.Task] = true
+			}
+			continue
+		}
 		acc := strconv.FormatFloat(r.Metrics["accuracy"], 'f', 4, 64)
 		if n := strings.Count(body, acc); n < 2 {
 			t.Errorf("report text has the accuracy %s of %s on %s %d times, want >= 2 (title and comparison tables)", acc, r.Model, r.Task, n)
 		}
-		f := func(v float64) string { return regexp.QuoteMeta(strconv.FormatFloat(v, 'f', 4, 64)) }
 		macro := r.Eval.Report.Macro
 		row := `macro avg\s+` + f(macro.Precision) + `\s+` + f(macro.Recall) + `\s+` + f(macro.F1) + `\s`
 		if regexp.MustCompile(row).MatchString(body) {
 			tables[r.Task] = true
 		}
 	}
-	for _, task := range []string{"tweets", "imdb", "agnews"} {
+	for _, task := range []string{"tweets", "imdb", "agnews", "imdb-rating"} {
 		if !tables[task] {
 			t.Errorf("report text has no metrics table of a run on %s matching its run.json", task)
 		}
@@ -303,7 +317,9 @@ func TestReport(t *testing.T) {
 	for _, heading := range []string{"tunelab lab report", "Fine-tuning a pretrained model on disaster tweets", "Same recipe, other tasks", "Deploying the fine-tuned model", "Runs (validation split)",
 		"Models compared (95% confidence intervals)", "Student ID / 学号", "结果分析 / Analysis", "结论 / Conclusions",
 		// The second learning rate of notebook 1 is a run of its own, beside the first.
-		"all-MiniLM-L6-v2-lr1e-4", "than the noise"} {
+		"all-MiniLM-L6-v2-lr1e-4", "than the noise",
+		// Notebook 2 compares the star ratings' regression with the sentiment classifier's P(pos).
+		"validation reviews scored by both runs"} {
 		if !strings.Contains(flat, heading) {
 			t.Errorf("report text lacks %q", heading)
 		}
@@ -349,8 +365,8 @@ func TestKeepFineTunes(t *testing.T) {
 			}
 		}
 	}
-	if len(fineTunes) != 4 {
-		t.Fatalf("%s has %d cells tagged fine-tune, want 4 (two models on IMDB and on AG News)", name, len(fineTunes))
+	if len(fineTunes) != 5 {
+		t.Fatalf("%s has %d cells tagged fine-tune, want 5 (two models on IMDB and on AG News, one on IMDB's star ratings)", name, len(fineTunes))
 	}
 	cells[last].(map[string]any)["outputs"] = []any{}
 	keep := t.TempDir()

@@ -68,10 +68,7 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err := r.Unfinished(); err != nil {
 			line += fmt.Sprintf(" after step %d of %d %s", r.Step, r.TotalSteps, r.Error)
 		} else {
-			line += fmt.Sprintf(" accuracy %.4f  macro F1 %.4f", r.Metrics["accuracy"], r.Metrics["macro_f1"])
-			if f1, ok := r.Metrics["f1"]; ok {
-				line += fmt.Sprintf("  F1 %.4f", f1)
-			}
+			line += " " + r.Scores()
 		}
 		if best[r] {
 			line += "  (best)"

@@ -82,7 +82,7 @@ func TestRunsListsAndCompares(t *testing.T) {
 			t.Errorf("line %d %q: want %q first, (best) only on m-lr1e-4", i, lines[i], want)
 		}
 	}
-	if !strings.Contains(lines[1], "F1 1.0000") || !strings.HasPrefix(lines[3], "tweets, F1 of disaster: m scores 0.143 more than b (95% CI of the difference") {
+	if !strings.Contains(lines[1], "F1 (positive) 1.0000") || !strings.HasPrefix(lines[3], "tweets, F1 of disaster: m scores 0.143 more than b (95% CI of the difference") {
 		t.Errorf("output:\n%s", stdout.String())
 	}
 	stdout.Reset()

@@ -7,7 +7,6 @@ import (
 	"io"
 
 	"github.com/tunelab/tunelab/lab/data"
-	"github.com/tunelab/tunelab/lab/hfmodel"
 )
 
 // taskFlags are the dataset flags of every command that reads a task (train, eval, compare,
@@ -94,12 +93,4 @@ func parseProblem(s string) (data.Problem, error) {
 		return data.MultiLabel, nil
 	}
 	return "", fmt.Errorf("--problem %q: want classification, regression or multilabel", s)
-}
-
-// modelProblem is the problem type a model trained on d has.
-func modelProblem(d *data.Dataset) hfmodel.ProblemType {
-	if d.Problem == data.SingleLabel {
-		return hfmodel.SingleLabel
-	}
-	return hfmodel.ProblemType(d.Problem)
 }

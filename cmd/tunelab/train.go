@@ -76,7 +76,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if mf.labels == "" {
 		mf.labels = strings.Join(ds.Labels, ",")
 	}
-	mf.problem = modelProblem(ds)
+	mf.problem = lab.DatasetProblem(ds)
 	clf, err := mf.load(ctx, stderr, lab.WithSeed(cfg.Seed))
 	if err != nil {
 		return err
@@ -122,7 +122,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	mf.problem = modelProblem(ds)
+	mf.problem = lab.DatasetProblem(ds)
 	clf, err := mf.load(ctx, stderr)
 	if err != nil {
 		return err

@@ -26,10 +26,11 @@ func FineTune(ctx context.Context, job runs.Job) (*runs.Run, error) {
 	return run, err
 }
 
-// Curves shows the run's loss and validation accuracy by step (runs.Run.Curves) side by side.
+// Curves shows the run's loss and validation accuracy (a regression run's Spearman correlation)
+// by step (runs.Run.Curves) side by side.
 func Curves(r *runs.Run) string {
-	loss, accuracy := r.Curves()
-	return Row(Image(loss), Image(accuracy))
+	loss, score := r.Curves()
+	return Row(Image(loss), Image(score))
 }
 
 // RunsCurves shows the runs' validation curves by epoch (runs.ValidationCurves) side by side;

@@ -20,12 +20,14 @@ import (
 type Job struct {
 	// Model is a model name (under models/) or a checkpoint directory.
 	Model string
-	// Task names the data ("tweets", ...); Data holds its train and validation splits.
+	// Task names the data ("tweets", ...); Data holds its train and validation splits, and its
+	// Problem the model's: a classifier of Data's labels, or a regression model (one output, as
+	// transformers' num_labels=1 with problem_type "regression") of its examples' Values.
 	Task string
 	Data *data.Dataset
 	// MaxLength truncates the texts (tokens).
 	MaxLength int
-	// Config holds the hyperparameters; its Seed also initialises the new classification head.
+	// Config holds the hyperparameters; its Seed also initialises the new head.
 	Config train.Config
 	// Name names the run's folder (default: the model's name; see RunName); a name already
 	// taken gets a suffix (-run2, -run3, ...).
@@ -36,12 +38,13 @@ type Job struct {
 }
 
 // FineTune runs job as a notebook's training cell does: load the model with a fresh head for
-// the task's labels, make a new run folder, fine-tune, save the fine-tuned model and the Run.
-// progress (nil: none) receives the run and its progress at every step and evaluation, with
-// the run's Step up to date (lab/display.FineTune draws it live). The run's record is written
-// first (Running) and again at every evaluation, so a run that stops half-way says so: an error
-// or an interrupted kernel (GoNB sends the cell's program an interrupt, then kills it 5 s
-// later) saves it as Failed or Interrupted, and the error is returned.
+// the task's labels (one output for a regression task), make a new run folder, fine-tune, save
+// the fine-tuned model and the Run. progress (nil: none) receives the run and its progress at
+// every step and evaluation, with the run's Step up to date (lab/display.FineTune draws it
+// live). The run's record is written first (Running) and again at every evaluation, so a run
+// that stops half-way says so: an error or an interrupted kernel (GoNB sends the cell's program
+// an interrupt, then kills it 5 s later) saves it as Failed or Interrupted, and the error is
+// returned.
 func FineTune(ctx context.Context, job Job, progress func(*Run, train.Progress)) (*Run, error) {
 	trainSet, evalSet := job.Data.Splits[data.Train], job.Data.Splits[data.Validation]
 	if len(trainSet) == 0 || len(evalSet) == 0 {
@@ -50,7 +53,8 @@ func FineTune(ctx context.Context, job Job, progress func(*Run, train.Progress))
 	if err := job.Config.Validate(); err != nil {
 		return nil, err
 	}
-	clf, err := lab.Load(ctx, job.Model, lab.WithLabels(job.Data.Labels...), lab.WithMaxLength(job.MaxLength), lab.WithSeed(job.Config.Seed))
+	clf, err := lab.Load(ctx, job.Model, lab.WithLabels(job.Data.Labels...), lab.WithProblem(lab.DatasetProblem(job.Data)),
+		lab.WithMaxLength(job.MaxLength), lab.WithSeed(job.Config.Seed))
 	if err != nil {
 		return nil, err
 	}

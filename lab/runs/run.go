@@ -57,7 +57,9 @@ type Run struct {
 	// History is the run's log history (training loss and evaluations by step).
 	History []train.Record `json:"history"`
 	// Metrics are the final evaluation's scalars (train.Eval.Metrics) and Eval the evaluation
-	// itself, on Validation, in the same order; both are nil unless the run Finished.
+	// itself, on Validation, in the same order; both are nil unless the run Finished. A
+	// regression run's Eval holds the Regression report and its predicted values (in
+	// Probabilities), and its Validation examples their targets (Value).
 	Metrics    map[string]float64 `json:"metrics"`
 	Eval       *train.Eval        `json:"eval"`
 	Validation []data.Example     `json:"validation"`
@@ -72,7 +74,8 @@ const (
 )
 
 // NewRun records res, the result of fine-tuning model on task with cfg, which took elapsed; it
-// needs res.Eval (FineTune with an evaluation set) on validation.
+// needs res.Eval (FineTune with an evaluation set) on validation: a classifier's or a regression
+// model's.
 func NewRun(model, task string, labels []string, cfg train.Config, trainExamples int, validation []data.Example, res *train.Result, elapsed time.Duration) (*Run, error) {
 	r := &Run{Model: model, Task: task, Labels: labels, Config: cfg, TrainExamples: trainExamples, Validation: validation}
 	return r, r.finish(res, elapsed)
@@ -83,7 +86,7 @@ func (r *Run) finish(res *train.Result, elapsed time.Duration) error {
 	if res.Eval == nil {
 		return fmt.Errorf("run %s: the result has no evaluation (no evaluation set?)", r.Title())
 	}
-	if n := len(res.Eval.Predictions); n != len(r.Validation) {
+	if n := predicted(res.Eval); n != len(r.Validation) {
 		return fmt.Errorf("run %s: %d predictions for %d validation examples", r.Title(), n, len(r.Validation))
 	}
 	r.Status, r.Error = Finished, ""
@@ -91,6 +94,19 @@ func (r *Run) finish(res *train.Result, elapsed time.Duration) error {
 	r.Seconds, r.History, r.Metrics, r.Eval = elapsed.Seconds(), res.History, res.Eval.Metrics(), res.Eval
 	return nil
 }
+
+// predicted counts the evaluation's predictions: a classifier's class ids, a regression model's
+// values (which train.Eval keeps in Probabilities, having no class to predict).
+func predicted(ev *train.Eval) int {
+	if ev.Regression != nil {
+		return len(ev.Probabilities)
+	}
+	return len(ev.Predictions)
+}
+
+// regression says whether the run fine-tuned a regression model: one output, trained with the
+// mean squared error on its validation examples' Values (data.Regression).
+func (r *Run) regression() bool { return r.Eval != nil && r.Eval.Regression != nil }
 
 // RunFile is the name of a run's record in its folder.
 const RunFile = "run.json"
@@ -120,7 +136,7 @@ func LoadRun(dir string) (*Run, error) {
 	}
 	switch r.Status {
 	case Finished:
-		if r.Eval == nil || r.Eval.Report == nil || len(r.Eval.Predictions) != len(r.Validation) {
+		if r.Eval == nil || r.Eval.Report == nil && r.Eval.Regression == nil || predicted(r.Eval) != len(r.Validation) {
 			return nil, fmt.Errorf("run %s: finished, but no evaluation, or not one prediction per validation example", path)
 		}
 	case Running, Interrupted, Failed:
@@ -174,13 +190,19 @@ func (r *Run) Load(ctx context.Context, opts ...lab.Option) (*lab.Classifier, er
 	return clf, nil
 }
 
-// Curves draws the training and validation loss, and the validation accuracy, by step: two
-// SVG charts (lab/display.Curves shows them side by side).
-func (r *Run) Curves() (loss, accuracy string) {
+// Curves draws the training and validation loss, and the validation accuracy (a regression
+// run's Spearman correlation, see regressionMetric), by step: two SVG charts (lab/display.Curves
+// shows them side by side).
+func (r *Run) Curves() (loss, score string) {
+	key := "accuracy"
+	if r.regression() {
+		key = regressionMetric
+	}
+	name := "validation " + r.metricName(key)
 	loss = plot.Lines(r.short()+": loss", "step", train.Curve(r.History, "training loss", "step", "loss"),
 		train.Curve(r.History, "validation loss", "step", "eval_loss"))
-	accuracy = plot.Lines(r.short()+": validation accuracy", "step", train.Curve(r.History, "validation accuracy", "step", "eval_accuracy"))
-	return loss, accuracy
+	score = plot.Lines(r.short()+": "+name, "step", train.Curve(r.History, name, "step", "eval_"+key))
+	return loss, score
 }
 
 // classNames returns the names of the report's classes in confusion-matrix order, with the
@@ -197,11 +219,17 @@ func (r *Run) classNames() (names, keys []string) {
 	return names, keys
 }
 
-// MetricsTable is the per-class and averaged precision, recall and F1 with support, and the
-// accuracy.
+// MetricsTable is a classifier's per-class and averaged precision, recall and F1 with support,
+// and the accuracy; a regression run's MSE, RMSE, MAE, R², Pearson and Spearman correlations
+// (lab/metrics' RegressionReport; NaN where undefined) and its number of examples.
 func (r *Run) MetricsTable() string {
-	rep := r.Eval.Report
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }
+	if reg := r.Eval.Regression; reg != nil {
+		rows := [][]string{{"MSE", f(reg.MSE)}, {"RMSE", f(reg.RMSE)}, {"MAE", f(reg.MAE)}, {"R²", f(reg.R2)},
+			{"Pearson", f(reg.Pearson)}, {"Spearman", f(reg.Spearman)}, {"examples", strconv.Itoa(reg.N)}}
+		return plot.Table([]string{r.Title(), "validation"}, rows)
+	}
+	rep := r.Eval.Report
 	var rows [][]string
 	names, keys := r.classNames()
 	for i, key := range keys {
@@ -216,10 +244,27 @@ func (r *Run) MetricsTable() string {
 	return plot.Table([]string{r.Title(), "precision", "recall", "f1", "support"}, rows)
 }
 
-// ConfusionMatrix draws the validation confusion matrix with the label names (an SVG chart).
+// ConfusionMatrix draws a classifier's validation confusion matrix with the label names (an SVG
+// chart).
 func (r *Run) ConfusionMatrix() string {
 	names, _ := r.classNames()
 	return plot.Heatmap(r.short()+": validation confusion matrix", names, r.Eval.Report.ConfusionMatrix.Counts)
+}
+
+// PredictedVsTrue draws a regression run's predictions against the true values of its
+// validation examples, a dot per example around the line of perfect predictions (an SVG chart).
+func (r *Run) PredictedVsTrue() string {
+	truth, predicted := r.values()
+	return plot.PredictedVsTrue(r.short()+": validation predictions", truth, predicted)
+}
+
+// values returns a regression run's true and predicted values, in Validation's order.
+func (r *Run) values() (truth, predicted []float64) {
+	truth, predicted = make([]float64, len(r.Validation)), make([]float64, len(r.Validation))
+	for i, ex := range r.Validation {
+		truth[i], predicted[i] = ex.Value, float64(r.Eval.Probabilities[i][0])
+	}
+	return truth, predicted
 }
 
 // Mistake is a wrong prediction: the index of the example in Validation, the predicted class
@@ -229,8 +274,8 @@ type Mistake struct {
 	Probability      float32
 }
 
-// ConfidentMistakes returns the n wrong predictions made with the highest probability, most
-// confident first.
+// ConfidentMistakes returns a classifier's n wrong predictions made with the highest
+// probability, most confident first.
 func (r *Run) ConfidentMistakes(n int) []Mistake {
 	var ms []Mistake
 	for i, p := range r.Eval.Predictions {

@@ -161,9 +161,17 @@ func OpenRun(dir string) (*Run, error) {
 }
 
 // taskMetrics names the metric a task is judged by where it is not accuracy: the disaster
-// tweets' Kaggle score is the F1 of the "disaster" class (the classes are unbalanced). IMDB and
-// AG News have balanced classes and report accuracy.
-var taskMetrics = map[string]string{data.Tweets: "f1"}
+// tweets' Kaggle score is the F1 of the "disaster" class (the classes are unbalanced); IMDB's
+// star ratings, a regression, are judged as regression runs are (regressionMetric). IMDB and AG
+// News have balanced classes and report accuracy.
+var taskMetrics = map[string]string{data.Tweets: "f1", data.IMDBRating: regressionMetric}
+
+// regressionMetric ranks regression runs: Spearman's correlation of the predicted and true
+// values, which, unlike the errors, rewards ordering the examples rightly (a model that predicts
+// the mean for every review has an RMSE of the ratings' spread but no correlation), and which
+// compares with any score that orders them (a classifier's probability of "pos", say). Higher is
+// better, as for the classifiers' metrics.
+const regressionMetric = "spearman"
 
 // TaskMetric names the metric (a key of Run.Metrics) that ranks runs on task.
 func TaskMetric(task string) string { return cmp.Or(taskMetrics[task], "accuracy") }
@@ -177,12 +185,15 @@ func (r *Run) metricName(metric string) string {
 		}
 	case "macro_f1":
 		return "macro F1"
+	case regressionMetric:
+		return "Spearman"
 	}
 	return metric
 }
 
 // Best returns the finished run with the highest value of its task's metric (TaskMetric); the
-// earliest of equals; nil when none finished. runs are of one task.
+// earliest of equals; nil when none finished. runs are of one task. A metric a run left out as
+// undefined (the correlation of constant predictions) counts as 0.
 func Best(runs []*Run) *Run {
 	var best *Run
 	for _, r := range runs {
@@ -199,10 +210,12 @@ func Best(runs []*Run) *Run {
 
 // Table lists runs side by side: name, task, model, status, the hyperparameters (learning
 // rate, epochs or steps, batch, max length, warm-up, weight decay, scheduler, seed, evaluation
-// interval), training examples, minutes and the validation metrics. ★ marks each task's best
-// finished run (by TaskMetric); runs that did not finish say where they stopped. Settings the
-// same for every run leave the table for a line under it, so that the table shows what differs
-// and fits a page.
+// interval), training examples, minutes and the validation metrics (a classifier's accuracy,
+// macro F1 and F1 of the positive class, a regression run's RMSE and Spearman correlation, and
+// the loss). ★ marks each task's best finished run (by TaskMetric); runs that did not finish say
+// where they stopped. Settings the same for every run leave the table for a line under it, and
+// metrics that no run has leave it altogether, so that the table shows what differs and fits a
+// page.
 func Table(runs []*Run) string {
 	best := map[*Run]bool{}
 	for _, task := range uniqueTasks(runs) {
@@ -219,7 +232,14 @@ func Table(runs []*Run) string {
 	g := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	// settings are the columns that move under the table when every run has the same value.
 	settings := []string{"task", "model", "status", "lr", "length", "batch", "max len", "warm-up", "weight decay", "scheduler", "seed", "eval every", "train"}
-	header := append(append([]string{"run"}, settings...), "minutes", "accuracy", "macro F1", "F1 (positive)", "loss", "best")
+	columns := slices.DeleteFunc(append(slices.Clone(scoreColumns), metricColumn{"loss", "loss"}), func(c metricColumn) bool {
+		return !slices.ContainsFunc(runs, func(r *Run) bool { _, ok := r.Metrics[c.key]; return ok })
+	})
+	header := append(append([]string{"run"}, settings...), "minutes")
+	for _, c := range columns {
+		header = append(header, c.name)
+	}
+	header = append(header, "best")
 	var rows [][]string
 	for _, r := range runs {
 		c := r.Config
@@ -246,10 +266,13 @@ func Table(runs []*Run) string {
 		if best[r] {
 			mark = "★ best " + r.metricName(TaskMetric(r.Task))
 		}
-		rows = append(rows, []string{cmp.Or(r.Name, r.Model), r.Task, r.Model, status, g(c.LearningRate), length, strconv.Itoa(c.BatchSize),
+		row := []string{cmp.Or(r.Name, r.Model), r.Task, r.Model, status, g(c.LearningRate), length, strconv.Itoa(c.BatchSize),
 			strconv.Itoa(r.MaxLength), warmup, g(c.WeightDecay), string(c.Scheduler), strconv.FormatUint(c.Seed, 10), every,
-			strconv.Itoa(r.TrainExamples), strconv.FormatFloat(r.Seconds/60, 'f', 1, 64),
-			f4(r, "accuracy"), f4(r, "macro_f1"), f4(r, "f1"), f4(r, "loss"), mark})
+			strconv.Itoa(r.TrainExamples), strconv.FormatFloat(r.Seconds/60, 'f', 1, 64)}
+		for _, col := range columns {
+			row = append(row, f4(r, col.key))
+		}
+		rows = append(rows, append(row, mark))
 	}
 	var same []string
 	for col := len(settings); col >= 1; col-- {
@@ -267,6 +290,27 @@ func Table(runs []*Run) string {
 		table += `<p style="font-family:sans-serif;font-size:13px;margin:2px 0 8px">Every run: ` + html.EscapeString(strings.Join(same, ", ")) + `.</p>`
 	}
 	return table
+}
+
+// metricColumn is a metric as the listings of runs name it, and its key in Run.Metrics.
+type metricColumn struct{ name, key string }
+
+// scoreColumns are the validation scores the listings of runs show (Table, Run.Scores): a
+// classifier's, then a regression run's; a run has the one kind or the other.
+var scoreColumns = []metricColumn{{"accuracy", "accuracy"}, {"macro F1", "macro_f1"}, {"F1 (positive)", "f1"},
+	{"RMSE", "rmse"}, {"Spearman", "spearman"}}
+
+// Scores lists the run's validation scores as Table names them, "accuracy 0.8000  macro F1
+// 0.7000  F1 (positive) 0.6000" (a regression run's "RMSE 3.4000  Spearman 0.4000"): the
+// command line's line per run.
+func (r *Run) Scores() string {
+	var parts []string
+	for _, c := range scoreColumns {
+		if v, ok := r.Metrics[c.key]; ok {
+			parts = append(parts, c.name+" "+strconv.FormatFloat(v, 'f', 4, 64))
+		}
+	}
+	return strings.Join(parts, "  ")
 }
 
 // ValidationCurves overlays the runs' validation curves by epoch, one line per run: the

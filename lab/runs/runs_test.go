@@ -50,7 +50,15 @@ func savedRun(t *testing.T, dir, task, model, name string, labels []string, cfg 
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Name, r.Dir, r.MaxLength = name, filepath.Join(dir, task, name), 64
+	r.MaxLength = 64
+	return saveAs(t, r, dir, name, start)
+}
+
+// saveAs writes r as FineTune leaves it, named name under dir (dir/TASK/name/run.json), started
+// at minute start of the day.
+func saveAs(t *testing.T, r *Run, dir, name string, start int) *Run {
+	t.Helper()
+	r.Name, r.Dir = name, filepath.Join(dir, r.Task, name)
 	r.Started = time.Date(2026, 11, 29, 10, start, 0, 0, time.UTC)
 	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -234,6 +242,9 @@ func TestRunsOfATask(t *testing.T) {
 		if got := (struct{ name, model, lr, status, f1, best string }{row["run"], row["model"], row["lr"], row["status"], row["F1 (positive)"], row["best"]}); got != want {
 			t.Errorf("row %d: %+v, want %+v", i, got, want)
 		}
+	}
+	if _, ok := table[0]["RMSE"]; ok {
+		t.Errorf("a table of classifiers has a regression's RMSE column: %v", table[0])
 	}
 	if _, ok := table[0]["max len"]; ok || !strings.Contains(doc, "Every run: task tweets, length 3 ep, batch 8, max len 64, warm-up 0, weight decay 0, scheduler linear, seed 42, eval every epoch.") {
 		t.Errorf("the settings every run shares are not in a line under the table:\n%s", doc)

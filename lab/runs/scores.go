@@ -112,6 +112,13 @@ func compareFloat(a, b float64) int {
 
 // statistic is the run's metric as a function of a resample of its validation examples.
 func (r *Run) statistic(metric string) (metrics.Statistic, error) {
+	if r.regression() {
+		if metric != regressionMetric {
+			return nil, fmt.Errorf("run %s: no bootstrap statistic for the metric %q of a regression", r.Title(), metric)
+		}
+		truth, predicted := r.values()
+		return spearmanStatistic(truth, predicted), nil
+	}
 	ids := make(map[string]int, len(r.Labels))
 	for i, l := range r.Labels {
 		ids[l] = i
@@ -136,6 +143,19 @@ func (r *Run) statistic(metric string) (metrics.Statistic, error) {
 		}
 	}
 	return nil, fmt.Errorf("run %s: no bootstrap statistic for the metric %q of %d classes", r.Title(), metric, len(r.Labels))
+}
+
+// spearmanStatistic is Spearman's correlation of x and y on the selected examples (NaN where it
+// is undefined: a constant resample).
+func spearmanStatistic(x, y []float64) metrics.Statistic {
+	return func(idx []int) float64 {
+		xs, ys := make([]float64, len(idx)), make([]float64, len(idx))
+		for k, i := range idx {
+			xs[k], ys[k] = x[i], y[i]
+		}
+		rho, _ := metrics.SpearmanR(xs, ys) // x and y have one value per example
+		return rho
+	}
 }
 
 // sameExamples says whether two runs were scored on the same validation examples, in order.

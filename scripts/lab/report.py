@@ -81,7 +81,6 @@ def failures(nb):
 def execute(args):
     os.makedirs(args.out, exist_ok=True)
     os.environ.setdefault("TUNELAB_OUT", os.path.join(os.path.abspath(args.out), "runs"))
-    os.environ.setdefault("TUNELAB_DATA", os.path.join(os.path.dirname(ROOT), "shared", "data"))
     os.environ.setdefault("GOEXPERIMENT", "simd")
     if args.quick:
         os.environ["TUNELAB_QUICK"] = "1"
