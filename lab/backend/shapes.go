@@ -36,12 +36,13 @@ func (s Shapes) SeqLengths(maxLength int) []int {
 // ProgramTokens is what one more compiled program costs, in padded tokens of training work:
 // on XLA a new training-step shape costs about 3.5 s on 2 cores before its first step is done
 // (compilation, then the first run's set-up), as long as MiniLM trains on about 5,000 tokens
-// (0.7 ms each); the Go backend builds one in about 0.1 s.
+// (0.7 ms each); on the Go backend a new shape's first step takes about 0.9 s more, as long as
+// it trains on about 250 tokens (3.6 ms each).
 func (s Shapes) ProgramTokens() int {
 	if s.Few {
 		return 5000
 	}
-	return 64
+	return 256
 }
 
 // PlanLengths returns the padded lengths, ascending, for batches known ahead (a training run's:
