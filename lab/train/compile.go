@@ -15,9 +15,9 @@ import (
 // step and evaluation programs for every input shape a run on trainSet (padded to lengths, see
 // planLengths) and evalSet (nil: none) from state st uses, and returns the number of programs
 // and how long that took: the compilation is then measured apart from the steps, and neither a
-// step's time nor the progress bar's estimate includes one. The shapes are known ahead because the epochs' batch orders
-// depend only on the seed. On the Go backend, whose programs cost microseconds to build, and on
-// several devices, it does nothing.
+// step's time nor the progress bar's estimate includes one. The shapes are known ahead because
+// the epochs' batch orders depend only on the seed. On the Go backend, which builds a program
+// when its shape first comes, and on several devices, it does nothing.
 func (t *Trainer) compileAhead(trainSet, evalSet *Dataset, st *State, lengths []int) (programs int, took time.Duration, err error) {
 	// Several devices compile lazily: GoMLX v0.28.8 cannot compile an AutoSharding program from
 	// input shapes alone (Exec.Compile panics on the sharded inputs), only from sharded inputs.

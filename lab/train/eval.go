@@ -163,15 +163,15 @@ func newPredictor(b compute.Backend, m *encoder.Model, store *model.Store, paral
 // (backend.Shapes.Rows) with copies of its first row (whose outputs are dropped): the few
 // shapes a server compiles ahead (WarmShapes).
 func (p *Predictor) Logits(ctx context.Context, d *Dataset, batchSize int) ([][]float32, error) {
-	return p.logits(ctx, d, batchSize, p.lengths(), func(n int) int { return p.rows(n, batchSize) })
+	return p.logits(ctx, d, inferenceBatches(d, batchSize), p.lengths(), func(n int) int { return p.rows(n, batchSize) })
 }
 
-// logits is Logits with the batches padded to the smallest of lengths that holds each and to
-// rows(len(batch)) rows.
-func (p *Predictor) logits(ctx context.Context, d *Dataset, batchSize int, lengths []int, rows func(n int) int) ([][]float32, error) {
+// logits is Logits of d's examples run in batches (example indices), each padded to the
+// smallest of lengths that holds it and to rows(len(batch)) rows.
+func (p *Predictor) logits(ctx context.Context, d *Dataset, batches [][]int, lengths []int, rows func(n int) int) ([][]float32, error) {
 	c := p.model.NumLabels()
 	out := make([][]float32, d.Len())
-	for _, batch := range inferenceBatches(d, batchSize) {
+	for _, batch := range batches {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -187,21 +187,23 @@ func (p *Predictor) logits(ctx context.Context, d *Dataset, batchSize int, lengt
 	return out, nil
 }
 
-// evaluationPadding returns how Evaluate pads the batches of d, a set known whole: to lengths
-// planned for its batches (backend.Shapes.PlanLengths), and, on engines that compile each
-// shape, every batch to the rows of the largest (a short last batch costs less than a program).
-func (p *Predictor) evaluationPadding(d *Dataset, batchSize int) (lengths []int, rows func(n int) int) {
+// evaluationBatches returns how Evaluate runs d, a set known whole: in its inferenceBatches,
+// padded to lengths planned for them (backend.Shapes.PlanLengths) and, on engines that compile
+// each shape, every batch to the rows of the largest (a short last batch costs less than a
+// program).
+func (p *Predictor) evaluationBatches(d *Dataset, batchSize int) (batches [][]int, lengths []int, rows func(n int) int) {
 	rows = func(n int) int { return p.rows(n, batchSize) }
 	if p.shapes.Few {
 		all := p.rows(min(batchSize, d.Len()), batchSize)
 		rows = func(int) int { return all }
 	}
+	batches = inferenceBatches(d, batchSize)
 	var longest, counts []int
-	for _, batch := range inferenceBatches(d, batchSize) {
+	for _, batch := range batches {
 		longest = append(longest, d.paddedLength(batch, nil))
 		counts = append(counts, rows(len(batch)))
 	}
-	return p.shapes.PlanLengths(longest, counts, 1), rows
+	return batches, p.shapes.PlanLengths(longest, counts, 1), rows
 }
 
 // rows is the number of rows a batch of n of at most batchSize examples is padded to: the
@@ -253,9 +255,9 @@ func inferenceBatches(d *Dataset, batchSize int) [][]int {
 // Shapes returns the input shapes (rows, seq) Evaluate compiles for d in batches of batchSize,
 // each once.
 func (p *Predictor) Shapes(d *Dataset, batchSize int) [][2]int {
-	lengths, rows := p.evaluationPadding(d, batchSize)
+	batches, lengths, rows := p.evaluationBatches(d, batchSize)
 	var out [][2]int
-	for _, batch := range inferenceBatches(d, batchSize) {
+	for _, batch := range batches {
 		shape := [2]int{rows(len(batch)), d.paddedLength(batch, lengths)}
 		if !slices.Contains(out, shape) {
 			out = append(out, shape)
@@ -319,7 +321,7 @@ func (t *Trainer) evaluator() (*Predictor, error) {
 }
 
 // Evaluate scores the model on the labelled set d, run sorted by length in batches of at most
-// batchSize (padded as evaluationPadding says); labels name the classes in the reports.
+// batchSize (see evaluationBatches); labels name the classes in the reports.
 func (p *Predictor) Evaluate(ctx context.Context, d *Dataset, labels []string, batchSize int) (*Eval, error) {
 	problem, c := p.model.Problem(), p.model.NumLabels()
 	if len(labels) != c {
@@ -328,8 +330,8 @@ func (p *Predictor) Evaluate(ctx context.Context, d *Dataset, labels []string, b
 	if err := d.check("evaluation", problem, c); err != nil {
 		return nil, err
 	}
-	lengths, rows := p.evaluationPadding(d, batchSize)
-	logits, err := p.logits(ctx, d, batchSize, lengths, rows)
+	batches, lengths, rows := p.evaluationBatches(d, batchSize)
+	logits, err := p.logits(ctx, d, batches, lengths, rows)
 	if err != nil {
 		return nil, err
 	}
