@@ -133,24 +133,7 @@ func main() {
 	// The peer first: it is the faster side, and fails early if its environment is incomplete.
 	var peer *Side
 	if *withTrainer {
-		peer = &Side{Name: "transformers Trainer"}
-	}
-	for _, seed := range seeds {
-		if peer == nil {
-			break
-		}
-		cmd := osexec.Command(*python, "bench/finetune/peer.py", recipeFile, splitFile, filepath.Join(*dataDir, "disaster_tweets", "train.csv"), strconv.Itoa(seed))
-		cmd.Stderr = os.Stderr
-		outBytes, err := cmd.Output()
-		if err != nil {
-			log.Fatalf("peer seed %d: %v", seed, err)
-		}
-		var run Run
-		if err := json.Unmarshal(outBytes, &run); err != nil {
-			log.Fatalf("peer seed %d: %v in %q", seed, err, outBytes)
-		}
-		log.Printf("transformers seed %d: %+v", seed, run)
-		peer.Runs = append(peer.Runs, run)
+		peer = trainerRuns(*python, recipeFile, splitFile, filepath.Join(*dataDir, "disaster_tweets", "train.csv"), seeds)
 	}
 	var sides []*Side
 	for _, engine := range benchkit.Engines(*engines) {
@@ -188,14 +171,34 @@ func main() {
 	fmt.Print(markdown(r, split, sides, peer, load))
 }
 
+// trainerRuns fine-tunes with the transformers Trainer (peer.py) once per seed.
+func trainerRuns(python, recipeFile, splitFile, trainCSV string, seeds []int) *Side {
+	peer := &Side{Name: "transformers Trainer"}
+	for _, seed := range seeds {
+		cmd := osexec.Command(python, "bench/finetune/peer.py", recipeFile, splitFile, trainCSV, strconv.Itoa(seed))
+		cmd.Stderr = os.Stderr
+		outBytes, err := cmd.Output()
+		if err != nil {
+			log.Fatalf("peer seed %d: %v", seed, err)
+		}
+		var run Run
+		if err := json.Unmarshal(outBytes, &run); err != nil {
+			log.Fatalf("peer seed %d: %v in %q", seed, err, outBytes)
+		}
+		log.Printf("transformers seed %d: %+v", seed, run)
+		peer.Runs = append(peer.Runs, run)
+	}
+	return peer
+}
+
 // tunelabRun fine-tunes a fresh classifier with seed and times the training steps alone: the
 // only evaluation and checkpoint come after the last step.
 func tunelabRun(ctx context.Context, r Recipe, engine string, seed int, trainSet, valSet []data.Example, runDir string) (Run, error) {
 	opts := []lab.Option{lab.WithLabels(data.TweetLabels...), lab.WithMaxLength(r.MaxLength), lab.WithSeed(uint64(seed))}
-	if base, bf16 := strings.CutSuffix(engine, benchkit.BF16Suffix); bf16 {
-		opts = append(opts, lab.WithBackend(base), lab.WithBF16Matmuls())
-	} else {
-		opts = append(opts, lab.WithBackend(engine))
+	config, bf16 := benchkit.SplitEngine(engine)
+	opts = append(opts, lab.WithBackend(config))
+	if bf16 {
+		opts = append(opts, lab.WithBF16Matmuls())
 	}
 	clf, err := lab.Load(ctx, r.Model, opts...)
 	if err != nil {

@@ -16,8 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gomlx/compute/dtypes"
-
 	"github.com/tunelab/tunelab/bench/forward/benchkit"
 	"github.com/tunelab/tunelab/internal/atomicfile"
 	"github.com/tunelab/tunelab/lab"
@@ -136,11 +134,12 @@ func compare(ctx context.Context, spec compareSpec) error {
 // serveEngine serves modelDir with tunelab serve on engine, asks it to label probe, and loads
 // it through the JSON API and through the Gradio API.
 func serveEngine(ctx context.Context, spec compareSpec, tmp, bin, modelDir, engine string, client *http.Client, probe string) (labelValue, []Result, error) {
-	args := []string{"serve", "--model", modelDir, "--host", "127.0.0.1", "--flag-dir", "", "--backend", strings.TrimSuffix(engine, benchkit.BF16Suffix)}
+	config, bf16 := benchkit.SplitEngine(engine)
+	args := []string{"serve", "--model", modelDir, "--host", "127.0.0.1", "--flag-dir", "", "--backend", config}
 	side := "tunelab serve (" + engine + ")"
-	if benchkit.MatmulDType(engine) == dtypes.BFloat16 {
+	if bf16 {
 		args = append(args, "--bf16")
-		side = "tunelab serve (" + strings.TrimSuffix(engine, benchkit.BF16Suffix) + ", bf16 matrix products)"
+		side = "tunelab serve (" + config + ", bf16 matrix products)"
 	}
 	ours, err := startServer(ctx, tmp, "tunelab", "/readyz", bin, append(args, "--port")...)
 	if err != nil {

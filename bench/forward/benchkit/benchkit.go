@@ -117,7 +117,9 @@ func Measure(reps int, profile io.Writer, step func(i int) error) (Measurement, 
 	for _, t := range m.Times {
 		wall += t
 	}
-	m.CoresBusy = (cpuTime() - cpuStart).Seconds() / wall
+	if wall > 0 {
+		m.CoresBusy = (cpuTime() - cpuStart).Seconds() / wall
+	}
 	var err error
 	m.PeakRSSBytes, err = PeakRSS()
 	return m, err
@@ -350,8 +352,8 @@ func Engines(list string) []string {
 // engine named with the suffix "+bf16" ("xla:cpu+bf16") is that engine with the encoder's
 // matrix products in bfloat16 (see BF16).
 func OpenEngine(engine string) (compute.Backend, error) {
-	engine, _ = strings.CutSuffix(engine, BF16Suffix)
-	b, err := backend.New(engine)
+	config, _ := SplitEngine(engine)
+	b, err := backend.New(config)
 	if err != nil {
 		return nil, err
 	}
@@ -362,9 +364,15 @@ func OpenEngine(engine string) (compute.Backend, error) {
 // BF16Suffix marks an engine variant with bfloat16 matrix products.
 const BF16Suffix = "+bf16"
 
+// SplitEngine returns the backend configuration of engine (for lab/backend.New) and whether it
+// is the "+bf16" variant.
+func SplitEngine(engine string) (config string, bf16 bool) {
+	return strings.CutSuffix(engine, BF16Suffix)
+}
+
 // MatmulDType is the encoder's matmul dtype for engine: bfloat16 for a "+bf16" variant.
 func MatmulDType(engine string) dtypes.DType {
-	if strings.HasSuffix(engine, BF16Suffix) {
+	if _, bf16 := SplitEngine(engine); bf16 {
 		return dtypes.BFloat16
 	}
 	return dtypes.Float32
