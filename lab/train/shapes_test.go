@@ -107,6 +107,51 @@ func TestCompileAhead(t *testing.T) {
 	}
 }
 
+// TestCompileAheadConcurrently: the programs after the first compile at once (compileAll), and
+// every one is in place before the first step. The evaluation set's three lengths, 32 examples
+// each and run sorted by length in batches of 32, plan to three programs (padding a batch of 32
+// from 16 to 256 tokens costs 7,680 padded tokens, more than a program's price), and the
+// training set to one: four programs, three of them compiled together.
+func TestCompileAheadConcurrently(t *testing.T) {
+	cfg := Defaults()
+	cfg.MaxSteps, cfg.BatchSize, cfg.LogEvery = 1, 32, 1
+	tr, _ := tinyTrainer(t, "bert-tiny-cls", nil, cfg)
+	if !tr.shapes.Few {
+		t.Skip("the Go backend compiles nothing ahead")
+	}
+	examples := func(lengths ...int) *Dataset {
+		d := &Dataset{PadID: 0}
+		for _, n := range lengths {
+			for i := range 32 {
+				ids := make([]int32, n)
+				for k := range ids {
+					ids[k] = int32(5 + (i+k)%50)
+				}
+				d.IDs, d.TypeIDs, d.Labels = append(d.IDs, ids), append(d.TypeIDs, make([]int32, n)), append(d.Labels, i%3)
+			}
+		}
+		return d
+	}
+	evalSet := examples(512, 16, 256)
+	p, err := tr.evaluator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := p.Shapes(evalSet, 32), [][2]int{{32, 16}, {32, 256}, {32, 512}}; !slices.Equal(got, want) {
+		t.Fatalf("evaluation shapes %v, want %v", got, want)
+	}
+	res, err := tr.Train(t.Context(), t.TempDir(), examples(20), evalSet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Programs != 4 {
+		t.Errorf("%d programs compiled ahead, want 4", res.Programs)
+	}
+	if res.Eval == nil || len(res.Eval.Predictions) != evalSet.Len() {
+		t.Errorf("evaluation after the concurrent compilation: %+v", res.Eval)
+	}
+}
+
 // TestManyLengths: a trainer runs more shapes than GoMLX keeps programs for by default (32):
 // 40 steps of 40 lengths, each padded to its own (TrainStep; on the Go backend a run's planned
 // lengths are about as many).
