@@ -4,6 +4,11 @@
 # also runs with GOEXPERIMENT=simd, without which GoMLX's Go backend (the fallback where the
 # plugin does not load) runs ~6x slower.
 export GOEXPERIMENT := simd
+# asyncpreemptoff=1: with the Go runtime's asynchronous preemption on, the Go backend spends most
+# of a training step in the preemption signal handler (3.6x slower on an AVX-512 Xeon); a GODEBUG
+# of the caller's own comes after it, so it can still turn preemption back on.
+comma := ,
+export GODEBUG := asyncpreemptoff=1$(if $(GODEBUG),$(comma)$(GODEBUG))
 export TUNELAB_DATA ?= $(abspath ../shared/data)
 PYTHON ?= python3
 BIN := build/tunelab

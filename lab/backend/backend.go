@@ -70,7 +70,11 @@ func Default() compute.Backend {
 		return b
 	}
 	fallbackNotice.Do(func() {
-		fmt.Fprintf(Notices, "tunelab: running on GoMLX's Go backend (3-4x slower than XLA): %v\n", err)
+		advice := preemptionAdvice()
+		if advice != "" {
+			advice = "; " + advice
+		}
+		fmt.Fprintf(Notices, "tunelab: running on GoMLX's Go backend (3-4x slower than XLA): %v%s\n", err, advice)
 	})
 	goBackend, goErr := newGo(GoConfig)
 	if goErr != nil { // the Go backend is compiled in and takes no resources: this cannot fail
@@ -127,10 +131,45 @@ func Announce(w io.Writer, b compute.Backend) {
 // goBackendMu serialises the stdout redirection in newGo.
 var goBackendMu sync.Mutex
 
-// newGo builds a Go backend. The backend prints its parallelism setting on standard output, which
-// would corrupt the JSON that `tunelab predict` writes there (and shows as an error box in every
-// notebook cell), so that line is dropped.
+var preemptionNotice sync.Once
+
+// preemptionAdvice returns, the first time it is asked in a process that runs with the Go
+// runtime's asynchronous preemption on, the advice to turn it off for the Go backend (see
+// newGo); "" otherwise.
+func preemptionAdvice() (advice string) {
+	if asyncPreemptionOff(os.Getenv("GODEBUG")) {
+		return ""
+	}
+	preemptionNotice.Do(func() {
+		advice = "GODEBUG=asyncpreemptoff=1 in the environment makes the Go backend up to 3.6x faster (make, the notebooks' kernel and the Space image set it)"
+	})
+	return advice
+}
+
+// asyncPreemptionOff reports whether the GODEBUG value godebug turns the Go runtime's
+// asynchronous preemption off (its last asyncpreemptoff setting is 1, as the runtime reads it).
+func asyncPreemptionOff(godebug string) bool {
+	off := false
+	for _, field := range strings.Split(godebug, ",") {
+		if value, ok := strings.CutPrefix(strings.TrimSpace(field), "asyncpreemptoff="); ok {
+			off = value == "1"
+		}
+	}
+	return off
+}
+
+// newGo builds a Go backend. The backend prints its parallelism setting on standard output,
+// which would corrupt the JSON that `tunelab predict` writes there (and shows as an error box in
+// every notebook cell), so that line is dropped. It says once on stderr (on the fallback
+// notice's line when there is one) when the process runs with the Go runtime's asynchronous
+// preemption on: a MiniLM 32 x 128 training step then took
+// 52 s instead of 14.5 s (bench/results, AVX-512 Xeon; profiles put the time in
+// runtime.asyncPreempt), and the runtime reads the setting at start-up only, so make, the
+// notebooks' kernel and the Space image set GODEBUG=asyncpreemptoff=1 in the environment.
 func newGo(config string) (compute.Backend, error) {
+	if advice := preemptionAdvice(); advice != "" {
+		fmt.Fprintln(Notices, "tunelab: "+advice)
+	}
 	goBackendMu.Lock()
 	defer goBackendMu.Unlock()
 	r, w, err := os.Pipe()

@@ -147,20 +147,26 @@ func TestFallbackNotice(t *testing.T) {
 		return
 	}
 	empty := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestFallbackNotice$")
-	cmd.Env = append(os.Environ(), "TUNELAB_BACKEND_CHILD=1", PluginPathEnv+"="+empty, EnvVar+"=")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%v\n%s%s", err, stdout.String(), stderr.String())
-	}
-	if got := strings.Count(stdout.String(), "tunelab: engine go ("); got != 2 {
-		t.Errorf("stdout %q: want the Go backend announced twice", stdout.String())
-	}
-	notice := strings.TrimSpace(stderr.String())
-	if strings.Count(notice, "\n") != 0 || !strings.Contains(notice, "running on GoMLX's Go backend") ||
-		!strings.Contains(notice, empty) || !strings.Contains(notice, "make setup") {
-		t.Errorf("stderr %q: want one line naming the searched folder and how to install the plugin", notice)
+	// With the Go runtime's asynchronous preemption on, the same line also says how to turn it off.
+	for godebug, advice := range map[string]bool{"asyncpreemptoff=1": false, "": true} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestFallbackNotice$")
+		cmd.Env = append(os.Environ(), "TUNELAB_BACKEND_CHILD=1", PluginPathEnv+"="+empty, EnvVar+"=", "GODEBUG="+godebug)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%v\n%s%s", err, stdout.String(), stderr.String())
+		}
+		if got := strings.Count(stdout.String(), "tunelab: engine go ("); got != 2 {
+			t.Errorf("stdout %q: want the Go backend announced twice", stdout.String())
+		}
+		notice := strings.TrimSpace(stderr.String())
+		if strings.Count(notice, "\n") != 0 || !strings.Contains(notice, "running on GoMLX's Go backend") ||
+			!strings.Contains(notice, empty) || !strings.Contains(notice, "make setup") {
+			t.Errorf("GODEBUG=%q: stderr %q: want one line naming the searched folder and how to install the plugin", godebug, notice)
+		}
+		if strings.Contains(notice, "GODEBUG=asyncpreemptoff=1") != advice {
+			t.Errorf("GODEBUG=%q: stderr %q: advice to turn asynchronous preemption off %t, want %t", godebug, notice, !advice, advice)
+		}
 	}
 }
 
@@ -171,6 +177,24 @@ func TestPluginName(t *testing.T) {
 	} {
 		if got := pluginName(path); got != want {
 			t.Errorf("pluginName(%q) = %q, want %q", path, got, want)
+		}
+	}
+}
+
+// TestAsyncPreemptionOff reads GODEBUG as the Go runtime does: the last asyncpreemptoff setting
+// wins, and only the value 1 turns preemption off.
+func TestAsyncPreemptionOff(t *testing.T) {
+	for godebug, want := range map[string]bool{
+		"":                                    false,
+		"asyncpreemptoff=1":                   true,
+		"asyncpreemptoff=0":                   false,
+		"gctrace=1,asyncpreemptoff=1":         true,
+		"asyncpreemptoff=1,asyncpreemptoff=0": false,
+		"asyncpreemptoff=0,asyncpreemptoff=1": true,
+		"xasyncpreemptoff=1":                  false,
+	} {
+		if got := asyncPreemptionOff(godebug); got != want {
+			t.Errorf("GODEBUG=%q: preemption off %t, want %t", godebug, got, want)
 		}
 	}
 }

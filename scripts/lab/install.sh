@@ -3,8 +3,8 @@
 # scripts/lab/requirements.txt), the GoNB kernel and goimports from the Go module's tools
 # (go.mod's `tool` lines, so the versions match the gonbui the notebooks import), gopls (hover
 # and completion; without it the kernel complains at every start), and the kernelspec with
-# --raw_error and the environment every cell needs (GOEXPERIMENT=simd: without it GoMLX's Go
-# backend runs ~6x slower). Then JupyterLab's settings (no news pop-up, no update checks), the
+# --raw_error and the environment every cell needs (GOEXPERIMENT=simd and GODEBUG=asyncpreemptoff=1:
+# without them GoMLX's Go backend runs ~6x and 3.6x slower). Then JupyterLab's settings (no news pop-up, no update checks), the
 # notebooks marked trusted, and a CJK font for Chinese reports (see install_cjk_font).
 #
 # Usage: bash scripts/lab/install.sh     (PYTHON=python3 by default; JUPYTER_DATA_DIR is honoured)
@@ -35,6 +35,7 @@ spec = json.load(open(path))
 env = spec.setdefault("env", {})
 env.update({
     "GOEXPERIMENT": "simd",
+    "GODEBUG": "asyncpreemptoff=1",  # the Go backend is 3.6x slower with it on (lab/backend)
     "PATH": tool_path + ":" + os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
 })
 # Unset, the lab picks its own safe Go backend settings (lab/backend); a chosen one is kept.
