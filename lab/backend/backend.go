@@ -162,10 +162,10 @@ func asyncPreemptionOff(godebug string) bool {
 // which would corrupt the JSON that `tunelab predict` writes there (and shows as an error box in
 // every notebook cell), so that line is dropped. It says once on stderr (on the fallback
 // notice's line when there is one) when the process runs with the Go runtime's asynchronous
-// preemption on: a MiniLM 32 x 128 training step then took
-// 52 s instead of 14.5 s (bench/results, AVX-512 Xeon; profiles put the time in
-// runtime.asyncPreempt), and the runtime reads the setting at start-up only, so make, the
-// notebooks' kernel and the Space image set GODEBUG=asyncpreemptoff=1 in the environment.
+// preemption on: a MiniLM 32 x 128 training step then took 52 s instead of 14.5 s
+// (bench/results, AVX-512 Xeon; profiles put the time in runtime.asyncPreempt), and the runtime
+// reads the setting at start-up only, so make, the notebooks' kernel and the Space image set
+// GODEBUG=asyncpreemptoff=1 in the environment.
 func newGo(config string) (compute.Backend, error) {
 	if advice := preemptionAdvice(); advice != "" {
 		fmt.Fprintln(Notices, "tunelab: "+advice)
