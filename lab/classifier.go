@@ -85,7 +85,8 @@ func WithLabels(labels ...string) Option { return func(o *options) { o.labels = 
 // multi-label model needs its class names. Saving writes it into config.json.
 func WithProblem(p hfmodel.ProblemType) Option { return func(o *options) { o.problem = p } }
 
-// WithBackend selects the backend ("go", "xla:cuda", ...; default: $GOMLX_BACKEND or the Go backend).
+// WithBackend selects the backend ("go", "xla:cpu", "xla:cuda", ...; default: $GOMLX_BACKEND, else
+// backend.Default).
 func WithBackend(config string) Option { return func(o *options) { o.backend = config } }
 
 // WithMaxLength truncates texts to n tokens (default: the smaller of 512 and the model's limit).
@@ -98,10 +99,12 @@ func WithSeed(seed uint64) Option { return func(o *options) { o.seed = seed } }
 // train.Config.Devices does ("": one device on the CPU, every device of an accelerator).
 func WithDevices(spec string) Option { return func(o *options) { o.devices = spec } }
 
-// WithBF16Matmuls runs the encoder's matrix products in bfloat16 with float32 weights and
-// accumulation (encoder.Model.WithMatmulDType): faster on CPUs with AVX512_BF16 or AMX and on
-// GPUs, within bfloat16's precision of the float32 results.
-func WithBF16Matmuls() Option { return func(o *options) { o.matmulDType = dtypes.BFloat16 } }
+// WithMatmulDType sets the dtype the encoder's matrix products read their operands in
+// (encoder.Model.WithMatmulDType; weights and sums stay float32). The default (and
+// dtypes.InvalidDType) is the engine's (backend.MatmulDType): bfloat16 on XLA's CPU plugin
+// where the CPU has AMX or AVX512_BF16, within bfloat16's precision of the float32 results;
+// dtypes.Float32 computes as transformers does, which the parity tests check.
+func WithMatmulDType(dtype dtypes.DType) Option { return func(o *options) { o.matmulDType = dtype } }
 
 // WithProgress reports downloads from the Hugging Face Hub to w.
 func WithProgress(w io.Writer) Option { return func(o *options) { o.progress = w } }
@@ -109,7 +112,7 @@ func WithProgress(w io.Writer) Option { return func(o *options) { o.progress = w
 // Load resolves nameOrDir (a directory, a model under models/, or a Hugging Face Hub name) and
 // loads it as a classifier.
 func Load(ctx context.Context, nameOrDir string, opts ...Option) (*Classifier, error) {
-	o := options{seed: 42, matmulDType: dtypes.Float32}
+	o := options{seed: 42}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -138,6 +141,9 @@ func Load(ctx context.Context, nameOrDir string, opts ...Option) (*Classifier, e
 	b, err := backend.New(o.backend)
 	if err != nil {
 		return nil, err
+	}
+	if o.matmulDType == dtypes.InvalidDType {
+		o.matmulDType = backend.MatmulDType(b)
 	}
 	c := &Classifier{
 		Dir:       dir,

@@ -9,11 +9,14 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/tunelab/tunelab/internal/golden"
-	"github.com/tunelab/tunelab/lab/data"
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
 
+	"github.com/tunelab/tunelab/internal/golden"
 	"github.com/tunelab/tunelab/internal/testenv"
 	"github.com/tunelab/tunelab/lab"
+	"github.com/tunelab/tunelab/lab/backend"
+	"github.com/tunelab/tunelab/lab/data"
 )
 
 const minilmGoldens = "encoder/testdata/minilm"
@@ -25,7 +28,7 @@ func TestPredictMatchesTransformers(t *testing.T) {
 	testenv.ModelDir(t, lab.DefaultModel)
 	t.Setenv("TUNELAB_MODELS", filepath.Join(testenv.RepoRoot(), "models"))
 	ctx := context.Background()
-	clf, err := lab.Load(ctx, lab.DefaultModel, lab.WithLabels("LABEL_0", "LABEL_1"), lab.WithMaxLength(128))
+	clf, err := lab.Load(ctx, lab.DefaultModel, lab.WithLabels("LABEL_0", "LABEL_1"), lab.WithMaxLength(128), lab.WithMatmulDType(dtypes.Float32))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,6 +74,29 @@ func TestPredictMatchesTransformers(t *testing.T) {
 		}
 		if wantLabel := map[bool]string{true: "LABEL_1", false: "LABEL_0"}[z1 > z0]; preds[i].Label != wantLabel {
 			t.Errorf("text %d: label %s, want %s", i, preds[i].Label, wantLabel)
+		}
+	}
+}
+
+// TestMatmulDTypeDefaultsToTheEngines: without WithMatmulDType a classifier computes its matrix
+// products as its engine does best (backend.MatmulDType); the option overrides it either way.
+func TestMatmulDTypeDefaultsToTheEngines(t *testing.T) {
+	dir := testenv.ModelDir(t, lab.DefaultModel)
+	ctx := context.Background()
+	for _, c := range []struct {
+		opts []lab.Option
+		want func(compute.Backend) dtypes.DType
+	}{
+		{nil, backend.MatmulDType},
+		{[]lab.Option{lab.WithMatmulDType(dtypes.Float32)}, func(compute.Backend) dtypes.DType { return dtypes.Float32 }},
+		{[]lab.Option{lab.WithMatmulDType(dtypes.BFloat16)}, func(compute.Backend) dtypes.DType { return dtypes.BFloat16 }},
+	} {
+		clf, err := lab.Load(ctx, dir, append(c.opts, lab.WithLabels("a", "b"))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := clf.Model.MatmulDType(), c.want(clf.Backend); got != want {
+			t.Errorf("%d options on %s: %s products, want %s", len(c.opts), backend.Describe(clf.Backend), got, want)
 		}
 	}
 }

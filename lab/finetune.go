@@ -11,8 +11,11 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/gomlx/compute/dtypes"
+
 	"github.com/tunelab/tunelab/internal/atomicfile"
 	"github.com/tunelab/tunelab/internal/yamlstr"
+	"github.com/tunelab/tunelab/lab/backend"
 	"github.com/tunelab/tunelab/lab/data"
 	"github.com/tunelab/tunelab/lab/hfmodel"
 	"github.com/tunelab/tunelab/lab/train"
@@ -148,7 +151,7 @@ func (c *Classifier) SaveFineTuned(dir, baseModel, task string, cfg train.Config
 	if err := atomicfile.WriteFile(filepath.Join(dir, "all_results.json"), append(results, '\n')); err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(filepath.Join(dir, "README.md"), []byte(modelCard(baseModel, task, c.Problem, c.Labels, cfg, metrics, DemoExamples(validation, c.Labels))))
+	return atomicfile.WriteFile(filepath.Join(dir, "README.md"), []byte(modelCard(baseModel, task, c.Problem, c.Labels, cfg, c.Model.MatmulDType(), metrics, DemoExamples(validation, c.Labels))))
 }
 
 // demoExamples is about how many example texts DemoExamples picks.
@@ -196,7 +199,7 @@ func purpose(problem hfmodel.ProblemType, labels []string) string {
 	return "to classify texts into: " + strings.Join(labels, ", ")
 }
 
-func modelCard(baseModel, task string, problem hfmodel.ProblemType, labels []string, cfg train.Config, metrics map[string]float64, examples []string) string {
+func modelCard(baseModel, task string, problem hfmodel.ProblemType, labels []string, cfg train.Config, matmul dtypes.DType, metrics map[string]float64, examples []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "---\nlibrary_name: transformers\npipeline_tag: text-classification\nbase_model: %s\ntags:\n- tunelab\n", yamlstr.Quote(baseModel))
 	if len(examples) > 0 {
@@ -216,8 +219,8 @@ func modelCard(baseModel, task string, problem hfmodel.ProblemType, labels []str
 	for _, name := range names {
 		fmt.Fprintf(&b, "| %s | %.4f |\n", name, metrics[name])
 	}
-	fmt.Fprintf(&b, "\n## Training hyperparameters\n\n| hyperparameter | value |\n|---|---|\n| learning_rate | %g |\n| epochs | %d |\n| max_steps | %d |\n| batch_size | %d |\n| warmup_ratio | %g |\n| warmup_steps | %d |\n| weight_decay | %g |\n| scheduler | %s |\n| max_grad_norm | %g |\n| gradient_accumulation | %d |\n| seed | %d |\n",
-		cfg.LearningRate, cfg.Epochs, cfg.MaxSteps, cfg.BatchSize, cfg.WarmupRatio, cfg.WarmupSteps, cfg.WeightDecay, cfg.Scheduler, cfg.MaxGradNorm, cfg.GradAccum, cfg.Seed)
+	fmt.Fprintf(&b, "\n## Training hyperparameters\n\n| hyperparameter | value |\n|---|---|\n| learning_rate | %g |\n| epochs | %d |\n| max_steps | %d |\n| batch_size | %d |\n| warmup_ratio | %g |\n| warmup_steps | %d |\n| weight_decay | %g |\n| scheduler | %s |\n| max_grad_norm | %g |\n| gradient_accumulation | %d |\n| seed | %d |\n| matmul_dtype | %s (float32 weights) |\n",
+		cfg.LearningRate, cfg.Epochs, cfg.MaxSteps, cfg.BatchSize, cfg.WarmupRatio, cfg.WarmupSteps, cfg.WeightDecay, cfg.Scheduler, cfg.MaxGradNorm, cfg.GradAccum, cfg.Seed, backend.DTypeName(matmul))
 	b.WriteString("\nLoad it with `transformers.AutoModelForSequenceClassification.from_pretrained(DIR)` or `tunelab serve --model DIR`.\n")
 	return b.String()
 }

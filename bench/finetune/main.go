@@ -85,7 +85,7 @@ func main() {
 	valLimit := flag.Int("val-limit", 0, "validate on a stratified subsample of this many examples (0: all)")
 	python := flag.String("python", benchkit.EnvOr("PYTHON", "/opt/oracle-venv/bin/python"), "python with torch and transformers for the peer")
 	out := flag.String("out", "bench/results", "directory for finetune.json and finetune.md")
-	engines := flag.String("backend", "", `tunelab's engines, comma-separated ("xla:cpu", "go", ...); empty: xla:cpu and go (go alone without XLA's plugin)`)
+	engines := flag.String("backend", "", `tunelab's engines, comma-separated ("xla:cpu", "go", ... in float32; "xla:cpu+bf16" for bfloat16 matrix products); empty: xla:cpu and go (go alone without XLA's plugin)`)
 	r := Recipe{LearningRate: 5e-5, BatchSize: 16, Epochs: 1, WeightDecay: 0.01, WarmupRatio: 0.1, MaxLength: 64, Threads: runtime.GOMAXPROCS(0)}
 	flag.IntVar(&r.Epochs, "epochs", r.Epochs, "training epochs")
 	withTrainer := flag.Bool("trainer", true, "fine-tune with the transformers Trainer too (false: compare tunelab's engines only)")
@@ -195,11 +195,8 @@ func trainerRuns(python, recipeFile, splitFile, trainCSV string, seeds []int) *S
 // only evaluation and checkpoint come after the last step.
 func tunelabRun(ctx context.Context, r Recipe, engine string, seed int, trainSet, valSet []data.Example, runDir string) (Run, error) {
 	opts := []lab.Option{lab.WithLabels(data.TweetLabels...), lab.WithMaxLength(r.MaxLength), lab.WithSeed(uint64(seed))}
-	config, bf16 := benchkit.SplitEngine(engine)
-	opts = append(opts, lab.WithBackend(config))
-	if bf16 {
-		opts = append(opts, lab.WithBF16Matmuls())
-	}
+	config, _ := benchkit.SplitEngine(engine)
+	opts = append(opts, lab.WithBackend(config), lab.WithMatmulDType(benchkit.MatmulDType(engine)))
 	clf, err := lab.Load(ctx, r.Model, opts...)
 	if err != nil {
 		return Run{}, err

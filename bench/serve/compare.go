@@ -135,10 +135,9 @@ func compare(ctx context.Context, spec compareSpec) error {
 // it through the JSON API and through the Gradio API.
 func serveEngine(ctx context.Context, spec compareSpec, tmp, bin, modelDir, engine string, client *http.Client, probe string) (labelValue, []Result, error) {
 	config, bf16 := benchkit.SplitEngine(engine)
-	args := []string{"serve", "--model", modelDir, "--host", "127.0.0.1", "--flag-dir", "", "--backend", config}
+	args := []string{"serve", "--model", modelDir, "--host", "127.0.0.1", "--flag-dir", "", "--backend", config, "--bf16=" + strconv.FormatBool(bf16)}
 	side := "tunelab serve (" + engine + ")"
 	if bf16 {
-		args = append(args, "--bf16")
 		side = "tunelab serve (" + config + ", bf16 matrix products)"
 	}
 	ours, err := startServer(ctx, tmp, "tunelab", "/readyz", bin, append(args, "--port")...)

@@ -28,6 +28,6 @@ func runEngine(_ context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer b.Finalize()
-	backend.Announce(stdout, b)
+	backend.Announce(stdout, b, backend.MatmulDType(b))
 	return nil
 }

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
+	"github.com/gomlx/compute/dtypes"
 	"github.com/tunelab/tunelab/lab"
 	"github.com/tunelab/tunelab/lab/backend"
 	"github.com/tunelab/tunelab/lab/hfmodel"
@@ -26,12 +28,33 @@ type stringList []string
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
+// optionalBool is a boolean flag that tells whether it was given: unset leaves the choice to
+// the default.
+type optionalBool struct{ set, value bool }
+
+func (b *optionalBool) IsBoolFlag() bool { return true }
+func (b *optionalBool) String() string {
+	if b == nil || !b.set {
+		return ""
+	}
+	return strconv.FormatBool(b.value)
+}
+func (b *optionalBool) Set(v string) error {
+	value, err := strconv.ParseBool(v)
+	if err != nil {
+		return err
+	}
+	b.set, b.value = true, value
+	return nil
+}
+
 // modelFlags are the flags of every command that loads a model.
 type modelFlags struct {
 	model, labels, backend, run string
 	devices                     string
 	maxLength                   int
-	bf16                        bool
+	// bf16, when given, chooses bfloat16 or float32 matrix products over the engine's default.
+	bf16 optionalBool
 	// problem is the problem type the command needs (train and eval: the task's); "" keeps the
 	// model's.
 	problem hfmodel.ProblemType
@@ -44,7 +67,7 @@ func (m *modelFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.labels, "labels", "", "comma-separated class names: needed for a model without a classification head; a head's default to config.json's id2label, else LABEL_0, LABEL_1, ... as in transformers")
 	fs.StringVar(&m.backend, "backend", "", "compute engine: xla:cpu (default where its plugin is installed, else go), go, xla:cuda (or $GOMLX_BACKEND)")
 	fs.IntVar(&m.maxLength, "max-length", 0, "truncate texts to this many tokens (default: the model's limit, at most 512)")
-	fs.BoolVar(&m.bf16, "bf16", false, "matrix products in bfloat16 with float32 weights (faster on CPUs with AVX512_BF16 or AMX, and GPUs)")
+	fs.Var(&m.bf16, "bf16", "matrix products in bfloat16 with float32 weights and sums (default: on where XLA runs on a CPU with AMX or AVX512_BF16); --bf16=false computes in float32, as transformers does")
 }
 
 // registerRun adds --run, for the commands that use a fine-tuned model (predict, serve).
@@ -70,8 +93,12 @@ func (m *modelFlags) load(ctx context.Context, stderr io.Writer, extra ...lab.Op
 	if m.labels != "" {
 		opts = append(opts, lab.WithLabels(strings.Split(m.labels, ",")...))
 	}
-	if m.bf16 {
-		opts = append(opts, lab.WithBF16Matmuls())
+	if m.bf16.set {
+		dtype := dtypes.Float32
+		if m.bf16.value {
+			dtype = dtypes.BFloat16
+		}
+		opts = append(opts, lab.WithMatmulDType(dtype))
 	}
 	if m.devices != "" {
 		opts = append(opts, lab.WithDevices(m.devices))
@@ -83,7 +110,7 @@ func (m *modelFlags) load(ctx context.Context, stderr io.Writer, extra ...lab.Op
 	if err != nil {
 		return nil, err
 	}
-	backend.Announce(stderr, clf.Backend)
+	backend.Announce(stderr, clf.Backend, clf.Model.MatmulDType())
 	for _, note := range clf.Notes {
 		fmt.Fprintln(stderr, "note:", note)
 	}

@@ -10,8 +10,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomlx/compute/dtypes"
+
 	"github.com/tunelab/tunelab/internal/testenv"
 	"github.com/tunelab/tunelab/lab"
+	"github.com/tunelab/tunelab/lab/backend"
 )
 
 func TestPredictPrintsOneJSONObjectPerText(t *testing.T) {
@@ -57,6 +60,45 @@ func TestPredictPrintsOneJSONObjectPerText(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "newly initialised") {
 		t.Errorf("stderr does not warn that the head is new: %q", stderr.String())
+	}
+}
+
+// TestBF16Flag: --bf16 and --bf16=false choose the matrix products' dtype, which the engine line
+// says; without the flag the engine's default applies (backend.MatmulDType). bfloat16 changes
+// the probabilities, within bfloat16's precision of float32's.
+func TestBF16Flag(t *testing.T) {
+	dir := testenv.ModelDir(t, lab.DefaultModel)
+	b, err := backend.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defaultBF16 := backend.MatmulDType(b) == dtypes.BFloat16
+	b.Finalize()
+	disaster := map[string]float64{}
+	for flag, bf16 := range map[string]bool{"": defaultBF16, "--bf16": true, "--bf16=false": false} {
+		args := []string{"--model", dir, "--labels", "not disaster,disaster", "--text", "Forest fire near La Ronge Sask. Canada"}
+		if flag != "" {
+			args = append(args, flag)
+		}
+		var stdout, stderr bytes.Buffer
+		if err := runPredict(context.Background(), args, &stdout, &stderr); err != nil {
+			t.Fatalf("%s: %v\n%s", flag, err, stderr.String())
+		}
+		if said := strings.Contains(stderr.String(), "matrix products in bfloat16"); said != bf16 {
+			t.Errorf("flag %q: stderr says bfloat16 products %t, want %t:\n%s", flag, said, bf16, stderr.String())
+		}
+		var got struct{ Scores map[string]float64 }
+		if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+			t.Fatalf("flag %q: %v in %q", flag, err, stdout.String())
+		}
+		disaster[flag] = got.Scores["disaster"]
+	}
+	if d := math.Abs(disaster["--bf16"] - disaster["--bf16=false"]); d == 0 || d > 1e-2 {
+		t.Errorf("P(disaster) %g with bfloat16 products and %g with float32: want them apart by (0, 1e-2]", disaster["--bf16"], disaster["--bf16=false"])
+	}
+	var stdout, stderr bytes.Buffer
+	if err := runPredict(context.Background(), []string{"--model", dir, "--bf16=maybe", "--text", "x"}, &stdout, &stderr); err == nil || !strings.Contains(stderr.String(), "-bf16") {
+		t.Errorf("--bf16=maybe: error %v, stderr %q: want the flag refused", err, stderr.String())
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -107,7 +108,7 @@ func checkPredictAndServe(t *testing.T, out, goldenName string) {
 	if spaceConfig["problem_type"] != golden.ProblemType {
 		t.Errorf("the Space's config.json has problem_type %v, want %s", spaceConfig["problem_type"], golden.ProblemType)
 	}
-	args := []string{"--model", out, "--max-length", strconv.Itoa(golden.MaxLength)}
+	args := []string{"--model", out, "--max-length", strconv.Itoa(golden.MaxLength), float32Flag}
 	for _, text := range golden.Texts {
 		args = append(args, "--text", text)
 	}
@@ -116,7 +117,7 @@ func checkPredictAndServe(t *testing.T, out, goldenName string) {
 		t.Fatalf("tunelab predict: %v\n%s", err, stderr.String())
 	}
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	clf, err := lab.Load(context.Background(), out, lab.WithMaxLength(golden.MaxLength))
+	clf, err := lab.Load(context.Background(), out, lab.WithMaxLength(golden.MaxLength), lab.WithMatmulDType(dtypes.Float32))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,6 +165,9 @@ func checkPredictAndServe(t *testing.T, out, goldenName string) {
 	}
 }
 
+// float32Flag makes a command compute as transformers does, for the comparisons with its goldens.
+const float32Flag = "--bf16=false"
+
 // checkRoundTrip repeats the run of a golden of lab/train/testdata through `tunelab train`,
 // then checks the --out directory: the files and config keys of a Hugging Face classifier, the
 // problem_type transformers reloaded it with, and logits of the reloaded model equal to those
@@ -180,6 +184,9 @@ func checkRoundTrip(t *testing.T, goldenName string) (string, []string, string) 
 	for _, a := range golden.TrainArgs {
 		args = append(args, repl.Replace(a))
 	}
+	// float32 products, as the golden's run and transformers computed (bfloat16 would be the
+	// default on an XLA CPU with AMX or AVX512_BF16).
+	args = append(args, float32Flag)
 	ctx := context.Background()
 	var stdout, stderr bytes.Buffer
 	if err := runTrain(ctx, args, &stdout, &stderr); err != nil {
@@ -198,6 +205,9 @@ func checkRoundTrip(t *testing.T, goldenName string) (string, []string, string) 
 			t.Errorf("--out lacks %s (transformers' save_pretrained writes %v): %v", name, golden.TransformersFiles, err)
 		}
 	}
+	if card, err := os.ReadFile(filepath.Join(out, "README.md")); err != nil || !strings.Contains(string(card), "| matmul_dtype | float32 ") {
+		t.Errorf("the model card does not name the float32 products %s asked for (%v)", float32Flag, err)
+	}
 	var config map[string]any
 	readJSON(t, filepath.Join(out, "config.json"), &config)
 	for _, key := range []string{"architectures", "id2label", "label2id", "model_type", "hidden_size", "num_hidden_layers", "vocab_size"} {
@@ -215,7 +225,7 @@ func checkRoundTrip(t *testing.T, goldenName string) (string, []string, string) 
 	}
 
 	// The reloaded model's logits against transformers' on the directory of the same run.
-	clf, err := lab.Load(ctx, out, lab.WithMaxLength(golden.MaxLength))
+	clf, err := lab.Load(ctx, out, lab.WithMaxLength(golden.MaxLength), lab.WithMatmulDType(dtypes.Float32))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +277,7 @@ func checkEvalReproduces(t *testing.T, out string, args []string, metric string)
 	var stdout, stderr bytes.Buffer
 	var results map[string]float64
 	readJSON(t, filepath.Join(out, "all_results.json"), &results)
-	evalArgs := []string{"--model", out, "--json"}
+	evalArgs := []string{"--model", out, "--json", float32Flag}
 	for _, flag := range []string{"--task", "--data", "--limit", "--seed", "--max-length", "--text", "--label", "--problem", "--validation"} {
 		if i := slices.Index(args, flag); i >= 0 {
 			evalArgs = append(evalArgs, flag, args[i+1])

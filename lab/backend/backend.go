@@ -3,9 +3,11 @@
 // The default engine is XLA on the CPU ("xla:cpu"): XLA's CPU PJRT plugin, installed by `make
 // setup` (scripts/setup/xla-plugin.sh) into go-xla's user folder. Where it does not load (no
 // plugin, macOS, ARM, a binary built with -tags noxla) the default is GoMLX's pure Go backend,
-// 3-4x slower, and tunelab says once on stderr why and how to install the plugin. The --backend
-// flag or $GOMLX_BACKEND choose explicitly ("go", "xla:cpu", "xla:cuda"); an explicit choice that
-// cannot load is an error, never a silent fallback. tunelab never downloads plugins.
+// 2-5x slower (by machine), and tunelab says once on stderr why and how to install the plugin.
+// The --backend flag or $GOMLX_BACKEND choose explicitly ("go", "xla:cpu", "xla:cuda"); an
+// explicit choice that cannot load is an error, never a silent fallback. tunelab never
+// downloads plugins. Each engine also has a default dtype for the encoder's matrix products
+// (MatmulDType): bfloat16 on XLA's CPU plugin where the CPU has AMX or AVX512_BF16.
 package backend
 
 import (
@@ -17,6 +19,7 @@ import (
 	"sync"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/gobackend"
 )
 
@@ -74,7 +77,7 @@ func Default() compute.Backend {
 		if advice != "" {
 			advice = "; " + advice
 		}
-		fmt.Fprintf(Notices, "tunelab: running on GoMLX's Go backend (3-4x slower than XLA): %v%s\n", err, advice)
+		fmt.Fprintf(Notices, "tunelab: running on GoMLX's Go backend (2-5x slower than XLA): %v%s\n", err, advice)
 	})
 	goBackend, goErr := newGo(GoConfig)
 	if goErr != nil { // the Go backend is compiled in and takes no resources: this cannot fail
@@ -123,9 +126,14 @@ func Describe(b compute.Backend) string {
 	return fmt.Sprintf("%s:%s (XLA PJRT plugin %s, %d %s: %s)", b.Name(), name, m[3], b.NumDevices(), devices, m[2])
 }
 
-// Announce writes the start-of-job line "tunelab: engine ..." to w.
-func Announce(w io.Writer, b compute.Backend) {
-	fmt.Fprintf(w, "tunelab: engine %s\n", Describe(b))
+// Announce writes the start-of-job line "tunelab: engine ..." to w, and says so when the
+// encoder's matrix products (matmul, see MatmulDType) are not float32.
+func Announce(w io.Writer, b compute.Backend, matmul dtypes.DType) {
+	precision := ""
+	if matmul != dtypes.Float32 {
+		precision = fmt.Sprintf(", matrix products in %s (float32 weights and sums)", DTypeName(matmul))
+	}
+	fmt.Fprintf(w, "tunelab: engine %s%s\n", Describe(b), precision)
 }
 
 // goBackendMu serialises the stdout redirection in newGo.

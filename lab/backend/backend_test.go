@@ -5,9 +5,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gomlx/compute/dtypes"
 )
 
 // cpuPlugin returns the installed CPU plugin: `make setup` installs it, so CI must have it.
@@ -142,7 +145,8 @@ func TestMissingPluginSaysHowToInstall(t *testing.T) {
 func TestFallbackNotice(t *testing.T) {
 	if os.Getenv("TUNELAB_BACKEND_CHILD") == "1" {
 		for range 2 { // asked twice, noticed once
-			Announce(os.Stdout, Default())
+			b := Default()
+			Announce(os.Stdout, b, MatmulDType(b))
 		}
 		return
 	}
@@ -196,5 +200,57 @@ func TestAsyncPreemptionOff(t *testing.T) {
 		if got := asyncPreemptionOff(godebug); got != want {
 			t.Errorf("GODEBUG=%q: preemption off %t, want %t", godebug, got, want)
 		}
+	}
+}
+
+// TestMatmulDType: bfloat16 products by default only for XLA on a CPU whose flags in
+// /proc/cpuinfo (the kernel's word, not the cpuid reading under test) name AMX-BF16 or
+// AVX512_BF16; float32 on the Go backend and on accelerators.
+func TestMatmulDType(t *testing.T) {
+	for _, c := range []struct {
+		xlaOnCPU, cpuHasBF16 bool
+		want                 dtypes.DType
+	}{{true, true, dtypes.BFloat16}, {true, false, dtypes.Float32}, {false, true, dtypes.Float32}, {false, false, dtypes.Float32}} {
+		if got := matmulDType(c.xlaOnCPU, c.cpuHasBF16); got != c.want {
+			t.Errorf("XLA on the CPU %t, bfloat16 units %t: %s, want %s", c.xlaOnCPU, c.cpuHasBF16, got, c.want)
+		}
+	}
+	cpuinfo, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		t.Skipf("no /proc/cpuinfo to check the CPU's flags against: %v", err)
+	}
+	flags := regexp.MustCompile(`(?m)^flags\s*:.*$`).Find(cpuinfo)
+	hasBF16 := regexp.MustCompile(`\b(amx_bf16|avx512_bf16)\b`).Match(flags)
+	if got := CPUHasBF16(); got != hasBF16 {
+		t.Errorf("CPUHasBF16() = %t, /proc/cpuinfo flags say %t", got, hasBF16)
+	}
+	goBackend, err := New("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := MatmulDType(goBackend); got != dtypes.Float32 {
+		t.Errorf("Go backend: %s, want Float32", got)
+	}
+	cpuPlugin(t)
+	xlaCPU, err := New(XLACPU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := dtypes.Float32
+	if hasBF16 {
+		want = dtypes.BFloat16
+	}
+	if got := MatmulDType(xlaCPU); got != want {
+		t.Errorf("xla:cpu on a CPU with bfloat16 units %t: %s, want %s", hasBF16, got, want)
+	}
+	var line bytes.Buffer
+	Announce(&line, xlaCPU, dtypes.BFloat16)
+	if got := line.String(); !strings.HasPrefix(got, "tunelab: engine xla:cpu (") || !strings.HasSuffix(got, "), matrix products in bfloat16 (float32 weights and sums)\n") {
+		t.Errorf("Announce with bfloat16 products: %q", got)
+	}
+	line.Reset()
+	Announce(&line, xlaCPU, dtypes.Float32)
+	if got := line.String(); strings.Contains(got, "matrix products") {
+		t.Errorf("Announce with float32 products: %q, want the engine alone", got)
 	}
 }

@@ -117,7 +117,7 @@ func fineTune(ctx context.Context, model string, task Task, d *data.Dataset, cfg
 	if err != nil {
 		return nil, err
 	}
-	backend.Announce(progress, clf.Backend)
+	backend.Announce(progress, clf.Backend, clf.Model.MatmulDType())
 	runDir, err := os.MkdirTemp("", "tunelab-compare-")
 	if err != nil {
 		return nil, err
@@ -129,5 +129,10 @@ func fineTune(ctx context.Context, model string, task Task, d *data.Dataset, cfg
 	if err != nil {
 		return nil, err
 	}
-	return runs.NewRun(model, d.Name, clf.Labels, cfg, len(trainSet), evalSet, res, time.Since(start))
+	run, err := runs.NewRun(model, d.Name, clf.Labels, cfg, len(trainSet), evalSet, res, time.Since(start))
+	if err != nil {
+		return nil, err
+	}
+	run.MatmulDType = backend.DTypeName(clf.Model.MatmulDType())
+	return run, nil
 }

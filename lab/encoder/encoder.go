@@ -58,6 +58,9 @@ func (m *Model) WithMatmulDType(dtype dtypes.DType) *Model {
 	return m
 }
 
+// MatmulDType is the dtype the matrix products read their operands in (see WithMatmulDType).
+func (m *Model) MatmulDType() dtypes.DType { return m.matmulDType }
+
 // WithDropout overrides every dropout rate (hidden, attention and classifier) with *rate; nil
 // restores config.json's rates.
 func (m *Model) WithDropout(rate *float64) *Model {

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/gomlx/compute/dtypes"
+
 	"github.com/tunelab/tunelab/lab"
 	"github.com/tunelab/tunelab/lab/backend"
 	"github.com/tunelab/tunelab/lab/data"
@@ -29,6 +31,9 @@ type Job struct {
 	MaxLength int
 	// Config holds the hyperparameters; its Seed also initialises the new head.
 	Config train.Config
+	// MatmulDType is the dtype of the encoder's matrix products (lab.WithMatmulDType; zero: the
+	// engine's default, bfloat16 on XLA on a CPU with AMX or AVX512_BF16, else float32).
+	MatmulDType dtypes.DType
 	// Name names the run's folder (default: the model's name; see RunName); a name already
 	// taken gets a suffix (-run2, -run3, ...).
 	Name string
@@ -54,7 +59,7 @@ func FineTune(ctx context.Context, job Job, progress func(*Run, train.Progress))
 		return nil, err
 	}
 	clf, err := lab.Load(ctx, job.Model, lab.WithLabels(job.Data.Labels...), lab.WithProblem(lab.DatasetProblem(job.Data)),
-		lab.WithMaxLength(job.MaxLength), lab.WithSeed(job.Config.Seed))
+		lab.WithMaxLength(job.MaxLength), lab.WithSeed(job.Config.Seed), lab.WithMatmulDType(job.MatmulDType))
 	if err != nil {
 		return nil, err
 	}
@@ -63,13 +68,13 @@ func FineTune(ctx context.Context, job Job, progress func(*Run, train.Progress))
 		return nil, err
 	}
 	run := &Run{Name: filepath.Base(dir), Dir: dir, Model: job.Model, Task: job.Task, Labels: clf.Labels, Config: job.Config,
-		MaxLength: clf.Tokenizer.MaxLength(), Status: Running, Started: time.Now(), TrainExamples: len(trainSet), Validation: evalSet}
+		MaxLength: clf.Tokenizer.MaxLength(), MatmulDType: backend.DTypeName(clf.Model.MatmulDType()), Status: Running, Started: time.Now(), TrainExamples: len(trainSet), Validation: evalSet}
 	if err := run.Save(); err != nil {
 		return nil, err
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
-	backend.Announce(os.Stdout, clf.Backend)
+	backend.Announce(os.Stdout, clf.Backend, clf.Model.MatmulDType())
 	devices, err := train.Devices(job.Config.Devices, clf.Backend)
 	if err != nil {
 		return nil, err

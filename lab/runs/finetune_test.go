@@ -6,10 +6,12 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/tunelab/tunelab/internal/testenv"
 	"github.com/tunelab/tunelab/lab"
+	"github.com/tunelab/tunelab/lab/backend"
 	"github.com/tunelab/tunelab/lab/data"
 	"github.com/tunelab/tunelab/lab/hfmodel"
 	"github.com/tunelab/tunelab/lab/train"
@@ -18,7 +20,8 @@ import (
 // TestFineTuneSeedDrawsTheHead: the job's seed reaches the fresh head's initialisation. One
 // optimizer step inside a one-step warmup has learning rate 0, so the saved head is the initial
 // one: equal to the head lab.Load draws with that seed, and different for another seed. The
-// progress hook hears of the step with the run's record up to date.
+// progress hook hears of the step with the run's record up to date, and the record names the
+// matrix products' dtype.
 func TestFineTuneSeedDrawsTheHead(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fine-tunes a 22M-parameter model")
@@ -30,10 +33,10 @@ func TestFineTuneSeedDrawsTheHead(t *testing.T) {
 		t.Fatal(err)
 	}
 	const weights = "/classifier/dense/weights"
-	head := func(seed uint64) []float32 {
+	head := func(seed uint64, matmul dtypes.DType) ([]float32, *Run) {
 		cfg := train.Defaults()
 		cfg.MaxSteps, cfg.WarmupSteps, cfg.BatchSize, cfg.Seed = 1, 1, 4, seed
-		job := Job{Model: modelDir, Task: data.Tweets, Data: tweets, MaxLength: 16, Config: cfg, Dir: t.TempDir()}
+		job := Job{Model: modelDir, Task: data.Tweets, Data: tweets, MaxLength: 16, Config: cfg, MatmulDType: matmul, Dir: t.TempDir()}
 		var steps []int
 		run, err := FineTune(ctx, job, func(r *Run, p train.Progress) {
 			if r.Dir != filepath.Join(job.Dir, data.Tweets, r.Name) || r.Step != p.Step {
@@ -51,9 +54,10 @@ func TestFineTuneSeedDrawsTheHead(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return ck.Tensors[weights].Data
+		return ck.Tensors[weights].Data, run
 	}
-	seven, eight := head(7), head(8)
+	seven, sevenRun := head(7, dtypes.InvalidDType)
+	eight, eightRun := head(8, dtypes.Float32)
 	clf, err := lab.Load(ctx, modelDir, lab.WithLabels(tweets.Labels...), lab.WithSeed(7))
 	if err != nil {
 		t.Fatal(err)
@@ -63,5 +67,12 @@ func TestFineTuneSeedDrawsTheHead(t *testing.T) {
 	}
 	if slices.Equal(seven, eight) {
 		t.Errorf("seeds 7 and 8 start from the same head %v...", seven[:3])
+	}
+	// The runs record their matrix products: the engine's default, or the job's choice.
+	if want := backend.DTypeName(backend.MatmulDType(clf.Backend)); sevenRun.MatmulDType != want {
+		t.Errorf("run with the default products recorded %q, want %q", sevenRun.MatmulDType, want)
+	}
+	if eightRun.MatmulDType != "float32" {
+		t.Errorf("run with Job.MatmulDType float32 recorded %q", eightRun.MatmulDType)
 	}
 }

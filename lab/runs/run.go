@@ -41,6 +41,9 @@ type Run struct {
 	// MaxLength is the number of tokens the texts were truncated to: the cells that use the
 	// fine-tuned model (Load) truncate the same way.
 	MaxLength int `json:"max_length"`
+	// MatmulDType is the dtype the encoder's matrix products computed in ("float32",
+	// "bfloat16"; see lab.WithMatmulDType).
+	MatmulDType string `json:"matmul_dtype,omitempty"`
 	// Status is Running while the training cell runs, then Finished, Interrupted or Failed
 	// (Error says why). A run read back as Running stopped without a word: its program was
 	// killed, or the kernel restarted.

@@ -350,14 +350,15 @@ func Engines(list string) []string {
 // OpenEngine creates the backend engine and announces it on standard error; measure what runs
 // on it, then Finalize it before the next engine so that each one's memory is its own. An
 // engine named with the suffix "+bf16" ("xla:cpu+bf16") is that engine with the encoder's
-// matrix products in bfloat16 (see BF16).
+// matrix products in bfloat16, and one without it computes them in float32 whatever the
+// engine's default (see MatmulDType).
 func OpenEngine(engine string) (compute.Backend, error) {
 	config, _ := SplitEngine(engine)
 	b, err := backend.New(config)
 	if err != nil {
 		return nil, err
 	}
-	backend.Announce(os.Stderr, b)
+	backend.Announce(os.Stderr, b, MatmulDType(engine))
 	return b, nil
 }
 
