@@ -41,6 +41,7 @@ func usage(w io.Writer) {
 }
 
 func main() {
+	startTuned()
 	if len(os.Args) < 2 || os.Args[1] == "help" || os.Args[1] == "-h" || os.Args[1] == "--help" {
 		usage(os.Stdout)
 		return

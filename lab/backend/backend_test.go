@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -252,5 +253,21 @@ func TestMatmulDType(t *testing.T) {
 	Announce(&line, xlaCPU, dtypes.Float32)
 	if got := line.String(); strings.Contains(got, "matrix products") {
 		t.Errorf("Announce with float32 products: %q, want the engine alone", got)
+	}
+}
+
+// TestTunedEnviron adds what is missing and keeps what the environment sets, its own values
+// included (asyncpreemptoff=0 stays 0).
+func TestTunedEnviron(t *testing.T) {
+	for _, c := range []struct{ environ, want []string }{
+		{[]string{"PATH=/bin"}, []string{"PATH=/bin", "GODEBUG=asyncpreemptoff=1", "GLIBC_TUNABLES=glibc.malloc.hugetlb=1"}},
+		{[]string{"GODEBUG=gctrace=1", "GLIBC_TUNABLES=glibc.malloc.arena_max=2"},
+			[]string{"GODEBUG=gctrace=1,asyncpreemptoff=1", "GLIBC_TUNABLES=glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1"}},
+		{[]string{"GODEBUG=asyncpreemptoff=0", "GLIBC_TUNABLES="}, []string{"GODEBUG=asyncpreemptoff=0", "GLIBC_TUNABLES=glibc.malloc.hugetlb=1"}},
+		{[]string{"GLIBC_TUNABLES=glibc.malloc.hugetlb=0", "GODEBUG=x=1,asyncpreemptoff=1"}, nil},
+	} {
+		if got := TunedEnviron(c.environ); !slices.Equal(got, c.want) {
+			t.Errorf("TunedEnviron(%q) = %q, want %q", c.environ, got, c.want)
+		}
 	}
 }

@@ -352,8 +352,9 @@ COPY --from=build --chown=1000:1000 /out/go-xla /home/user/.local/lib/go-xla
 COPY --chown=1000:1000 {{.Model}} /app/model
 USER user
 WORKDIR /home/user
-# asyncpreemptoff=1 keeps the Go backend (the fallback without the plugin) 3.6x faster (lab/backend).
-ENV HOME=/home/user GODEBUG=asyncpreemptoff=1
+# The engines' settings (lab/backend TunedEnviron): asyncpreemptoff=1 keeps the Go backend (the
+# fallback without the plugin) 3.6x faster, huge pages for malloc make XLA's steps 12% faster.
+ENV HOME=/home/user GODEBUG=asyncpreemptoff=1 GLIBC_TUNABLES=glibc.malloc.hugetlb=1
 EXPOSE {{.Port}}
 CMD ["tunelab", "serve", "--model", "/app/model", "--port", "{{.Port}}"{{if .MaxLength}}, "--max-length", "{{.MaxLength}}"{{end}}]
 `))

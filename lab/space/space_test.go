@@ -130,7 +130,7 @@ func checkDockerfile(t *testing.T, d, src, model, cmd string) {
 		"COPY " + src + "/go.mod " + src + "/go.sum ./",
 		"RUN TUNELAB_XLA_PLUGIN_DIR=/out/go-xla bash scripts/setup/xla-plugin.sh",
 		"ENV GOEXPERIMENT=simd",
-		"ENV HOME=/home/user GODEBUG=asyncpreemptoff=1",
+		"ENV HOME=/home/user GODEBUG=asyncpreemptoff=1 GLIBC_TUNABLES=glibc.malloc.hugetlb=1",
 		"RUN go build -trimpath",
 		"COPY --from=build --chown=1000:1000 /out/go-xla /home/user/.local/lib/go-xla",
 		"-o /out/tunelab ./cmd/tunelab",

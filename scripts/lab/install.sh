@@ -4,7 +4,8 @@
 # (go.mod's `tool` lines, so the versions match the gonbui the notebooks import), gopls (hover
 # and completion; without it the kernel complains at every start), and the kernelspec with
 # --raw_error and the environment every cell needs (GOEXPERIMENT=simd and GODEBUG=asyncpreemptoff=1:
-# without them GoMLX's Go backend runs ~6x and 3.6x slower). Then JupyterLab's settings (no news pop-up, no update checks), the
+# without them GoMLX's Go backend runs ~6x and 3.6x slower; GLIBC_TUNABLES=glibc.malloc.hugetlb=1:
+# XLA's training steps 12% faster). Then JupyterLab's settings (no news pop-up, no update checks), the
 # notebooks marked trusted, and a CJK font for Chinese reports (see install_cjk_font).
 #
 # Usage: bash scripts/lab/install.sh     (PYTHON=python3 by default; JUPYTER_DATA_DIR is honoured)
@@ -36,6 +37,7 @@ env = spec.setdefault("env", {})
 env.update({
     "GOEXPERIMENT": "simd",
     "GODEBUG": "asyncpreemptoff=1",  # the Go backend is 3.6x slower with it on (lab/backend)
+    "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1",  # XLA's training steps 12% faster (lab/backend)
     "PATH": tool_path + ":" + os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
 })
 # Unset, the lab picks its own safe Go backend settings (lab/backend); a chosen one is kept.
