@@ -85,7 +85,7 @@ func main() {
 	valLimit := flag.Int("val-limit", 0, "validate on a stratified subsample of this many examples (0: all)")
 	python := flag.String("python", benchkit.EnvOr("PYTHON", "/opt/oracle-venv/bin/python"), "python with torch and transformers for the peer")
 	out := flag.String("out", "bench/results", "directory for finetune.json and finetune.md")
-	engines := flag.String("backend", "", `tunelab's engines, comma-separated ("xla:cpu", "go", ... in float32; "xla:cpu+bf16" for bfloat16 matrix products); empty: xla:cpu and go (go alone without XLA's plugin)`)
+	engines := flag.String("backend", "", `tunelab's engines, comma-separated ("xla:cpu", "go", ... in float32; "xla:cpu+bf16" for bfloat16 matrix products); empty: benchkit.Engines, the default XLA engine (xla:cpu+bf16 and xla:cpu where the CPU has bfloat16 units), and go`)
 	r := Recipe{LearningRate: 5e-5, BatchSize: 16, Epochs: 1, WeightDecay: 0.01, WarmupRatio: 0.1, MaxLength: 64, Threads: runtime.GOMAXPROCS(0)}
 	flag.IntVar(&r.Epochs, "epochs", r.Epochs, "training epochs")
 	withTrainer := flag.Bool("trainer", true, "fine-tune with the transformers Trainer too (false: compare tunelab's engines only)")
@@ -176,7 +176,7 @@ func trainerRuns(python, recipeFile, splitFile, trainCSV string, seeds []int) *S
 	peer := &Side{Name: "transformers Trainer"}
 	for _, seed := range seeds {
 		cmd := osexec.Command(python, "bench/finetune/peer.py", recipeFile, splitFile, trainCSV, strconv.Itoa(seed))
-		cmd.Stderr = os.Stderr
+		cmd.Stderr, cmd.Env = os.Stderr, benchkit.PeerEnviron()
 		outBytes, err := cmd.Output()
 		if err != nil {
 			log.Fatalf("peer seed %d: %v", seed, err)

@@ -242,7 +242,8 @@ func startServer(ctx context.Context, tmp, name, readyPath, command string, args
 	defer logf.Close()
 	cmd := exec.Command(command, append(args, strconv.Itoa(port))...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = append(os.Environ(), "GRADIO_ANALYTICS_ENABLED=False", "HF_HUB_OFFLINE=1", "GOMLX_NO_AUTO_INSTALL=1")
+	// The tunelab command sets its own engine settings again (backend.TunedEnviron).
+	cmd.Env = append(benchkit.PeerEnviron(), "GRADIO_ANALYTICS_ENABLED=False", "HF_HUB_OFFLINE=1", "GOMLX_NO_AUTO_INSTALL=1")
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}

@@ -70,7 +70,7 @@ func main() {
 		labels  = flag.String("labels", "not disaster,disaster", "with -compare: class names of the model's head")
 		python  = flag.String("python", "/opt/oracle-venv/bin/python", "with -compare: interpreter with torch, transformers and gradio")
 		out     = flag.String("out", filepath.Join("bench", "results"), "with -compare: folder of serve.json and serve.md")
-		engines = flag.String("backend", "", `with -compare: tunelab's engines, comma-separated ("xla:cpu", "go", "xla:cpu+bf16" for bfloat16 matrix products); empty: xla:cpu and go (go alone without XLA's plugin)`)
+		engines = flag.String("backend", "", `with -compare: tunelab's engines, comma-separated ("xla:cpu", "go", "xla:cpu+bf16" for bfloat16 matrix products); empty: benchkit.Engines, the default XLA engine (xla:cpu+bf16 and xla:cpu where the CPU has bfloat16 units), and go`)
 	)
 	flag.Parse()
 	texts := defaultTexts

@@ -140,7 +140,7 @@ func tunelabTimes(tok *tokenize.Tokenizer, texts []string, threads, reps int) ([
 func peer(python, modelDir, textsFile string, threads, reps int) ([]float64, int, error) {
 	cmd := osexec.Command(python, "bench/tokenizer/peer.py", filepath.Join(modelDir, "tokenizer.json"), textsFile,
 		fmt.Sprint(maxLength), fmt.Sprint(chunk), fmt.Sprint(reps))
-	cmd.Env = append(os.Environ(), fmt.Sprintf("RAYON_NUM_THREADS=%d", threads))
+	cmd.Env = append(benchkit.PeerEnviron(), fmt.Sprintf("RAYON_NUM_THREADS=%d", threads))
 	cmd.Stderr = os.Stderr
 	outBytes, err := cmd.Output()
 	if err != nil {

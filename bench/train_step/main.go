@@ -69,7 +69,7 @@ func main() {
 	only := flag.String("only", "", "run only the workload with this name (minilm, minilm-512 or bert-base)")
 	batch := flag.Int("batch", 0, "batch size of every selected workload, when > 0")
 	seq := flag.Int("seq", 0, "sequence length of every selected workload, when > 0")
-	flag.StringVar(&o.backend, "backend", "", `tunelab's engines, comma-separated, as for lab/backend.New ("xla:cuda", "go", ...; "xla:cpu+bf16" for bfloat16 matrix products); empty: xla:cpu and go (go alone without XLA's plugin)`)
+	flag.StringVar(&o.backend, "backend", "", `tunelab's engines, comma-separated, as for lab/backend.New ("xla:cuda", "go", ...; "xla:cpu+bf16" for bfloat16 matrix products); empty: benchkit.Engines, the default XLA engine (xla:cpu+bf16 and xla:cpu where the CPU has bfloat16 units), and go`)
 	flag.StringVar(&o.device, "device", "cpu", "the peer's torch device: cpu or cuda")
 	side := flag.String("side", "", "run only this side: tunelab or torch (default both)")
 	flag.StringVar(&o.python, "python", benchkit.EnvOr("PYTHON", "/opt/oracle-venv/bin/python"), "python with torch and transformers for the peer")

@@ -1,5 +1,5 @@
 """Peer of bench/train_step: times one training step of transformers' *ForSequenceClassification
-with torch.optim.AdamW as the Trainer runs it: train mode, cross-entropy, backward, gradient
+with torch.optim.AdamW as the Trainer runs it (fused, transformers 5's default): train mode, cross-entropy, backward, gradient
 clipping at 1.0, optimizer step, zero_grad (weight decay on every parameter: the Trainer's decay
 groups do not change the cost).
 
@@ -63,7 +63,7 @@ def check(ref, ddp, opt, batch, share, reps, dev):
     processes = dist.get_world_size()
     if batch[0].shape[0] % processes:
         raise SystemExit(f"peer: --check needs a batch that divides by the {processes} processes")
-    ref_opt = torch.optim.AdamW(ref.parameters(), lr=LR, weight_decay=0.01)
+    ref_opt = torch.optim.AdamW(ref.parameters(), lr=LR, weight_decay=0.01, fused=True)
     report = {"processes": processes, "steps": []}
     ok = True
     for _ in range(reps):
@@ -117,7 +117,8 @@ def main():
         # The Trainer asks DDP to look for unused parameters on every step (a PreTrainedModel
         # without gradient checkpointing: Trainer._build_accelerator_args), at a small cost.
         train = DistributedDataParallel(model, device_ids=[dev.index] if cuda else None, find_unused_parameters=True)
-    opt = torch.optim.AdamW(train.parameters(), lr=LR, weight_decay=0.01)
+    # fused=True: the Trainer's default optimizer (optim="adamw_torch_fused" in transformers 5).
+    opt = torch.optim.AdamW(train.parameters(), lr=LR, weight_decay=0.01, fused=True)
     if checking:
         result = check(ref, train, opt, (ids, mask, labels), share, reps, dev)
     else:

@@ -139,6 +139,9 @@ func cpuTime() time.Duration {
 // The peer's standard error goes to ours.
 func RunPeer(cmd *osexec.Cmd, side string, batch int) (Result, error) {
 	cmd.Stderr = os.Stderr
+	if cmd.Env == nil {
+		cmd.Env = PeerEnviron()
+	}
 	out, err := cmd.Output()
 	if err != nil {
 		return Result{}, fmt.Errorf("%s: %w", strings.Join(cmd.Args, " "), err)
@@ -153,6 +156,29 @@ func RunPeer(cmd *osexec.Cmd, side string, batch int) (Result, error) {
 		return Result{}, fmt.Errorf("%s printed %q: want {\"seconds\": [...], \"peak_rss_bytes\": n} (%v)", strings.Join(cmd.Args[1:], " "), out, err)
 	}
 	return Measurement{Times: peer.Seconds, First: peer.FirstSeconds, PeakRSSBytes: peer.PeakRSSBytes, CoresBusy: peer.CoresBusy}.Result(side, batch), nil
+}
+
+// PeerEnviron is this process's environment for a peer (torch, Gradio, tokenizers) as its own
+// users run it: without the glibc tunable that tunelab sets for XLA's buffers
+// (backend.TunedEnviron; make exports it to every command), which is no setting of theirs.
+func PeerEnviron() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if tunables, ok := strings.CutPrefix(kv, "GLIBC_TUNABLES="); ok {
+			var kept []string
+			for _, t := range strings.Split(tunables, ":") {
+				if !strings.HasPrefix(t, "glibc.malloc.hugetlb=") {
+					kept = append(kept, t)
+				}
+			}
+			if len(kept) == 0 {
+				continue
+			}
+			kv = "GLIBC_TUNABLES=" + strings.Join(kept, ":")
+		}
+		env = append(env, kv)
+	}
+	return env
 }
 
 // EnvOr returns the environment variable key, or def when it is unset or empty.
@@ -334,17 +360,22 @@ func Machine() string {
 }
 
 // Engines returns the tunelab engines a benchmark measures: the comma-separated list (as for
-// lab/backend.New), or where it is empty XLA's CPU plugin and the Go backend, or only the Go
-// backend where the plugin does not load.
+// lab/backend.New), or where it is empty XLA's CPU plugin as tunelab runs it by default (with
+// bfloat16 matrix products where the CPU has them, backend.MatmulDType, and then in float32
+// too) and the Go backend, or only the Go backend where the plugin does not load.
 func Engines(list string) []string {
 	if list != "" {
 		return strings.Split(list, ",")
 	}
-	if b, err := backend.New(backend.XLACPU); err == nil {
-		b.Finalize()
-		return []string{backend.XLACPU, "go"}
+	b, err := backend.New(backend.XLACPU)
+	if err != nil {
+		return []string{"go"}
 	}
-	return []string{"go"}
+	defer b.Finalize()
+	if backend.MatmulDType(b) == dtypes.BFloat16 {
+		return []string{backend.XLACPU + BF16Suffix, backend.XLACPU, "go"}
+	}
+	return []string{backend.XLACPU, "go"}
 }
 
 // OpenEngine creates the backend engine and announces it on standard error; measure what runs

@@ -6,6 +6,7 @@ import (
 	osexec "os/exec"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -259,5 +260,27 @@ print(json.dumps(benchkit.measure(step, 2, benchkit.device("cpu"))))
 	// Three runs each keep 64 MiB alive: 192 MiB on top of python with torch (> 100 MiB).
 	if r.PeakRSSBytes < 192<<20+100<<20 {
 		t.Errorf("peak RSS %d MiB: want at least 292 MiB", r.PeakRSSBytes>>20)
+	}
+}
+
+// TestPeerEnviron: peers run without tunelab's huge-page tunable, keeping any other tunable.
+func TestPeerEnviron(t *testing.T) {
+	for tunables, want := range map[string]string{
+		"glibc.malloc.hugetlb=1":                          "",
+		"glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1": "GLIBC_TUNABLES=glibc.malloc.arena_max=2",
+		"glibc.malloc.arena_max=2":                        "GLIBC_TUNABLES=glibc.malloc.arena_max=2",
+	} {
+		t.Setenv("GLIBC_TUNABLES", tunables)
+		t.Setenv("TUNELAB_PEER_KEPT", "yes")
+		env := PeerEnviron()
+		got := ""
+		for _, kv := range env {
+			if strings.HasPrefix(kv, "GLIBC_TUNABLES=") {
+				got = kv
+			}
+		}
+		if got != want || !slices.Contains(env, "TUNELAB_PEER_KEPT=yes") {
+			t.Errorf("GLIBC_TUNABLES=%s: peer gets %q (want %q) and the rest kept: %t", tunables, got, want, slices.Contains(env, "TUNELAB_PEER_KEPT=yes"))
+		}
 	}
 }
