@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/gomlx/compute/dtypes"
+
 	"github.com/tunelab/tunelab/lab"
 	"github.com/tunelab/tunelab/lab/backend"
 	"github.com/tunelab/tunelab/lab/hfmodel"
