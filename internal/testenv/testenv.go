@@ -16,6 +16,8 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/gomlx/compute/dtypes"
+
 	"github.com/tunelab/tunelab/internal/datadir"
 )
 
@@ -99,4 +101,16 @@ func IsolateHuggingFace(t testing.TB) {
 		t.Setenv(key, "")
 	}
 	t.Setenv("HF_HOME", t.TempDir())
+}
+
+// BatchTolerance is how far apart one model's outputs for the same text may be when they were
+// computed in batches of other sizes or paddings (other programs, other summation orders), for
+// matrix products in matmul: float32 sums differ in their last bits (float32Tol), while
+// bfloat16 products round those differences to bfloat16's 8 significant bits, which left
+// all-MiniLM-L6-v2's outputs up to 5e-4 apart (5e-3 allows ten times that).
+func BatchTolerance(matmul dtypes.DType, float32Tol float64) float64 {
+	if matmul == dtypes.BFloat16 {
+		return max(float32Tol, 5e-3)
+	}
+	return float32Tol
 }
