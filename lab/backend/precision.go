@@ -12,7 +12,7 @@ import (
 // MatmulDType is the dtype the encoder's matrix products read their operands in by default on b
 // (lab/encoder Model.WithMatmulDType; weights and sums stay float32): bfloat16 on XLA's CPU
 // plugin where the CPU multiplies bfloat16 in hardware (AMX or AVX512_BF16), where a whole tweet
-// fine-tune took 0.78 of float32's time with its F1 inside the seeds' spread (bench/results);
+// fine-tune took 0.80 of float32's time with its F1 inside the seeds' spread (bench/results);
 // float32 everywhere else: the Go backend, accelerators (not measured), CPUs that would emulate
 // bfloat16.
 func MatmulDType(b compute.Backend) dtypes.DType {
