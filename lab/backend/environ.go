@@ -64,3 +64,26 @@ func settingNamed(list, separator, name string) bool {
 	}
 	return false
 }
+
+// WithoutHugePages returns environ without the glibc tunable TunedEnviron adds, keeping every
+// other tunable: the environment for programs that are not tunelab's (a benchmark's peers).
+func WithoutHugePages(environ []string) []string {
+	name, _, _ := strings.Cut(mallocHugePages, "=")
+	var env []string
+	for _, kv := range environ {
+		if tunables, ok := strings.CutPrefix(kv, "GLIBC_TUNABLES="); ok {
+			var kept []string
+			for _, t := range strings.Split(tunables, ":") {
+				if !settingNamed(t, ":", name) {
+					kept = append(kept, t)
+				}
+			}
+			if len(kept) == 0 {
+				continue
+			}
+			kv = "GLIBC_TUNABLES=" + strings.Join(kept, ":")
+		}
+		env = append(env, kv)
+	}
+	return env
+}

@@ -161,25 +161,7 @@ func RunPeer(cmd *osexec.Cmd, side string, batch int) (Result, error) {
 // PeerEnviron is this process's environment for a peer (torch, Gradio, tokenizers) as its own
 // users run it: without the glibc tunable that tunelab sets for XLA's buffers
 // (backend.TunedEnviron; make exports it to every command), which is no setting of theirs.
-func PeerEnviron() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if tunables, ok := strings.CutPrefix(kv, "GLIBC_TUNABLES="); ok {
-			var kept []string
-			for _, t := range strings.Split(tunables, ":") {
-				if !strings.HasPrefix(t, "glibc.malloc.hugetlb=") {
-					kept = append(kept, t)
-				}
-			}
-			if len(kept) == 0 {
-				continue
-			}
-			kv = "GLIBC_TUNABLES=" + strings.Join(kept, ":")
-		}
-		env = append(env, kv)
-	}
-	return env
-}
+func PeerEnviron() []string { return backend.WithoutHugePages(os.Environ()) }
 
 // EnvOr returns the environment variable key, or def when it is unset or empty.
 func EnvOr(key, def string) string {
