@@ -192,31 +192,37 @@ func ResetPeakRSS() error {
 // PeakRSS returns the peak resident memory (VmHWM) of this process in bytes since it started or
 // since the last ResetPeakRSS.
 func PeakRSS() (int64, error) {
+	return statusBytes("VmHWM")
+}
+
+// statusBytes reads one memory field of /proc/self/status ("VmHWM", "VmRSS") in bytes.
+func statusBytes(field string) (int64, error) {
 	status, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0, err
 	}
-	return vmHWM(string(status))
+	return parseStatusBytes(string(status), field)
 }
 
-// vmHWM parses the VmHWM line of a /proc/<pid>/status file ("VmHWM:   1984 kB") into bytes.
-func vmHWM(status string) (int64, error) {
+// parseStatusBytes parses field's line of a /proc/<pid>/status file ("VmHWM:   1984 kB") into
+// bytes.
+func parseStatusBytes(status, field string) (int64, error) {
 	for line := range strings.Lines(status) {
-		v, ok := strings.CutPrefix(line, "VmHWM:")
+		v, ok := strings.CutPrefix(line, field+":")
 		if !ok {
 			continue
 		}
 		kb, ok := strings.CutSuffix(strings.TrimSpace(v), " kB")
 		if !ok {
-			return 0, fmt.Errorf("/proc/self/status: VmHWM %q is not in kB", strings.TrimSpace(v))
+			return 0, fmt.Errorf("/proc/self/status: %s %q is not in kB", field, strings.TrimSpace(v))
 		}
 		n, err := strconv.ParseInt(strings.TrimSpace(kb), 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("/proc/self/status: VmHWM: %w", err)
+			return 0, fmt.Errorf("/proc/self/status: %s: %w", field, err)
 		}
 		return n << 10, nil
 	}
-	return 0, errors.New("/proc/self/status has no VmHWM line")
+	return 0, fmt.Errorf("/proc/self/status has no %s line", field)
 }
 
 // ForwardFLOPs counts the floating-point operations (a multiply-add is 2) of the matrix
