@@ -11,3 +11,5 @@ import (
 func newXLA(config string) (compute.Backend, error) {
 	return nil, fmt.Errorf("backend %q is not available: this tunelab binary was built with -tags noxla; rebuild without it or use %q", config, "go")
 }
+
+func markBufferDonor(compute.Value) bool { return false }

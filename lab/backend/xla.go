@@ -9,6 +9,7 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/go-xla/compute/xla"
+	"github.com/gomlx/go-xla/stablehlo"
 )
 
 // newXLA builds an XLA backend from config "xla:NAME[,options]" or "xla:/path/to/plugin.so[,options]".
@@ -51,4 +52,23 @@ func installAdvice(name string) string {
 	return "for CUDA, pip install jax-cuda13-pjrt, link its jax_plugins/xla_cuda13/xla_cuda_plugin.so as " +
 		"DIR/lib/pjrt_c_api_cuda_plugin.so and its nvidia/ folder as DIR/nvidia, and set " +
 		"PJRT_PLUGIN_LIBRARY_PATH=DIR/lib, as bench/gpu.sh does"
+}
+
+// markBufferDonor marks param, a parameter of a graph being built on XLA, as a buffer donor:
+// XLA may then write an output of its shape over it when the caller donates its buffer (and
+// copies it first when the caller does not). It returns false for a value of another engine.
+func markBufferDonor(param compute.Value) bool {
+	node, ok := param.(*xla.Node)
+	if !ok {
+		return false
+	}
+	value, ok := unexportedField(node, "value").(*stablehlo.Value)
+	if !ok || value == nil {
+		return false
+	}
+	if value.Attributes == nil {
+		value.Attributes = map[string]any{}
+	}
+	value.Attributes["jax.buffer_donor"] = true
+	return true
 }

@@ -264,10 +264,13 @@ func (t *Trainer) stepExec(apply bool) (*model.Exec, error) {
 				}
 			}
 		}
-		if !apply {
-			return []*Node{l, ScalarZero(g, l.DType())}
+		norm := ScalarZero(g, l.DType())
+		if apply {
+			norm = t.opt.Update(t.store, t.params, vars, grads, in[4], in[5], in[6])
 		}
-		norm := t.opt.Update(t.store, t.params, vars, grads, in[4], in[5], in[6])
+		if t.parallel == nil { // several devices' partitioned programs are left as GoMLX builds them
+			backend.UpdateInPlace(g, t.store)
+		}
 		return []*Node{l, norm}
 	}, false, 2, 2, 2, 1, 0, 0, 0, 1)
 	if err != nil {
