@@ -15,10 +15,9 @@ import (
 // SetNodeValue. GoMLX donates those variables' buffers at every call, but go-xla v0.4.5 declares
 // no input-output aliasing, so XLA wrote every update to fresh memory and the weights and
 // moments existed twice at each step's end (BERT-base trained at 1.33x torch's peak memory, 1.10x
-// in place; bench/results);
-// here each changed variable's parameter is marked a buffer donor (StableHLO's
-// jax.buffer_donor, as JAX marks donated arguments), and XLA writes the output of the same shape
-// into it. On the Go backend, which reuses donated buffers itself, it marks nothing.
+// in place; bench/results). Here each changed variable's parameter is marked a buffer donor
+// (StableHLO's jax.buffer_donor, as JAX marks donated arguments), and XLA writes the output of
+// the same shape into it. Other engines' graphs are left as they are (nothing is marked).
 func UpdateInPlace(g *graph.Graph, store *model.Store) int {
 	marked := 0
 	for v := range store.IterVariables() {

@@ -92,8 +92,7 @@ func TestUpdateInPlace(t *testing.T) {
 	}
 }
 
-// TestUpdateInPlaceGoBackend: the Go backend reuses donated buffers itself: nothing is marked
-// and the values are the same.
+// TestUpdateInPlaceGoBackend: on the Go backend nothing is marked and the values are the same.
 func TestUpdateInPlaceGoBackend(t *testing.T) {
 	b, err := backend.New("go")
 	if err != nil {

@@ -55,8 +55,9 @@ func installAdvice(name string) string {
 }
 
 // markBufferDonor marks param, a parameter of a graph being built on XLA, as a buffer donor:
-// XLA may then write an output of its shape over it when the caller donates its buffer (and
-// copies it first when the caller does not). It returns false for a value of another engine.
+// XLA may then write an output of its shape over it when the caller donates its buffer (GoMLX
+// donates those of the variables a graph changes). It returns false for a value of another
+// engine.
 func markBufferDonor(param compute.Value) bool {
 	node, ok := param.(*xla.Node)
 	if !ok {
