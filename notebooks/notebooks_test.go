@@ -73,6 +73,17 @@ var run struct {
 	err  error
 }
 
+// TestMain removes the folder the notebooks ran in: their checkpoints take gigabytes.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if run.dir != "" && os.Getenv("TUNELAB_NOTEBOOKS_RUN") == "" {
+		if err := os.RemoveAll(run.dir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+	}
+	os.Exit(code)
+}
+
 func executed(t *testing.T) string {
 	t.Helper()
 	run.once.Do(func() {
