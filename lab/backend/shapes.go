@@ -48,11 +48,10 @@ func (s Shapes) ProgramTokens() int {
 // PlanLengths returns the padded lengths, ascending, for batches known ahead (a training run's:
 // its batch orders depend only on the seed): batch i has rows[i] rows whose longest is
 // longest[i] tokens, and is padded to the smallest returned length that holds it. The lengths
-// minimise the padded tokens of all the batches plus ProgramTokens for each length times
-// programsPerLength (each length is that many programs to compile), exactly, by dynamic
-// programming over the distinct lengths; so on XLA a run of short texts compiles a handful of
+// minimise the padded tokens of all the batches plus ProgramTokens for each length, exactly, by
+// dynamic programming over the distinct lengths; so on XLA a run of short texts compiles a handful of
 // programs and pads little, and on the Go backend each batch is about its own length.
-func (s Shapes) PlanLengths(longest, rows []int, programsPerLength int) []int {
+func (s Shapes) PlanLengths(longest, rows []int) []int {
 	tokens := map[int]int{} // rows of the batches whose longest row has this length
 	for i, l := range longest {
 		tokens[l] += rows[i]
@@ -62,7 +61,7 @@ func (s Shapes) PlanLengths(longest, rows []int, programsPerLength int) []int {
 		lengths = append(lengths, l)
 	}
 	slices.Sort(lengths)
-	perProgram := float64(s.ProgramTokens() * programsPerLength)
+	perProgram := float64(s.ProgramTokens())
 	// cost[i] is the least cost of the batches up to lengths[i] with a padded length at
 	// lengths[i]; below[i] is the index of the padded length before it (-1: none).
 	cost, below := make([]float64, len(lengths)), make([]int, len(lengths))

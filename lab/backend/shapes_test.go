@@ -46,18 +46,13 @@ func TestPlanLengths(t *testing.T) {
 	few := Shapes{Few: true}
 	// Two batches of 16 rows, of 10 and 64 tokens: one length costs 5000 + 2*16*64 = 7048
 	// tokens, two cost 2*5000 + 16*10 + 16*64 = 11184.
-	if got := few.PlanLengths([]int{10, 64}, []int{16, 16}, 1); !slices.Equal(got, []int{64}) {
+	if got := few.PlanLengths([]int{10, 64}, []int{16, 16}); !slices.Equal(got, []int{64}) {
 		t.Errorf("two batches: plan %v, want [64]", got)
 	}
 	// 100 batches of each: two lengths cost 10000 + 1600*10 + 1600*64 = 128400, one 5000 + 204800.
 	many := func(n, l int) []int { return slices.Repeat([]int{l}, n) }
-	if got := few.PlanLengths(append(many(100, 10), many(100, 64)...), many(200, 16), 1); !slices.Equal(got, []int{10, 64}) {
+	if got := few.PlanLengths(append(many(100, 10), many(100, 64)...), many(200, 16)); !slices.Equal(got, []int{10, 64}) {
 		t.Errorf("200 batches: plan %v, want [10 64]", got)
-	}
-	// Two programs per length (gradient accumulation) double a length's price: 20000 + 1600*10 +
-	// 1600*64 = 138400 against 10000 + 204800, still two.
-	if got := few.PlanLengths(append(many(100, 10), many(100, 64)...), many(200, 16), 2); !slices.Equal(got, []int{10, 64}) {
-		t.Errorf("200 batches, 2 programs a length: plan %v, want [10 64]", got)
 	}
 
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -68,9 +63,8 @@ func TestPlanLengths(t *testing.T) {
 		for i := range n {
 			longest[i], rows[i] = 1+rng.IntN(12)*rng.IntN(12), 1+rng.IntN(64)
 		}
-		programs := 1 + rng.IntN(2)
 		cost := func(plan []int) int {
-			c := len(plan) * programs * s.ProgramTokens()
+			c := len(plan) * s.ProgramTokens()
 			for i, l := range longest {
 				j, _ := slices.BinarySearch(plan, l)
 				if j == len(plan) {
@@ -91,7 +85,7 @@ func TestPlanLengths(t *testing.T) {
 			}
 			best = min(best, cost(plan))
 		}
-		got := s.PlanLengths(longest, rows, programs)
+		got := s.PlanLengths(longest, rows)
 		if !slices.IsSorted(got) || cost(got) != best {
 			t.Fatalf("trial %d: plan %v costs %d, the best plan %d (longest %v, rows %v)", trial, got, cost(got), best, longest, rows)
 		}

@@ -13,13 +13,13 @@ import (
 	"github.com/tunelab/tunelab/lab/hfmodel"
 )
 
-// compileAhead compiles, on engines that compile a program per input shape (XLA), the training
-// step and evaluation programs for every input shape a run on trainSet (padded to lengths, see
-// planLengths) and evalSet (nil: none) from state st uses, and returns the number of programs
-// and how long that took: the compilation is then measured apart from the steps, and neither a
-// step's time nor the progress bar's estimate includes one. The shapes are known ahead because
-// the epochs' batch orders depend only on the seed. On the Go backend, which builds a program
-// when its shape first comes, and on several devices, it does nothing.
+// compileAhead compiles, on engines that compile a program per input shape (XLA), the gradient
+// and evaluation programs for every input shape a run on trainSet (padded to lengths, see
+// planLengths) and evalSet (nil: none) from state st uses, and the optimizer's, and returns the
+// number of programs and how long that took: the compilation is then measured apart from the
+// steps, and neither a step's time nor the progress bar's estimate includes one. The shapes are
+// known ahead because the epochs' batch orders depend only on the seed. On the Go backend, which
+// builds a program when its shape first comes, and on several devices, it does nothing.
 func (t *Trainer) compileAhead(trainSet, evalSet *Dataset, st *State, lengths []int) (programs int, took time.Duration, err error) {
 	// Several devices compile lazily: GoMLX v0.28.8 cannot compile an AutoSharding program from
 	// input shapes alone (Exec.Compile panics on the sharded inputs), only from sharded inputs.
@@ -28,31 +28,35 @@ func (t *Trainer) compileAhead(trainSet, evalSet *Dataset, st *State, lengths []
 	}
 	start := time.Now()
 	rows := t.trainRows(1)
-	applies := []bool{true}
-	if t.cfg.GradAccum > 1 {
-		applies = append(applies, false)
-	}
 	scalar := shapes.Make(dtypes.Float32)
 	targets := shapes.Make(dtypes.Int32, rows) // class ids, or Dataset.Targets' rows of floats
 	if t.model.Problem() != hfmodel.SingleLabel {
 		targets = shapes.Make(dtypes.Float32, rows, t.model.NumLabels())
 	}
+	grads, err := t.gradExec()
+	if err != nil {
+		return 0, 0, err
+	}
+	apply, err := t.applyExec()
+	if err != nil {
+		return 0, 0, err
+	}
 	var jobs []func() error
 	for _, seq := range t.usedLengths(trainSet, st, lengths) {
 		tokens := shapes.Make(dtypes.Int32, rows, seq)
-		for _, apply := range applies {
-			exec, err := t.stepExec(apply)
-			if err != nil {
-				return 0, 0, err
+		jobs = append(jobs, func() error {
+			if _, err := grads.Compile(tokens, tokens, tokens, targets, shapes.Make(dtypes.Bool, rows)); err != nil {
+				return fmt.Errorf("train: compiling the gradients of %d x %d: %w", rows, seq, err)
 			}
-			jobs = append(jobs, func() error {
-				if _, err := exec.Compile(tokens, tokens, tokens, targets, scalar, scalar, scalar, shapes.Make(dtypes.Bool, rows)); err != nil {
-					return fmt.Errorf("train: compiling the training step for %d x %d: %w", rows, seq, err)
-				}
-				return nil
-			})
-		}
+			return nil
+		})
 	}
+	jobs = append(jobs, func() error {
+		if _, err := apply.Compile(scalar, scalar, scalar); err != nil {
+			return fmt.Errorf("train: compiling the optimizer's update: %w", err)
+		}
+		return nil
+	})
 	if evalSet != nil {
 		p, err := t.evaluator()
 		if err != nil {
@@ -97,11 +101,7 @@ func (t *Trainer) planLengths(trainSet *Dataset) []int {
 		longest = append(longest, trainSet.paddedLength(batch, nil))
 		rows = append(rows, t.trainRows(len(batch)))
 	}
-	programs := 1
-	if t.cfg.GradAccum > 1 {
-		programs = 2 // accumulate, and accumulate then apply
-	}
-	return t.shapes.PlanLengths(longest, rows, programs)
+	return t.shapes.PlanLengths(longest, rows)
 }
 
 // runBatches returns the training batches of a run on trainSet from epoch `from` to the last

@@ -101,9 +101,11 @@ func trainOn(t *testing.T, b compute.Backend, devices string, cfg Config, trainS
 // checkExecDevices checks that t's graphs ran on as many devices as it names.
 func checkExecDevices(t *testing.T, tr *Trainer) {
 	t.Helper()
-	for apply, e := range tr.execs {
-		if e.NumDevices() != len(tr.devices) {
-			t.Errorf("step graph (apply %v) on %d devices, want %d", apply, e.NumDevices(), len(tr.devices))
+	for name, e := range map[string]*model.Exec{"gradient": tr.grads, "update": tr.apply} {
+		if e == nil {
+			t.Errorf("no %s graph", name)
+		} else if e.NumDevices() != len(tr.devices) {
+			t.Errorf("%s graph on %d devices, want %d", name, e.NumDevices(), len(tr.devices))
 		}
 	}
 	if tr.predictor != nil && tr.predictor.exec.NumDevices() != len(tr.devices) {

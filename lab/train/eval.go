@@ -203,7 +203,7 @@ func (p *Predictor) evaluationBatches(d *Dataset, batchSize int) (batches [][]in
 		longest = append(longest, d.paddedLength(batch, nil))
 		counts = append(counts, rows(len(batch)))
 	}
-	return batches, p.shapes.PlanLengths(longest, counts, 1), rows
+	return batches, p.shapes.PlanLengths(longest, counts), rows
 }
 
 // rows is the number of rows a batch of n of at most batchSize examples is padded to: the

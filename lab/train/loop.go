@@ -121,17 +121,12 @@ func (l *loop) optimizerStep(order [][]int) (step, error) {
 	s := step{k: st.Step + 1}
 	s.lr = c.LearningRate * c.Scheduler.Factor(s.k-1, l.warmup, l.total)
 	scalars := l.t.opt.StepAt(s.k, s.lr)
-	for micro := 0; micro < c.GradAccum && st.Batch < len(order); micro++ {
-		apply := micro == c.GradAccum-1 || st.Batch == len(order)-1
-		exec, err := l.t.stepExec(apply)
+	micro := 0
+	for ; micro < c.GradAccum && st.Batch < len(order); micro++ {
+		loss, err := l.t.microStep(l.trainSet, order[st.Batch], l.lengths)
 		if err != nil {
 			return s, fmt.Errorf("train: step %d: %w", s.k, err)
 		}
-		loss, gradNorm, err := l.t.step(exec, l.trainSet, order[st.Batch], l.lengths, scalars)
-		if err != nil {
-			return s, fmt.Errorf("train: step %d: %w", s.k, err)
-		}
-		s.gradNorm = gradNorm
 		s.loss += loss
 		l.samples += len(order[st.Batch])
 		st.Batch++
@@ -139,10 +134,11 @@ func (l *loop) optimizerStep(order [][]int) (step, error) {
 			return s, fmt.Errorf("train: step %d (epoch %d): the loss is %g at learning rate %g; the parameters are no longer usable, the last good checkpoint is %s",
 				s.k, st.Epoch+1, loss, s.lr, lastCheckpointName(l.runDir))
 		}
-		if apply {
-			s.loss /= float64(micro + 1)
-			break
-		}
+	}
+	s.loss /= float64(micro)
+	var err error
+	if s.gradNorm, err = l.t.applyStep(scalars); err != nil {
+		return s, fmt.Errorf("train: step %d: %w", s.k, err)
 	}
 	st.Step = s.k
 	if st.Batch == len(order) {

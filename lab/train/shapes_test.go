@@ -35,10 +35,6 @@ func checkPaddedStep(t *testing.T, fixture string, d *Dataset) {
 		if err := tr.startAtStepZero(); err != nil {
 			t.Fatal(err)
 		}
-		exec, err := tr.stepExec(true)
-		if err != nil {
-			t.Fatal(err)
-		}
 		tokens, mask, types, labels, real := d.batch(idx, []int{8, 16}, rows)
 		if got := tensors.MustCopyFlatData[bool](real); len(got) != rows || got[rows-1] != (rows == len(idx)) {
 			t.Fatalf("real rows %v for %d rows", got, rows)
@@ -46,11 +42,7 @@ func checkPaddedStep(t *testing.T, fixture string, d *Dataset) {
 		if ids := tensors.MustCopyFlatData[int32](tokens); tokens.Shape().Dim(1) != 8 || (rows > 3 && ids[3*8+1] != ids[1]) {
 			t.Fatalf("tokens %v %v: want 8 columns, padding rows repeating the first example", tokens.Shape(), ids)
 		}
-		s := tr.opt.StepAt(1, cfg.LearningRate)
-		if _, err := exec.Exec(tokens, mask, types, labels, tensors.FromScalar(float32(s.LR)),
-			tensors.FromScalar(float32(s.StepSize)), tensors.FromScalar(float32(s.SqrtBC2)), real); err != nil {
-			t.Fatal(err)
-		}
+		stepOn(t, tr, tr.opt.StepAt(1, cfg.LearningRate), tokens, mask, types, labels, real)
 		params, err := tr.model.Tensors(tr.store)
 		if err != nil {
 			t.Fatal(err)
@@ -71,9 +63,9 @@ func checkPaddedStep(t *testing.T, fixture string, d *Dataset) {
 	}
 }
 
-// TestCompileAhead: on XLA a run compiles, before its first step, one training program per
-// padded length its batches reach and one evaluation program per evaluation batch shape, and
-// none on the Go backend. The training batches' longest rows (25 or 20, and 3) pad to 25, and
+// TestCompileAhead: on XLA a run compiles, before its first step, one gradient program per
+// padded length its batches reach, the optimizer's update and one evaluation program per
+// evaluation batch shape, and none on the Go backend. The training batches' longest rows (25 or 20, and 3) pad to 25, and
 // the evaluation's, run sorted by length in batches of 2 ({3, 20}, {40}), to 40 with 2 rows
 // each (backend.Shapes.PlanLengths: a second program costs more than the padding).
 func TestCompileAhead(t *testing.T) {
@@ -97,7 +89,7 @@ func TestCompileAhead(t *testing.T) {
 	}
 	want := 0
 	if tr.shapes.Few {
-		want = 2
+		want = 3
 	}
 	if res.Programs != want || (want > 0) != (res.CompileSeconds > 0) {
 		t.Errorf("%d programs compiled ahead in %.2f s on %s, want %d", res.Programs, res.CompileSeconds, tr.backend.Name(), want)
@@ -111,7 +103,7 @@ func TestCompileAhead(t *testing.T) {
 // every one is in place before the first step. The evaluation set's three lengths, 32 examples
 // each and run sorted by length in batches of 32, plan to three programs (padding a batch of 32
 // from 16 to 256 tokens costs 7,680 padded tokens, more than a program's price), and the
-// training set to one: four programs, three of them compiled together.
+// training set to one, with the update: five programs, four of them compiled together.
 func TestCompileAheadConcurrently(t *testing.T) {
 	cfg := Defaults()
 	cfg.MaxSteps, cfg.BatchSize, cfg.LogEvery = 1, 32, 1
@@ -144,8 +136,8 @@ func TestCompileAheadConcurrently(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Programs != 4 {
-		t.Errorf("%d programs compiled ahead, want 4", res.Programs)
+	if res.Programs != 5 {
+		t.Errorf("%d programs compiled ahead, want 5", res.Programs)
 	}
 	if res.Eval == nil || len(res.Eval.Predictions) != evalSet.Len() {
 		t.Errorf("evaluation after the concurrent compilation: %+v", res.Eval)

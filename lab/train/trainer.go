@@ -126,7 +126,7 @@ type Trainer struct {
 	devices  []compute.DeviceNum
 	parallel *dataParallel // nil on one device
 
-	execs     map[bool]*model.Exec // keyed by "apply the update"
+	grads, apply *model.Exec // gradExec's and applyExec's
 	predictor *Predictor
 	shapes    backend.Shapes
 
@@ -156,7 +156,7 @@ func New(b compute.Backend, m *encoder.Model, store *model.Store, labels []strin
 		params: hfmodel.Params(m.Config(), m.NumLabels()),
 		opt: AdamW{Beta1: cfg.AdamBeta1, Beta2: cfg.AdamBeta2, Epsilon: cfg.AdamEpsilon,
 			WeightDecay: cfg.WeightDecay, MaxGradNorm: cfg.MaxGradNorm},
-		execs: map[bool]*model.Exec{}, shapes: backend.ShapesFor(b)}
+		shapes: backend.ShapesFor(b)}
 	var err error
 	if t.devices, err = Devices(cfg.Devices, b); err != nil {
 		return nil, err
@@ -194,11 +194,9 @@ func (t *Trainer) startAtStepZero() error {
 	if err := t.opt.ZeroMoments(t.store, t.params); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	if t.cfg.GradAccum > 1 {
-		for _, p := range t.params {
-			if err := setZero(t.store, accumPath(p.Path), p.Shape); err != nil {
-				return fmt.Errorf("train: %w", err)
-			}
+	for _, p := range t.params {
+		if err := setZero(t.store, accumPath(p.Path), p.Shape); err != nil {
+			return fmt.Errorf("train: %w", err)
 		}
 	}
 	if err := t.store.SetRNGStateFromSeed(int64(t.cfg.Seed)); err != nil {
@@ -227,79 +225,130 @@ func setZero(store *model.Store, path string, shape []int) error {
 	return nil
 }
 
-// stepExec returns the training step graph: inputs tokens, mask, typeIDs [b, s], the targets
-// (class ids [b] or float targets [b, c], see Dataset.batch),
-// the float32 scalars of Step, and real [b] (false for the padding rows of a short batch);
-// outputs the mean loss over the real rows and the gradient norm (0 when the step only
-// accumulates). With apply false it adds the gradients / GradAccum to the accumulators; with
-// apply true it also clips and applies AdamW and zeroes them.
+// gradExec returns the program of one micro-batch: inputs tokens, mask, typeIDs [b, s], the
+// targets (class ids [b] or float targets [b, c], see Dataset.batch) and real [b] (false for the
+// padding rows of a short batch); output the mean loss over the real rows. It adds the
+// gradients / GradAccum to the accumulators (with GradAccum 1 it sets them to the gradients).
+//
+// The update is applyExec's, a program of no input shape, compiled once: a run compiles one
+// gradient program per padded length, and the update (two kernels per parameter, for the
+// norm and AdamW) is about a third of a fused step program's compilation time.
 //
 // On several devices the graph is the same, of the global batch: XLA splits it by rows (see
-// newExec), and sums the devices' partial gradients (an all-reduce) where the graph needs them
-// whole, before clipping and AdamW.
-func (t *Trainer) stepExec(apply bool) (*model.Exec, error) {
-	if e := t.execs[apply]; e != nil {
-		return e, nil
+// newExec), and sums the devices' partial gradients (an all-reduce) into the replicated
+// accumulators.
+func (t *Trainer) gradExec() (*model.Exec, error) {
+	if t.grads != nil {
+		return t.grads, nil
 	}
 	accum := t.cfg.GradAccum
-	e, err := newExec(t.backend, t.store, t.parallel, func(scope *model.Scope, in []*Node) []*Node {
-		tokens, mask, types, labels := in[0], in[1], in[2], in[3]
+	e, err := newExec(t.backend, t.store, t.parallel, func(scope *model.Scope, in []*Node) *Node {
+		tokens, mask, types, targets, real := in[0], in[1], in[2], in[3], in[4]
 		g := tokens.Graph()
+		// The accumulators are read first, even where only set: the Go backend (compute v0.1.6)
+		// runs the nodes up to the last output's and would not find a parameter made after it.
+		accs := make([]*Node, len(t.params))
+		for i, p := range t.params {
+			accs[i] = t.store.GetVariable(accumPath(p.Path)).NodeValue(g)
+		}
 		t.store.SetTraining(g, true)
-		logits := t.model.Logits(scope, tokens, mask, types)
-		l := encoder.Loss(t.model.Problem(), logits, labels, in[7])
+		l := encoder.Loss(t.model.Problem(), t.model.Logits(scope, tokens, mask, types), targets, real)
 		vars := make([]*Node, len(t.params))
 		for i, p := range t.params {
 			vars[i] = t.store.GetVariable(p.Path).NodeValue(g)
 		}
-		grads := Gradient(l, vars...)
-		if accum > 1 {
-			for i, p := range t.params {
-				acc := t.store.GetVariable(accumPath(p.Path))
-				grads[i] = Add(acc.NodeValue(g), DivScalar(grads[i], float64(accum)))
-				if apply {
-					acc.SetNodeValue(ZerosLike(grads[i]))
-				} else {
-					acc.SetNodeValue(grads[i])
-				}
+		for i, grad := range Gradient(l, vars...) {
+			if accum > 1 {
+				grad = Add(accs[i], DivScalar(grad, float64(accum)))
 			}
+			t.store.GetVariable(accumPath(t.params[i].Path)).SetNodeValue(grad)
 		}
-		norm := ScalarZero(g, l.DType())
-		if apply {
-			norm = t.opt.Update(t.store, t.params, vars, grads, in[4], in[5], in[6])
-		}
-		if t.parallel == nil { // several devices' partitioned programs are left as GoMLX builds them
-			backend.UpdateInPlace(g, t.store)
-		}
-		return []*Node{l, norm}
-	}, false, 2, 2, 2, 1, 0, 0, 0, 1)
+		t.updateInPlace(g)
+		return l
+	}, false, 2, 2, 2, 1, 1)
 	if err != nil {
 		return nil, err
 	}
 	// A run compiles one program per planned length (planLengths), more than GoMLX's default
 	// cache of 32 on the Go backend, where each batch gets about its own length.
 	e.SetMaxCache(-1)
-	t.execs[apply] = e
+	t.grads = e
 	return e, nil
 }
 
-// step runs one micro-batch of examples idx of d, padded to the smallest of lengths that holds
-// it (its longest row's length past them), through exec (see stepExec) at optimizer step s, and
-// returns its mean loss and the gradient norm.
-func (t *Trainer) step(exec *model.Exec, d *Dataset, idx, lengths []int, s Step) (meanLoss, norm float64, err error) {
-	tokens, mask, types, labels, real := d.batch(idx, lengths, t.trainRows(len(idx)))
-	args, err := t.parallel.args(tokens, mask, types, labels, tensors.FromScalar(float32(s.LR)),
-		tensors.FromScalar(float32(s.StepSize)), tensors.FromScalar(float32(s.SqrtBC2)), real)
+// applyExec returns the optimizer's program: inputs the float32 scalars of Step; output the
+// gradient norm. It clips the accumulated gradients, applies AdamW and, with GradAccum > 1,
+// zeroes the accumulators.
+func (t *Trainer) applyExec() (*model.Exec, error) {
+	if t.apply != nil {
+		return t.apply, nil
+	}
+	e, err := newExec(t.backend, t.store, t.parallel, func(_ *model.Scope, lr, stepSize, sqrtBC2 *Node) *Node {
+		g := lr.Graph()
+		vars, grads := make([]*Node, len(t.params)), make([]*Node, len(t.params))
+		for i, p := range t.params {
+			vars[i] = t.store.GetVariable(p.Path).NodeValue(g)
+			acc := t.store.GetVariable(accumPath(p.Path))
+			grads[i] = acc.NodeValue(g)
+			if t.cfg.GradAccum > 1 {
+				acc.SetNodeValue(ZerosLike(grads[i]))
+			}
+		}
+		norm := t.opt.Update(t.store, t.params, vars, grads, lr, stepSize, sqrtBC2)
+		t.updateInPlace(g)
+		return norm
+	}, false, 0, 0, 0)
 	if err != nil {
-		return 0, 0, err
+		return nil, err
+	}
+	t.apply = e
+	return e, nil
+}
+
+// updateInPlace lets XLA write the variables g changes over their old values, on one device
+// (several devices' partitioned programs are left as GoMLX builds them).
+func (t *Trainer) updateInPlace(g *Graph) {
+	if t.parallel == nil {
+		backend.UpdateInPlace(g, t.store)
+	}
+}
+
+// microStep runs the micro-batch of examples idx of d, padded to the smallest of lengths that
+// holds it (its longest row's length past them), through gradExec, and returns its mean loss.
+func (t *Trainer) microStep(d *Dataset, idx, lengths []int) (meanLoss float64, err error) {
+	exec, err := t.gradExec()
+	if err != nil {
+		return 0, err
+	}
+	tokens, mask, types, targets, real := d.batch(idx, lengths, t.trainRows(len(idx)))
+	args, err := t.parallel.args(tokens, mask, types, targets, real)
+	if err != nil {
+		return 0, err
 	}
 	out, err := exec.Exec(args...)
 	if err != nil {
-		return 0, 0, err
+		return 0, err
 	}
 	// On several devices out holds each device's outputs in turn, replicated: the first device's
 	// are everyone's.
-	return float64(tensors.MustCopyFlatData[float32](out[0])[0]), float64(tensors.MustCopyFlatData[float32](out[1])[0]), nil
+	return float64(tensors.MustCopyFlatData[float32](out[0])[0]), nil
+}
+
+// applyStep applies the accumulated gradients as optimizer step s and returns their norm.
+func (t *Trainer) applyStep(s Step) (gradNorm float64, err error) {
+	exec, err := t.applyExec()
+	if err != nil {
+		return 0, err
+	}
+	args, err := t.parallel.args(tensors.FromScalar(float32(s.LR)), tensors.FromScalar(float32(s.StepSize)), tensors.FromScalar(float32(s.SqrtBC2)))
+	if err != nil {
+		return 0, err
+	}
+	out, err := exec.Exec(args...)
+	if err != nil {
+		return 0, err
+	}
+	return float64(tensors.MustCopyFlatData[float32](out[0])[0]), nil
 }
 
 // TrainStep runs one optimizer step (no accumulation) on the examples idx of d, padded to their
@@ -311,11 +360,11 @@ func (t *Trainer) TrainStep(d *Dataset, idx []int, k int) (meanLoss, gradNorm fl
 			return 0, 0, err
 		}
 	}
-	exec, err := t.stepExec(true)
-	if err != nil {
+	if meanLoss, err = t.microStep(d, idx, nil); err != nil {
 		return 0, 0, err
 	}
-	return t.step(exec, d, idx, nil, t.opt.StepAt(k, t.cfg.LearningRate))
+	gradNorm, err = t.applyStep(t.opt.StepAt(k, t.cfg.LearningRate))
+	return meanLoss, gradNorm, err
 }
 
 // Progress is a snapshot of a run, given to the hook after each step and evaluation.
