@@ -44,12 +44,12 @@ func TestShapes(t *testing.T) {
 // (each a possible plan), on random runs and on hand-computed ones.
 func TestPlanLengths(t *testing.T) {
 	few := Shapes{Few: true}
-	// Two batches of 16 rows, of 10 and 64 tokens: one length costs 5000 + 2*16*64 = 7048
-	// tokens, two cost 2*5000 + 16*10 + 16*64 = 11184.
+	// Two batches of 16 rows, of 10 and 64 tokens: one length costs 8000 + 2*16*64 = 10048
+	// tokens, two cost 2*8000 + 16*10 + 16*64 = 17184.
 	if got := few.PlanLengths([]int{10, 64}, []int{16, 16}); !slices.Equal(got, []int{64}) {
 		t.Errorf("two batches: plan %v, want [64]", got)
 	}
-	// 100 batches of each: two lengths cost 10000 + 1600*10 + 1600*64 = 128400, one 5000 + 204800.
+	// 100 batches of each: two lengths cost 16000 + 1600*10 + 1600*64 = 134400, one 8000 + 204800.
 	many := func(n, l int) []int { return slices.Repeat([]int{l}, n) }
 	if got := few.PlanLengths(append(many(100, 10), many(100, 64)...), many(200, 16)); !slices.Equal(got, []int{10, 64}) {
 		t.Errorf("200 batches: plan %v, want [10 64]", got)

@@ -100,13 +100,13 @@ func TestCompileAhead(t *testing.T) {
 }
 
 // TestCompileAheadConcurrently: the programs after the first compile at once (compileAll), and
-// every one is in place before the first step. The evaluation set's three lengths, 32 examples
-// each and run sorted by length in batches of 32, plan to three programs (padding a batch of 32
-// from 16 to 256 tokens costs 7,680 padded tokens, more than a program's price), and the
+// every one is in place before the first step. The evaluation set's three lengths, 64 examples
+// each and run sorted by length in batches of 64, plan to three programs (padding a batch of 64
+// from 16 to 256 tokens costs 15,360 padded tokens, more than a program's price), and the
 // training set to one, with the update: five programs, four of them compiled together.
 func TestCompileAheadConcurrently(t *testing.T) {
 	cfg := Defaults()
-	cfg.MaxSteps, cfg.BatchSize, cfg.LogEvery = 1, 32, 1
+	cfg.MaxSteps, cfg.BatchSize, cfg.LogEvery = 1, 64, 1
 	tr, _ := tinyTrainer(t, "bert-tiny-cls", nil, cfg)
 	if !tr.shapes.Few {
 		t.Skip("the Go backend compiles nothing ahead")
@@ -114,7 +114,7 @@ func TestCompileAheadConcurrently(t *testing.T) {
 	examples := func(lengths ...int) *Dataset {
 		d := &Dataset{PadID: 0}
 		for _, n := range lengths {
-			for i := range 32 {
+			for i := range 64 {
 				ids := make([]int32, n)
 				for k := range ids {
 					ids[k] = int32(5 + (i+k)%50)
@@ -129,7 +129,7 @@ func TestCompileAheadConcurrently(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := p.Shapes(evalSet, 32), [][2]int{{32, 16}, {32, 256}, {32, 512}}; !slices.Equal(got, want) {
+	if got, want := p.Shapes(evalSet, 64), [][2]int{{64, 16}, {64, 256}, {64, 512}}; !slices.Equal(got, want) {
 		t.Fatalf("evaluation shapes %v, want %v", got, want)
 	}
 	res, err := tr.Train(t.Context(), t.TempDir(), examples(20), evalSet)
