@@ -321,7 +321,21 @@ func (t *Trainer) microStep(d *Dataset, idx, lengths []int) (meanLoss float64, e
 		return 0, err
 	}
 	tokens, mask, types, targets, real := d.batch(idx, lengths, t.trainRows(len(idx)))
-	args, err := t.parallel.args(tokens, mask, types, targets, real)
+	return t.scalarOf(exec, tokens, mask, types, targets, real)
+}
+
+// applyStep applies the accumulated gradients as optimizer step s and returns their norm.
+func (t *Trainer) applyStep(s Step) (gradNorm float64, err error) {
+	exec, err := t.applyExec()
+	if err != nil {
+		return 0, err
+	}
+	return t.scalarOf(exec, tensors.FromScalar(float32(s.LR)), tensors.FromScalar(float32(s.StepSize)), tensors.FromScalar(float32(s.SqrtBC2)))
+}
+
+// scalarOf runs exec, made by newExec, on inputs and returns its float32 scalar output.
+func (t *Trainer) scalarOf(exec *model.Exec, inputs ...*tensors.Tensor) (float64, error) {
+	args, err := t.parallel.args(inputs...)
 	if err != nil {
 		return 0, err
 	}
@@ -331,23 +345,6 @@ func (t *Trainer) microStep(d *Dataset, idx, lengths []int) (meanLoss float64, e
 	}
 	// On several devices out holds each device's outputs in turn, replicated: the first device's
 	// are everyone's.
-	return float64(tensors.MustCopyFlatData[float32](out[0])[0]), nil
-}
-
-// applyStep applies the accumulated gradients as optimizer step s and returns their norm.
-func (t *Trainer) applyStep(s Step) (gradNorm float64, err error) {
-	exec, err := t.applyExec()
-	if err != nil {
-		return 0, err
-	}
-	args, err := t.parallel.args(tensors.FromScalar(float32(s.LR)), tensors.FromScalar(float32(s.StepSize)), tensors.FromScalar(float32(s.SqrtBC2)))
-	if err != nil {
-		return 0, err
-	}
-	out, err := exec.Exec(args...)
-	if err != nil {
-		return 0, err
-	}
 	return float64(tensors.MustCopyFlatData[float32](out[0])[0]), nil
 }
 
