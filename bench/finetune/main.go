@@ -139,7 +139,9 @@ func main() {
 	for _, engine := range benchkit.Engines(*engines) {
 		side := &Side{Name: "tunelab " + engine}
 		for _, seed := range seeds {
-			run, err := tunelabRun(ctx, r, engine, seed, trainSet, valSet, filepath.Join(work, fmt.Sprintf("run-%s-%d", engine, seed)))
+			runDir := filepath.Join(work, fmt.Sprintf("run-%s-%d", engine, seed))
+			run, err := tunelabRun(ctx, r, engine, seed, trainSet, valSet, runDir)
+			os.RemoveAll(runDir) // its checkpoint and model: hundreds of MB, which log.Fatal would leave
 			if err != nil {
 				log.Fatal(err)
 			}
