@@ -49,8 +49,8 @@ func (s Shapes) ProgramTokens() int {
 // its batch orders depend only on the seed): batch i has rows[i] rows whose longest is
 // longest[i] tokens, and is padded to the smallest returned length that holds it. The lengths
 // minimise the padded tokens of all the batches plus ProgramTokens for each length, exactly, by
-// dynamic programming over the distinct lengths; so on XLA a run of short texts compiles a handful of
-// programs and pads little, and on the Go backend each batch is about its own length.
+// dynamic programming over the distinct lengths; so on XLA a run of short texts compiles a
+// handful of programs and pads little, and on the Go backend each batch is about its own length.
 func (s Shapes) PlanLengths(longest, rows []int) []int {
 	tokens := map[int]int{} // rows of the batches whose longest row has this length
 	for i, l := range longest {

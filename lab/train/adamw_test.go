@@ -97,7 +97,7 @@ func stepOn(t *testing.T, tr *Trainer, s Step, tokens, mask, types, targets, rea
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := grads.Exec(tokens, mask, types, targets, real); err != nil {
+	if _, err := tr.scalarOf(grads, tokens, mask, types, targets, real); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := tr.applyStep(s); err != nil {

@@ -65,9 +65,10 @@ func checkPaddedStep(t *testing.T, fixture string, d *Dataset) {
 
 // TestCompileAhead: on XLA a run compiles, before its first step, one gradient program per
 // padded length its batches reach, the optimizer's update and one evaluation program per
-// evaluation batch shape, and none on the Go backend. The training batches' longest rows (25 or 20, and 3) pad to 25, and
-// the evaluation's, run sorted by length in batches of 2 ({3, 20}, {40}), to 40 with 2 rows
-// each (backend.Shapes.PlanLengths: a second program costs more than the padding).
+// evaluation batch shape, and none on the Go backend. The training batches' longest rows (25 or
+// 20, and 3) pad to 25, and the evaluation's, run sorted by length in batches of 2 ({3, 20},
+// {40}), to 40 with 2 rows each (backend.Shapes.PlanLengths: a second program costs more than
+// the padding).
 func TestCompileAhead(t *testing.T) {
 	cfg := Defaults()
 	cfg.MaxSteps, cfg.BatchSize, cfg.LogEvery = 1, 2, 1

@@ -127,8 +127,8 @@ type Trainer struct {
 	parallel *dataParallel // nil on one device
 
 	grads, apply *model.Exec // gradExec's and applyExec's
-	predictor *Predictor
-	shapes    backend.Shapes
+	predictor    *Predictor
+	shapes       backend.Shapes
 
 	progress io.Writer
 	hook     func(Progress)
@@ -247,9 +247,10 @@ func (t *Trainer) gradExec() (*model.Exec, error) {
 		g := tokens.Graph()
 		// The accumulators are read first, even where only set: the Go backend (compute v0.1.6)
 		// runs the nodes up to the last output's and would not find a parameter made after it.
-		accs := make([]*Node, len(t.params))
+		accs, sums := make([]*model.Variable, len(t.params)), make([]*Node, len(t.params))
 		for i, p := range t.params {
-			accs[i] = t.store.GetVariable(accumPath(p.Path)).NodeValue(g)
+			accs[i] = t.store.GetVariable(accumPath(p.Path))
+			sums[i] = accs[i].NodeValue(g)
 		}
 		t.store.SetTraining(g, true)
 		l := encoder.Loss(t.model.Problem(), t.model.Logits(scope, tokens, mask, types), targets, real)
@@ -259,9 +260,9 @@ func (t *Trainer) gradExec() (*model.Exec, error) {
 		}
 		for i, grad := range Gradient(l, vars...) {
 			if accum > 1 {
-				grad = Add(accs[i], DivScalar(grad, float64(accum)))
+				grad = Add(sums[i], DivScalar(grad, float64(accum)))
 			}
-			t.store.GetVariable(accumPath(t.params[i].Path)).SetNodeValue(grad)
+			accs[i].SetNodeValue(grad)
 		}
 		t.updateInPlace(g)
 		return l
