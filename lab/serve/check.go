@@ -23,14 +23,19 @@ import (
 func WaitReady(ctx context.Context, baseURL string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	var last error
 	for {
 		_, err := ready(ctx, baseURL)
 		if err == nil {
 			return nil
 		}
+		// A request the deadline cut short says less than the answer before it ("warming up").
+		if last == nil || ctx.Err() == nil {
+			last = err
+		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s not ready after %s (last: %v)", baseURL, timeout, err)
+			return fmt.Errorf("%s not ready after %s (last: %v)", baseURL, timeout, last)
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
