@@ -4,12 +4,16 @@ package backend
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/go-xla/compute/xla"
 	"github.com/gomlx/go-xla/stablehlo"
+
+	"github.com/tunelab/tunelab/lab/backend/xlacache"
 )
 
 // newXLA builds an XLA backend from config "xla:NAME[,options]" or "xla:/path/to/plugin.so[,options]".
@@ -34,14 +38,32 @@ func newXLA(config string) (compute.Backend, error) {
 	if err := CheckPlugin(path); err != nil {
 		return nil, fmt.Errorf("backend %q: %w", config, err)
 	}
+	withOptions := path
 	if options != "" {
-		path += "," + options
+		withOptions += "," + options
 	}
-	b, err := compute.NewWithConfig("xla:" + path)
+	b, err := compute.NewWithConfig("xla:" + withOptions)
 	if err != nil {
 		return nil, fmt.Errorf("backend %q: %w", config, err)
 	}
+	if pluginName(path) == "cpu" {
+		cacheCompiledPrograms(path)
+	}
 	return b, nil
+}
+
+var cacheNotice sync.Once
+
+// cacheCompiledPrograms puts the compilation cache (xlacache) in front of the CPU plugin at
+// path; where it cannot, programs are compiled in every process, with a one-line notice of why.
+func cacheCompiledPrograms(path string) {
+	folder, err := xlacache.Dir()
+	if err == nil {
+		err = xlacache.Install(path, folder)
+	}
+	if err != nil {
+		cacheNotice.Do(func() { fmt.Fprintf(os.Stderr, "tunelab: %v; every run compiles its programs\n", err) })
+	}
 }
 
 // installAdvice says how to install the plugin called name.

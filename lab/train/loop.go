@@ -6,6 +6,8 @@ import (
 	"math"
 	"os"
 	"time"
+
+	"github.com/tunelab/tunelab/lab/backend/xlacache"
 )
 
 // run is the training loop, laid out as GoMLX's train.Loop: each optimizer step is followed by
@@ -92,13 +94,15 @@ func (t *Trainer) newLoop(runDir string, trainSet, evalSet *Dataset, st *State) 
 	}
 	res := &Result{}
 	lengths := t.planLengths(trainSet)
+	before := xlacache.Counts()
 	programs, took, err := t.compileAhead(trainSet, evalSet, st, lengths)
 	if err != nil {
 		return nil, err
 	}
 	res.Programs, res.CompileSeconds = programs, took.Seconds()
+	res.CachedPrograms = min(programs, xlacache.Counts().Loaded-before.Loaded)
 	if t.progress != nil && programs > 0 {
-		fmt.Fprintf(t.progress, "compiled %d programs (one per input shape) in %.1f s\n", programs, took.Seconds())
+		fmt.Fprintf(t.progress, "compiled %d programs (one per input shape%s) in %.1f s\n", programs, cachedNote(res.CachedPrograms), took.Seconds())
 	}
 	c := t.cfg
 	l := &loop{t: t, runDir: runDir, trainSet: trainSet, evalSet: evalSet, st: st, res: res, lengths: lengths,
@@ -112,6 +116,14 @@ func (t *Trainer) newLoop(runDir string, trainSet, evalSet *Dataset, st *State) 
 	st.TotalSteps = l.total
 	l.warmup = WarmupSteps(c.WarmupSteps, c.WarmupRatio, l.total)
 	return l, nil
+}
+
+// cachedNote says how many programs came from the compilation cache, if any.
+func cachedNote(cached int) string {
+	if cached == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %d from the compilation cache", cached)
 }
 
 // optimizerStep runs the micro-batches of the next optimizer step from order (GradAccum of

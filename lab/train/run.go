@@ -49,9 +49,10 @@ type Result struct {
 	// Stopped says why training ended before TotalSteps ("" when it did not).
 	Stopped string
 	// Programs is the number of programs compiled ahead of the first step (XLA compiles one per
-	// input shape; 0 on the Go backend) and CompileSeconds how long that took.
-	Programs       int
-	CompileSeconds float64
+	// input shape; 0 on the Go backend), CachedPrograms how many of them came compiled from the
+	// compilation cache (lab/backend/xlacache) and CompileSeconds how long that took.
+	Programs, CachedPrograms int
+	CompileSeconds           float64
 }
 
 // Train runs from scratch, writing checkpoints and the history into runDir; evalSet may be nil.
