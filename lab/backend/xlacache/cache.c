@@ -81,7 +81,7 @@ static PJRT_Error* compile_cached(PJRT_Client_Compile_Args* args) {
   }
   PJRT_Error* err = compile_uncached(args);
   if (err == NULL && key != 0) store(args->executable, key);
-  tunelabCacheForget(key);
+  tunelabCacheForget(key, err == NULL);
   return err;
 }
 

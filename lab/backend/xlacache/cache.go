@@ -191,17 +191,19 @@ func tunelabCacheStore(handle C.uintptr_t, executable *C.char, size C.size_t) {
 	}
 }
 
-// tunelabCacheForget counts a program compiled afresh and releases its handle (0: the cache was
-// off).
+// tunelabCacheForget releases the handle of a program compiled afresh (0: the cache was off) and
+// counts it when the compilation succeeded.
 //
 //export tunelabCacheForget
-func tunelabCacheForget(handle C.uintptr_t) {
+func tunelabCacheForget(handle C.uintptr_t, compiled C.int) {
 	if handle != 0 {
 		cgo.Handle(handle).Delete()
 	}
-	mu.Lock()
-	stats.Compiled++
-	mu.Unlock()
+	if compiled != 0 {
+		mu.Lock()
+		stats.Compiled++
+		mu.Unlock()
+	}
 }
 
 // tunelabCacheProblem reports an error of the plugin's serialization (what: PROBLEM_*).
