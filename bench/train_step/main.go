@@ -57,6 +57,7 @@ type options struct {
 	reps                 int
 	backend, device      string
 	python, peer         string
+	peerBF16             bool
 	tunelab, torch       bool
 	out, cpuProfile, tmp string
 	devices, peerDevices []string
@@ -74,6 +75,7 @@ func main() {
 	side := flag.String("side", "", "run only this side: tunelab or torch (default both)")
 	flag.StringVar(&o.python, "python", benchkit.EnvOr("PYTHON", "/opt/oracle-venv/bin/python"), "python with torch and transformers for the peer")
 	flag.StringVar(&o.peer, "peer", filepath.Join("bench", "train_step", "peer.py"), "the peer script")
+	flag.BoolVar(&o.peerBF16, "peer-bf16", false, "run the peer in bfloat16 under torch.autocast (the Trainer's bf16=True) instead of float32")
 	flag.StringVar(&o.out, "out", "bench/results", "directory for train_step.json and train_step.md")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of tunelab's timed steps to this file (with -only)")
 	devices := flag.String("devices", "1", "device counts to measure each engine on, comma-separated: N or all (the batch is split across them)")
@@ -198,6 +200,9 @@ func report(workloads []*benchkit.Workload, engines []string, o options) error {
 	}
 	if o.torch {
 		fmt.Fprintf(&md, "torch: %s.", o.device)
+		if o.peerBF16 {
+			md.WriteString(" torch runs in bfloat16 under torch.autocast (the Trainer's bf16=True), float32 weights and AdamW.")
+		}
 	}
 	md.WriteString("\n\n" + benchkit.Table(workloads, "step"))
 	md.WriteString("\nratio: tunelab / torch time per step (medians) on as many devices, lower is better. GFLOP/s: 3 forward passes' matrix products per step over the median time.\n")
@@ -289,6 +294,9 @@ func peerDeviceCounts(o options) ([]int, error) {
 func runPeer(w *benchkit.Workload, o options, n int) (benchkit.Result, error) {
 	args := append([]string{o.peer}, w.PeerArgs(o.reps, o.device)...)
 	side := "torch (" + o.device + ")"
+	if o.peerBF16 {
+		args, side = append(args, "--autocast"), "torch (" + o.device + ", bf16 autocast)"
+	}
 	if n > 1 {
 		args = append([]string{"-m", "torch.distributed.run", "--standalone", "--nproc_per_node=" + strconv.Itoa(n)}, args...)
 		side = fmt.Sprintf("%s x%d", side, n)

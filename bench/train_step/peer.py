@@ -3,9 +3,11 @@ with torch.optim.AdamW as the Trainer runs it (fused, transformers 5's default):
 clipping at 1.0, optimizer step, zero_grad (weight decay on every parameter: the Trainer's decay
 groups do not change the cost).
 
-usage: peer.py MODEL_DIR PRETRAINED BATCH SEQ REPS THREADS DEVICE [--check] -> prints
+usage: peer.py MODEL_DIR PRETRAINED BATCH SEQ REPS THREADS DEVICE [--check] [--autocast] -> prints
 benchkit.measure's JSON (seconds per step, peak resident memory). PRETRAINED is 1 to load
 MODEL_DIR's weights, 0 to initialise randomly from its config.json; DEVICE is cpu or cuda.
+--autocast runs the forward pass under torch.autocast in bfloat16, as the Trainer's bf16=True
+does (float32 weights and optimizer; on a CPU with AMX its products run on the matrix units).
 
 Data parallel, as the Trainer runs on several devices when launched by torchrun:
 
@@ -46,9 +48,13 @@ import benchkit  # noqa: E402
 LR = 5e-5
 
 
+AUTOCAST = "--autocast" in sys.argv
+
+
 def step(model, opt, ids, mask, labels):
     """One training step; returns the loss and the gradient norm before clipping."""
-    loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+    with torch.autocast(ids.device.type, dtype=torch.bfloat16, enabled=AUTOCAST):
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
     loss.backward()
     norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     opt.step()
@@ -97,7 +103,7 @@ def check(ref, ddp, opt, batch, share, reps, dev):
 
 def main():
     checking = "--check" in sys.argv
-    args = [a for a in sys.argv[1:] if a != "--check"]
+    args = [a for a in sys.argv[1:] if a not in ("--check", "--autocast")]
     model, ids, mask, gen, reps, dev = benchkit.classifier_workload(args)
     labels = torch.randint(0, 2, (ids.shape[0],), generator=gen).to(dev)
     rank, processes = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
