@@ -295,7 +295,7 @@ func runPeer(w *benchkit.Workload, o options, n int) (benchkit.Result, error) {
 	args := append([]string{o.peer}, w.PeerArgs(o.reps, o.device)...)
 	side := "torch (" + o.device + ")"
 	if o.peerBF16 {
-		args, side = append(args, "--autocast"), "torch (" + o.device + ", bf16 autocast)"
+		args, side = append(args, "--autocast"), "torch ("+o.device+", bf16 autocast)"
 	}
 	if n > 1 {
 		args = append([]string{"-m", "torch.distributed.run", "--standalone", "--nproc_per_node=" + strconv.Itoa(n)}, args...)
