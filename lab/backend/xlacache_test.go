@@ -148,3 +148,14 @@ func TestCompilationCacheKeepsUpdatesInPlace(t *testing.T) {
 			values, extra>>20, variableBytes>>20)
 	}
 }
+
+// TestCompilationCacheFlagsAsLoaded: XLA_FLAGS changed after the plugin loaded (which read them
+// then) does not change a program's file: the same program is loaded, not compiled again.
+func TestCompilationCacheFlagsAsLoaded(t *testing.T) {
+	folder := t.TempDir()
+	affine(t, cachedXLA(t, folder))
+	t.Setenv("XLA_FLAGS", os.Getenv("XLA_FLAGS")+" --xla_cpu_enable_fast_math=false")
+	if got := affine(t, cachedXLA(t, folder)); got != (xlacache.Stats{Loaded: 1}) {
+		t.Errorf("after XLA_FLAGS changed in the process: %+v, want 1 loaded", got)
+	}
+}

@@ -33,6 +33,9 @@ const DefaultLimit = 4 << 30
 
 var (
 	identity []byte // what besides the program decides the compiled code (plugin, CPU, XLA_FLAGS)
+	// identities are the plugins' identities as first installed: the plugin reads XLA_FLAGS
+	// when it loads, so a later change of the variable does not change what it compiles.
+	identities = map[string][]byte{}
 	// problem is the first thing that went wrong with the cache, said once on stderr.
 	problem sync.Once
 )
@@ -49,12 +52,17 @@ func Install(pluginPath, folder string) error {
 			return fmt.Errorf("xlacache: %w", err)
 		}
 	}
-	id, err := identify(pluginPath)
-	if err != nil {
-		return err
+	mu.Lock()
+	id, known := identities[pluginPath]
+	mu.Unlock()
+	if !known {
+		var err error
+		if id, err = identify(pluginPath); err != nil {
+			return err
+		}
 	}
 	mu.Lock()
-	identity = id
+	identity, identities[pluginPath] = id, id
 	mu.Unlock()
 	path := C.CString(pluginPath)
 	defer C.free(unsafe.Pointer(path))
