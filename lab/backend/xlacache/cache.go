@@ -258,7 +258,7 @@ func writeAtomically(name string, data []byte) error {
 }
 
 // prune removes the least recently used programs of folder until the rest take at most max
-// bytes.
+// bytes, and temporary files older than an hour.
 func prune(folder string, max int64) error {
 	entries, err := os.ReadDir(folder)
 	if err != nil {
@@ -273,7 +273,14 @@ func prune(folder string, max int64) error {
 	var total int64
 	for _, e := range entries {
 		info, err := e.Info()
-		if err != nil || !strings.HasSuffix(e.Name(), ".xla") {
+		if err != nil {
+			continue
+		}
+		if strings.HasPrefix(e.Name(), ".tmp-") && time.Since(info.ModTime()) > time.Hour {
+			os.Remove(filepath.Join(folder, e.Name())) // left by a process killed while writing
+			continue
+		}
+		if !strings.HasSuffix(e.Name(), ".xla") {
 			continue
 		}
 		programs = append(programs, program{filepath.Join(folder, e.Name()), info.Size(), info.ModTime()})

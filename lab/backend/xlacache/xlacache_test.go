@@ -86,7 +86,8 @@ func TestEncode(t *testing.T) {
 	}
 }
 
-// TestPrune removes the least recently used programs until the rest fit, and nothing else.
+// TestPrune removes the least recently used programs until the rest fit and the temporary files
+// of writes that ended an hour ago, and nothing else.
 func TestPrune(t *testing.T) {
 	folder := t.TempDir()
 	now := time.Now()
@@ -94,7 +95,8 @@ func TestPrune(t *testing.T) {
 		name string
 		size int
 		age  time.Duration
-	}{{"old.xla", 100, 3 * time.Hour}, {"mid.xla", 100, 2 * time.Hour}, {"new.xla", 100, time.Hour}, {"notes.txt", 1000, 5 * time.Hour}}
+	}{{"old.xla", 100, 3 * time.Hour}, {"mid.xla", 100, 2 * time.Hour}, {"new.xla", 100, time.Hour}, {"notes.txt", 1000, 5 * time.Hour},
+		{".tmp-killed", 10, 2 * time.Hour}, {".tmp-writing", 10, time.Minute}}
 	for _, f := range files {
 		path := filepath.Join(folder, f.name)
 		if err := os.WriteFile(path, make([]byte, f.size), 0o644); err != nil {
@@ -112,7 +114,7 @@ func TestPrune(t *testing.T) {
 	for _, e := range entries {
 		left = append(left, e.Name())
 	}
-	if want := []string{"mid.xla", "new.xla", "notes.txt"}; !slices.Equal(left, want) {
+	if want := []string{".tmp-writing", "mid.xla", "new.xla", "notes.txt"}; !slices.Equal(left, want) {
 		t.Errorf("after pruning to 250 bytes: %v, want %v", left, want)
 	}
 }
