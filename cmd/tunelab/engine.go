@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/tunelab/tunelab/lab/backend"
 	"github.com/tunelab/tunelab/lab/backend/xlacache"
@@ -32,19 +31,11 @@ func runEngine(_ context.Context, args []string, stdout, stderr io.Writer) error
 	defer b.Finalize()
 	backend.Announce(stdout, b, backend.MatmulDType(b))
 	if backend.ShapesFor(b).Few {
-		if folder := xlacache.Folder(); folder != "" {
+		if folder, why := backend.ProgramCache(b); why == nil {
 			fmt.Fprintf(stdout, "tunelab: compiled programs are cached in %s (%s=off: compile in every run)\n", folder, xlacache.EnvVar)
 		} else {
-			fmt.Fprintf(stdout, "tunelab: compiled programs are not cached: every run compiles its own (%s)\n", cacheOff())
+			fmt.Fprintf(stdout, "tunelab: compiled programs are not cached: every run compiles its own (%v)\n", why)
 		}
 	}
 	return nil
-}
-
-// cacheOff says why the compilation cache is off.
-func cacheOff() string {
-	if os.Getenv(xlacache.EnvVar) == "off" {
-		return xlacache.EnvVar + "=off"
-	}
-	return "the cache is for XLA's CPU plugin"
 }

@@ -13,3 +13,8 @@ func newXLA(config string) (compute.Backend, error) {
 }
 
 func markBufferDonor(compute.Value) bool { return false }
+
+// ProgramCache: without XLA nothing is compiled ahead, so nothing is cached.
+func ProgramCache(compute.Backend) (string, error) {
+	return "", fmt.Errorf("this tunelab binary was built with -tags noxla")
+}

@@ -3,6 +3,7 @@
 package backend
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -52,7 +53,11 @@ func newXLA(config string) (compute.Backend, error) {
 	return b, nil
 }
 
-var cacheNotice sync.Once
+var (
+	cacheNotice sync.Once
+	cacheMu     sync.Mutex
+	cacheErr    error // why the last install of the cache failed, nil when it did not
+)
 
 // cacheCompiledPrograms puts the compilation cache (xlacache) in front of the CPU plugin at
 // path; where it cannot, programs are compiled in every process, with a one-line notice of why.
@@ -61,9 +66,29 @@ func cacheCompiledPrograms(path string) {
 	if err == nil {
 		err = xlacache.Install(path, folder)
 	}
+	cacheMu.Lock()
+	cacheErr = err
+	cacheMu.Unlock()
 	if err != nil {
 		cacheNotice.Do(func() { fmt.Fprintf(os.Stderr, "tunelab: %v; every run compiles its programs\n", err) })
 	}
+}
+
+// ProgramCache returns the folder that keeps the programs b compiles (xlacache), or why there is
+// none: b is not XLA's CPU plugin, $TUNELAB_XLA_CACHE is off, or the cache could not be installed.
+func ProgramCache(b compute.Backend) (folder string, why error) {
+	if plugin, isXLA := xlaPlugin(b); !isXLA || plugin != "cpu" {
+		return "", errors.New("the cache is for XLA's CPU plugin")
+	}
+	if folder := xlacache.Folder(); folder != "" {
+		return folder, nil
+	}
+	cacheMu.Lock()
+	defer cacheMu.Unlock()
+	if cacheErr != nil {
+		return "", cacheErr
+	}
+	return "", fmt.Errorf("%s=off", xlacache.EnvVar)
 }
 
 // installAdvice says how to install the plugin called name.
