@@ -296,11 +296,11 @@ func markdown(r Recipe, split Split, sides []*Side, peer *Side, load string) str
 	}
 	b.WriteString("\n")
 	for _, s := range sides {
-		var compile, epoch float64
+		var compile float64
 		for _, run := range s.Runs {
 			compile += run.CompileSeconds / float64(len(s.Runs))
-			epoch += run.TrainSeconds / float64(len(s.Runs))
 		}
+		epoch := s.EpochSeconds * float64(r.Epochs) // summarize's mean: one run's training time
 		again := "-"
 		if s.Rerun != nil {
 			again = fmt.Sprintf("seed %d: %.1f, %.1f s (%d programs loaded, F1 %.4f)", s.Rerun.Seed, s.Rerun.EpochSeconds,
