@@ -25,6 +25,8 @@ import (
 	"sync"
 	"time"
 	"unsafe"
+
+	"github.com/tunelab/tunelab/internal/atomicfile"
 )
 
 // DefaultLimit is the most bytes the folder keeps: past it the least recently used programs go.
@@ -190,7 +192,7 @@ func tunelabCacheLoaded(handle C.uintptr_t) {
 //export tunelabCacheStore
 func tunelabCacheStore(handle C.uintptr_t, executable *C.char, size C.size_t) {
 	name := cgo.Handle(handle).Value().(string)
-	if err := writeAtomically(name, encode(cBytes(executable, size))); err != nil {
+	if err := atomicfile.WriteFile(name, encode(cBytes(executable, size))); err != nil {
 		warn("%v", err)
 		return
 	}
@@ -233,30 +235,6 @@ func cBytes(p *C.char, n C.size_t) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))
 }
 
-// writeAtomically writes data to name through a temporary file beside it, so that a reader sees
-// the whole file or none.
-func writeAtomically(name string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(name), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	if _, err = f.Write(data); err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Close()
-	} else {
-		f.Close()
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), name)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
-}
-
 // prune removes the least recently used programs of folder until the rest take at most max
 // bytes, and temporary files older than an hour.
 func prune(folder string, max int64) error {
@@ -276,7 +254,7 @@ func prune(folder string, max int64) error {
 		if err != nil {
 			continue
 		}
-		if strings.HasPrefix(e.Name(), ".tmp-") && time.Since(info.ModTime()) > time.Hour {
+		if isTemporary(e.Name()) && time.Since(info.ModTime()) > time.Hour {
 			os.Remove(filepath.Join(folder, e.Name())) // left by a process killed while writing
 			continue
 		}
@@ -297,4 +275,9 @@ func prune(folder string, max int64) error {
 		total -= p.size
 	}
 	return nil
+}
+
+// isTemporary reports whether name is an atomicfile temporary file (".NAME.tmp-RANDOM").
+func isTemporary(name string) bool {
+	return strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-")
 }

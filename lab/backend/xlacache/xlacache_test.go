@@ -96,7 +96,7 @@ func TestPrune(t *testing.T) {
 		size int
 		age  time.Duration
 	}{{"old.xla", 100, 3 * time.Hour}, {"mid.xla", 100, 2 * time.Hour}, {"new.xla", 100, time.Hour}, {"notes.txt", 1000, 5 * time.Hour},
-		{".tmp-killed", 10, 2 * time.Hour}, {".tmp-writing", 10, time.Minute}}
+		{".killed.xla.tmp-123", 10, 2 * time.Hour}, {".writing.xla.tmp-456", 10, time.Minute}}
 	for _, f := range files {
 		path := filepath.Join(folder, f.name)
 		if err := os.WriteFile(path, make([]byte, f.size), 0o644); err != nil {
@@ -114,7 +114,7 @@ func TestPrune(t *testing.T) {
 	for _, e := range entries {
 		left = append(left, e.Name())
 	}
-	if want := []string{".tmp-writing", "mid.xla", "new.xla", "notes.txt"}; !slices.Equal(left, want) {
+	if want := []string{".writing.xla.tmp-456", "mid.xla", "new.xla", "notes.txt"}; !slices.Equal(left, want) {
 		t.Errorf("after pruning to 250 bytes: %v, want %v", left, want)
 	}
 }
