@@ -159,3 +159,26 @@ func TestCompilationCacheFlagsAsLoaded(t *testing.T) {
 		t.Errorf("after XLA_FLAGS changed in the process: %+v, want 1 loaded", got)
 	}
 }
+
+// TestCompilationCacheIgnoresGraphNames: the same program built by an Exec of another name (GoMLX
+// names graphs "EXEC#N" in the order their shapes were first compiled, which concurrent
+// compilation changes from run to run) is loaded, not compiled again.
+func TestCompilationCacheIgnoresGraphNames(t *testing.T) {
+	b := cachedXLA(t, t.TempDir())
+	run := func(name string) xlacache.Stats {
+		before := xlacache.Counts()
+		exec := MustNewExec(b, func(x *Node) *Node { return AddScalar(MulScalar(x, 3), -2) }).WithName(name)
+		got := tensors.MustCopyFlatData[float32](exec.MustExec([]float32{1, 2, 4})[0])
+		if fmt.Sprint(got) != "[1 4 10]" {
+			t.Fatalf("x*3 - 2 of [1 2 4] = %v, want [1 4 10]", got)
+		}
+		after := xlacache.Counts()
+		return xlacache.Stats{Loaded: after.Loaded - before.Loaded, Compiled: after.Compiled - before.Compiled}
+	}
+	if got := run("first"); got != (xlacache.Stats{Compiled: 1}) {
+		t.Fatalf("first compilation: %+v, want 1 compiled", got)
+	}
+	if got := run("second"); got != (xlacache.Stats{Loaded: 1}) {
+		t.Errorf("the same program under another name: %+v, want 1 loaded", got)
+	}
+}

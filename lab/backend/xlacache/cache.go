@@ -119,6 +119,22 @@ func key(id, format, code, options []byte) string {
 	return fmt.Sprintf("%x.xla", h.Sum(nil))
 }
 
+// unnamed returns an MLIR program with its module's name left out: GoMLX names a graph after
+// the order its Exec first compiled its shapes in ("Exec:fn#3"), which concurrent compilation
+// changes from run to run, and the name changes nothing in the compiled code.
+func unnamed(code []byte) []byte {
+	const header = "module @"
+	rest, ok := bytes.CutPrefix(code, []byte(header))
+	if !ok {
+		return code
+	}
+	end := bytes.IndexAny(rest, " {\n")
+	if end < 0 {
+		return code
+	}
+	return slices.Concat([]byte(header), rest[end:])
+}
+
 // A file holds magic, the SHA-256 of the executable, then the executable: the plugin is given
 // only bytes that were written whole (a truncated or damaged file is compiled afresh).
 var magic = []byte("tunelab compiled XLA program\n")
@@ -160,7 +176,7 @@ func tunelabCacheLoad(format *C.char, formatSize C.size_t, code *C.char, codeSiz
 	if folder == "" {
 		return 0
 	}
-	name := filepath.Join(folder, key(id, cBytes(format, formatSize), cBytes(code, codeSize), cBytes(options, optionsSize)))
+	name := filepath.Join(folder, key(id, cBytes(format, formatSize), unnamed(cBytes(code, codeSize)), cBytes(options, optionsSize)))
 	if file, err := os.ReadFile(name); err == nil {
 		if executable, err := decode(file); err != nil {
 			warn("%s: %v", name, err)

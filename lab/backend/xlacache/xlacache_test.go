@@ -33,6 +33,28 @@ func TestKey(t *testing.T) {
 	}
 }
 
+// TestUnnamed: programs that differ only in their module's name key alike; any other difference,
+// or text that is not an MLIR module, is kept.
+func TestUnnamed(t *testing.T) {
+	a := []byte("module @Exec_fn_0 attributes {stablehlo.num_replicas = 1} {\n  func.func @main() {}\n}")
+	b := []byte("module @Exec_fn_12 attributes {stablehlo.num_replicas = 1} {\n  func.func @main() {}\n}")
+	c := []byte("module @Exec_fn_0 attributes {stablehlo.num_replicas = 2} {\n  func.func @main() {}\n}")
+	if !bytes.Equal(unnamed(a), unnamed(b)) {
+		t.Errorf("names only differ, yet:\n%s\n%s", unnamed(a), unnamed(b))
+	}
+	if bytes.Equal(unnamed(a), unnamed(c)) {
+		t.Error("programs with other attributes key alike")
+	}
+	if got := string(unnamed([]byte("module @m {\n}"))); got != "module @ {\n}" {
+		t.Errorf("unnamed(module @m {...}) = %q", got)
+	}
+	for _, code := range []string{"\x4dMLIR bytecode", "module @no_end"} {
+		if got := unnamed([]byte(code)); string(got) != code {
+			t.Errorf("unnamed(%q) = %q, want it unchanged", code, got)
+		}
+	}
+}
+
 // TestIdentity: the plugin file and XLA_FLAGS are part of what decides a compiled program.
 func TestIdentity(t *testing.T) {
 	plugin := filepath.Join(t.TempDir(), "pjrt_c_api_cpu_plugin.so")
