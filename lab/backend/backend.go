@@ -40,7 +40,8 @@ const (
 var Notices io.Writer = os.Stderr
 
 // New returns the backend described by config ("go[:options]", "xla:cpu", "xla:cuda",
-// "xla:/path/to/pjrt_c_api_NAME_plugin.so", ...). An empty config means $GOMLX_BACKEND, or,
+// "xla:/path/to/pjrt_c_api_NAME_plugin.so", ...; "xla:cpu,cpu_device_count=N" for N CPU
+// devices, by default one per core up to 4). An empty config means $GOMLX_BACKEND, or,
 // when that is unset too, the default engine: xla:cpu where its plugin loads, else the Go backend.
 func New(config string) (compute.Backend, error) {
 	if config == "" {
@@ -108,7 +109,7 @@ func xlaPlugin(b compute.Backend) (string, bool) {
 }
 
 // Describe names the engine b in one line for the start of a job: "xla:cpu (XLA PJRT plugin
-// v0.115, 4 devices: /root/.local/lib/go-xla/pjrt_c_api_cpu_plugin.so)" or "go (GoMLX's pure Go
+// v0.115, 2 devices: /root/.local/lib/go-xla/pjrt_c_api_cpu_plugin.so)" or "go (GoMLX's pure Go
 // backend, 2 threads)".
 func Describe(b compute.Backend) string {
 	if b.String() == gobackend.BackendName {

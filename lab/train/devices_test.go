@@ -19,9 +19,9 @@ import (
 	"github.com/tunelab/tunelab/lab/hfmodel"
 )
 
-// xlaCPU is XLA's CPU plugin, whose 4 devices the data-parallel tests split batches across
-// (`make setup` installs it, so CI must have it).
-var xlaCPU = sync.OnceValues(func() (compute.Backend, error) { return backend.New(backend.XLACPU) })
+// xlaCPU is XLA's CPU plugin with 4 devices (by default it shows no more than the cores), which
+// the data-parallel tests split batches across (`make setup` installs it, so CI must have it).
+var xlaCPU = sync.OnceValues(func() (compute.Backend, error) { return backend.New(backend.XLACPU + ",cpu_device_count=4") })
 
 func cpuDevices(t *testing.T) compute.Backend {
 	t.Helper()

@@ -348,12 +348,24 @@ func Machine() string {
 }
 
 // Engines returns the tunelab engines a benchmark measures: the comma-separated list (as for
-// lab/backend.New), or where it is empty XLA's CPU plugin as tunelab runs it by default (with
-// bfloat16 matrix products where the CPU has them, backend.MatmulDType, and then in float32
-// too) and the Go backend, or only the Go backend where the plugin does not load.
+// lab/backend.New; a field that names no engine is an option of the engine before it, so
+// "xla:cpu,cpu_device_count=4,go" is two engines), or where it is empty XLA's CPU plugin as
+// tunelab runs it by default (with bfloat16 matrix products where the CPU has them,
+// backend.MatmulDType, and then in float32 too) and the Go backend, or only the Go backend where
+// the plugin does not load.
 func Engines(list string) []string {
 	if list != "" {
-		return strings.Split(list, ",")
+		var engines []string
+		for _, field := range strings.Split(list, ",") {
+			name, _, _ := strings.Cut(field, ":")
+			switch {
+			case len(engines) == 0, slices.Contains([]string{"go", "xla", "stablehlo", "shlo", "hlo"}, name):
+				engines = append(engines, field)
+			default:
+				engines[len(engines)-1] += "," + field
+			}
+		}
+		return engines
 	}
 	b, err := backend.New(backend.XLACPU)
 	if err != nil {
@@ -385,9 +397,15 @@ func OpenEngine(engine string) (compute.Backend, error) {
 const BF16Suffix = "+bf16"
 
 // SplitEngine returns the backend configuration of engine (for lab/backend.New) and whether it
-// is the "+bf16" variant.
+// is the "+bf16" variant (the suffix ends the engine's name, before its options:
+// "xla:cpu+bf16,cpu_device_count=4").
 func SplitEngine(engine string) (config string, bf16 bool) {
-	return strings.CutSuffix(engine, BF16Suffix)
+	name, options, hasOptions := strings.Cut(engine, ",")
+	config, bf16 = strings.CutSuffix(name, BF16Suffix)
+	if hasOptions {
+		config += "," + options
+	}
+	return config, bf16
 }
 
 // MatmulDType is the encoder's matmul dtype for engine: bfloat16 for a "+bf16" variant.

@@ -289,3 +289,26 @@ func TestPeerEnviron(t *testing.T) {
 		}
 	}
 }
+
+// TestEngines: a list splits into engines, an engine's options (fields that name no engine)
+// staying with it, and "+bf16" marks the variant whatever options follow.
+func TestEngines(t *testing.T) {
+	got := Engines("xla:cpu+bf16,cpu_device_count=4,go,xla:cuda,go:ops_parallel,parallelism=-1")
+	want := []string{"xla:cpu+bf16,cpu_device_count=4", "go", "xla:cuda", "go:ops_parallel,parallelism=-1"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Engines = %q, want %q", got, want)
+	}
+	for engine, want := range map[string]struct {
+		config string
+		bf16   bool
+	}{
+		"xla:cpu+bf16,cpu_device_count=4": {"xla:cpu,cpu_device_count=4", true},
+		"xla:cpu+bf16":                    {"xla:cpu", true},
+		"xla:cpu,cpu_device_count=4":      {"xla:cpu,cpu_device_count=4", false},
+		"go":                              {"go", false},
+	} {
+		if config, bf16 := SplitEngine(engine); config != want.config || bf16 != want.bf16 {
+			t.Errorf("SplitEngine(%q) = %q, %v; want %q, %v", engine, config, bf16, want.config, want.bf16)
+		}
+	}
+}
