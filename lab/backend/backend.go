@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -51,17 +52,26 @@ func New(config string) (compute.Backend, error) {
 		return Default(), nil
 	}
 	name, _, _ := strings.Cut(config, ":")
-	switch name {
-	case "go":
+	switch {
+	case name == "go":
 		if config == "go" {
 			config = GoConfig
 		}
 		return newGo(config)
-	case "xla", "stablehlo", "shlo", "hlo":
+	case slices.Contains(xlaNames, name):
 		return newXLA(config)
 	default:
 		return nil, fmt.Errorf("unknown backend %q in %q: use %q, %q or \"xla:cuda\"", name, config, XLACPU, "go")
 	}
+}
+
+// xlaNames are the names New takes for XLA (GoMLX's and go-xla's aliases).
+var xlaNames = []string{"xla", "stablehlo", "shlo", "hlo"}
+
+// IsEngineName reports whether name ("go", "xla", ...: a config's part before ":") is an engine
+// that New knows.
+func IsEngineName(name string) bool {
+	return name == "go" || slices.Contains(xlaNames, name)
 }
 
 var fallbackNotice sync.Once

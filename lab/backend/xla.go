@@ -42,8 +42,9 @@ func newXLA(config string) (compute.Backend, error) {
 	if err := CheckPlugin(path); err != nil {
 		return nil, fmt.Errorf("backend %q: %w", config, err)
 	}
+	isCPU := pluginName(path) == "cpu"
 	var createOptions pjrt.NamedValuesMap
-	if pluginName(path) == "cpu" {
+	if isCPU {
 		devices, rest, err := cpuDevices(options)
 		if err != nil {
 			return nil, fmt.Errorf("backend %q: %w", config, err)
@@ -58,7 +59,7 @@ func newXLA(config string) (compute.Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("backend %q: %w", config, err)
 	}
-	if createOptions != nil {
+	if isCPU {
 		cacheCompiledPrograms(path)
 	}
 	return b, nil

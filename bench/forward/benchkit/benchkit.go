@@ -359,7 +359,7 @@ func Engines(list string) []string {
 		for _, field := range strings.Split(list, ",") {
 			name, _, _ := strings.Cut(field, ":")
 			switch {
-			case len(engines) == 0, slices.Contains([]string{"go", "xla", "stablehlo", "shlo", "hlo"}, name):
+			case len(engines) == 0, backend.IsEngineName(name):
 				engines = append(engines, field)
 			default:
 				engines[len(engines)-1] += "," + field
