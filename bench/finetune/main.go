@@ -1,8 +1,9 @@
 // Command finetune fine-tunes one model on the disaster tweets with one recipe in tunelab, on each
 // of its engines (XLA's CPU plugin and the Go backend by default), and in the transformers
-// Trainer (bench/finetune/peer.py, torch on the CPU) on the same machine in the same run, and
-// writes the validation F1 of "disaster" (mean over seeds), the time per epoch (compilation
-// included) and the samples/s of every side to finetune.json and finetune.md.
+// Trainer (bench/finetune/peer.py, torch on the CPU) on the same machine in the same run, seed by
+// seed, and writes the validation F1 of "disaster" (mean over seeds), the time per epoch
+// (compilation included), each seed's ratio of tunelab's epoch to the Trainer's with their median,
+// and the samples/s of every side to finetune.json and finetune.md.
 //
 //	GOEXPERIMENT=simd go run ./bench/finetune [-train-limit 1000] [-seeds 1,2,3] [-backend xla:cpu]
 //
@@ -23,6 +24,7 @@ import (
 	osexec "os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -83,6 +85,23 @@ type Side struct {
 	// Rerun is the first seed run again with the compilation cache its first run filled, as a
 	// notebook cell run again finds it (tunelab only).
 	Rerun *Run `json:"rerun,omitempty"`
+	// EpochRatios are, seed by seed, this side's epoch time over the Trainer's run of the same
+	// seed just before it, MedianEpochRatio their median and RerunEpochRatio the rerun's over the
+	// Trainer's first seed (tunelab beside the Trainer only).
+	EpochRatios      []float64 `json:"epoch_over_trainers,omitempty"`
+	MedianEpochRatio float64   `json:"median_epoch_over_trainers,omitempty"`
+	RerunEpochRatio  float64   `json:"rerun_epoch_over_trainers,omitempty"`
+
+	engine string // a tunelab side's engine (benchkit.Engines)
+}
+
+// median is the middle value of xs (the mean of the two middle ones for an even count).
+func median(xs []float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func main() {
@@ -139,39 +158,36 @@ func main() {
 	writeJSON(recipeFile, r)
 	log.Printf("%d training examples (of %d), %d validation, %d epochs, seeds %v", len(trainSet), split.TrainTotal, len(valSet), r.Epochs, seeds)
 
-	// The peer first: it is the faster side, and fails early if its environment is incomplete.
-	var peer *Side
-	if *withTrainer {
-		peer = trainerRuns(*python, recipeFile, splitFile, filepath.Join(*dataDir, "disaster_tweets", "train.csv"), seeds)
+	// Seed by seed, the Trainer then every engine back to back, so that a change in the machine's
+	// speed over the run (its neighbours') weighs on each seed's pair alike: each seed gives a
+	// ratio of the two sides, and the report takes their median.
+	peer := &Side{Name: "transformers Trainer"}
+	sides := make([]*Side, len(benchkit.Engines(*engines)))
+	for i, engine := range benchkit.Engines(*engines) {
+		sides[i] = &Side{Name: "tunelab " + engine, engine: engine}
 	}
-	var sides []*Side
-	for _, engine := range benchkit.Engines(*engines) {
-		side := &Side{Name: "tunelab " + engine}
-		// Each seed starts from an empty compilation cache, as a first run does.
-		cacheOf := func(seed int) string { return filepath.Join(work, fmt.Sprintf("cache-%s-%d", engine, seed)) }
-		run := func(seed int) Run {
-			runDir := filepath.Join(work, fmt.Sprintf("run-%s-%d", engine, seed))
-			run, err := tunelabRun(ctx, r, engine, seed, trainSet, valSet, runDir, cacheOf(seed))
-			os.RemoveAll(runDir) // its checkpoint and model: hundreds of MB, which log.Fatal would leave
-			if err != nil {
-				log.Fatal(err)
+	for _, seed := range seeds {
+		if *withTrainer { // first: it fails early if the peer's environment is incomplete
+			peer.Runs = append(peer.Runs, trainerRun(*python, recipeFile, splitFile, filepath.Join(*dataDir, "disaster_tweets", "train.csv"), seed))
+		}
+		for _, side := range sides {
+			// Each seed starts from an empty compilation cache, as a first run does; the rerun
+			// finds the one its first run filled.
+			cache := filepath.Join(work, fmt.Sprintf("cache-%s-%d", side.engine, seed))
+			side.Runs = append(side.Runs, tunelabRun(ctx, r, side.engine, seed, trainSet, valSet, work, cache))
+			if *rerun && seed == seeds[0] {
+				again := tunelabRun(ctx, r, side.engine, seed, trainSet, valSet, work, cache)
+				side.Rerun = &again
 			}
-			log.Printf("tunelab on %s, seed %d: %+v", engine, seed, run)
-			return run
 		}
-		for _, seed := range seeds {
-			side.Runs = append(side.Runs, run(seed))
-		}
-		if *rerun {
-			again := run(seeds[0])
-			side.Rerun = &again
-		}
-		sides = append(sides, side)
+	}
+	if !*withTrainer {
+		peer = nil
 	}
 	load := fmt.Sprintf("load average (1 min) %s at the start, %s at the end", loadStart, loadAverage())
 	for _, s := range append(sides, peer) {
 		if s != nil {
-			summarize(s)
+			summarize(s, peer)
 		}
 	}
 	report := map[string]any{
@@ -191,30 +207,39 @@ func main() {
 	fmt.Print(markdown(r, split, sides, peer, load))
 }
 
-// trainerRuns fine-tunes with the transformers Trainer (peer.py) once per seed.
-func trainerRuns(python, recipeFile, splitFile, trainCSV string, seeds []int) *Side {
-	peer := &Side{Name: "transformers Trainer"}
-	for _, seed := range seeds {
-		cmd := osexec.Command(python, "bench/finetune/peer.py", recipeFile, splitFile, trainCSV, strconv.Itoa(seed))
-		cmd.Stderr, cmd.Env = os.Stderr, benchkit.PeerEnviron()
-		outBytes, err := cmd.Output()
-		if err != nil {
-			log.Fatalf("peer seed %d: %v", seed, err)
-		}
-		var run Run
-		if err := json.Unmarshal(outBytes, &run); err != nil {
-			log.Fatalf("peer seed %d: %v in %q", seed, err, outBytes)
-		}
-		log.Printf("transformers seed %d: %+v", seed, run)
-		peer.Runs = append(peer.Runs, run)
+// trainerRun fine-tunes with the transformers Trainer (peer.py) with seed.
+func trainerRun(python, recipeFile, splitFile, trainCSV string, seed int) Run {
+	cmd := osexec.Command(python, "bench/finetune/peer.py", recipeFile, splitFile, trainCSV, strconv.Itoa(seed))
+	cmd.Stderr, cmd.Env = os.Stderr, benchkit.PeerEnviron()
+	outBytes, err := cmd.Output()
+	if err != nil {
+		log.Fatalf("peer seed %d: %v", seed, err)
 	}
-	return peer
+	var run Run
+	if err := json.Unmarshal(outBytes, &run); err != nil {
+		log.Fatalf("peer seed %d: %v in %q", seed, err, outBytes)
+	}
+	log.Printf("transformers seed %d: %+v", seed, run)
+	return run
 }
 
-// tunelabRun fine-tunes a fresh classifier with seed, its compiled programs cached in cacheDir,
-// and times the training steps alone: the only evaluation and checkpoint come after the last
-// step.
-func tunelabRun(ctx context.Context, r Recipe, engine string, seed int, trainSet, valSet []data.Example, runDir, cacheDir string) (Run, error) {
+// tunelabRun fine-tunes a fresh classifier on engine with seed, in a run folder under work that
+// it then removes (a checkpoint and a model: hundreds of MB), and exits on failure.
+func tunelabRun(ctx context.Context, r Recipe, engine string, seed int, trainSet, valSet []data.Example, work, cacheDir string) Run {
+	runDir := filepath.Join(work, fmt.Sprintf("run-%s-%d", engine, seed))
+	run, err := tunelabFineTune(ctx, r, engine, seed, trainSet, valSet, runDir, cacheDir)
+	os.RemoveAll(runDir)
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("tunelab on %s, seed %d: %+v", engine, seed, run)
+	return run
+}
+
+// tunelabFineTune fine-tunes a fresh classifier with seed, its compiled programs cached in
+// cacheDir, and times the training steps alone: the only evaluation and checkpoint come after
+// the last step.
+func tunelabFineTune(ctx context.Context, r Recipe, engine string, seed int, trainSet, valSet []data.Example, runDir, cacheDir string) (Run, error) {
 	if err := os.Setenv(xlacache.EnvVar, cacheDir); err != nil { // read by the engine lab.Load makes
 		return Run{}, err
 	}
@@ -245,8 +270,19 @@ func tunelabRun(ctx context.Context, r Recipe, engine string, seed int, trainSet
 		SamplesPerSec: float64(len(trainSet)*r.Epochs) / secs, CompileSeconds: res.CompileSeconds, CachedPrograms: res.CachedPrograms}, nil
 }
 
-func summarize(s *Side) {
+// summarize computes s's means and, for a tunelab side beside the Trainer's runs (peer, nil when
+// it did not run), each seed's ratio of epoch times and their median.
+func summarize(s *Side, peer *Side) {
 	n := float64(len(s.Runs))
+	if peer != nil && s != peer {
+		for i, run := range s.Runs {
+			s.EpochRatios = append(s.EpochRatios, run.EpochSeconds/peer.Runs[i].EpochSeconds)
+		}
+		s.MedianEpochRatio = median(s.EpochRatios)
+		if s.Rerun != nil {
+			s.RerunEpochRatio = s.Rerun.EpochSeconds / peer.Runs[0].EpochSeconds
+		}
+	}
 	for _, run := range s.Runs {
 		s.MeanF1 += run.F1 / n
 		s.EpochSeconds += run.EpochSeconds / n
@@ -268,6 +304,7 @@ func markdown(r Recipe, split Split, sides []*Side, peer *Side, load string) str
 		"Recipe: lr %g, batch %d, epochs %d, weight decay %g, warmup ratio %g, linear schedule, max length %d, %d threads.\n\n",
 		r.Model, len(split.TrainIDs), split.TrainTotal, len(split.ValidationIDs), split.ValidationTotal,
 		r.LearningRate, r.BatchSize, r.Epochs, r.WeightDecay, r.WarmupRatio, r.MaxLength, r.Threads)
+	b.WriteString("Seed by seed, the Trainer ran first and tunelab's engines just after it, each seed's tunelab run from an empty compilation cache.\n\n")
 	b.WriteString("| side | F1 of disaster per seed | mean F1 (std) | s/epoch | train samples/s |\n|---|---|---|---|---|\n")
 	all := sides
 	if peer != nil {
@@ -281,14 +318,18 @@ func markdown(r Recipe, split Split, sides []*Side, peer *Side, load string) str
 		fmt.Fprintf(&b, "| %s | %s | %.4f (%.4f) | %.1f | %.1f |\n", s.Name, strings.Join(per, ", "), s.MeanF1, s.StdF1, s.EpochSeconds, s.SamplesPerSec)
 	}
 	if peer != nil {
-		b.WriteString("\n| tunelab engine | mean F1 - Trainer's | s/epoch / Trainer's (compilation included) |\n|---|---|---|\n")
+		b.WriteString("\n| tunelab engine | mean F1 - Trainer's | s/epoch / the Trainer's of the same seed (compilation included) | median | mean s/epoch / Trainer's mean |\n|---|---|---|---|---|\n")
 		for _, s := range sides {
-			fmt.Fprintf(&b, "| %s | %+.4f | **%.2f** |\n", s.Name, s.MeanF1-peer.MeanF1, s.EpochSeconds/peer.EpochSeconds)
+			var per []string
+			for i, ratio := range s.EpochRatios {
+				per = append(per, fmt.Sprintf("%d: %.2f", s.Runs[i].Seed, ratio))
+			}
+			fmt.Fprintf(&b, "| %s | %+.4f | %s | **%.2f** | %.2f |\n", s.Name, s.MeanF1-peer.MeanF1, strings.Join(per, ", "), s.MedianEpochRatio, s.EpochSeconds/peer.EpochSeconds)
 		}
 	}
 	b.WriteString("\n| tunelab engine | compiling, first runs (s, share of the epoch) | seed's run again, programs from the compilation cache: s/epoch, compiling |")
 	if peer != nil {
-		b.WriteString(" run again / Trainer's mean |")
+		b.WriteString(" run again / the Trainer's same seed |")
 	}
 	b.WriteString("\n|---|---|---|")
 	if peer != nil {
@@ -308,7 +349,7 @@ func markdown(r Recipe, split Split, sides []*Side, peer *Side, load string) str
 		}
 		fmt.Fprintf(&b, "| %s | %.1f (%.0f%%) | %s |", s.Name, compile, 100*compile/epoch, again)
 		if peer != nil && s.Rerun != nil {
-			fmt.Fprintf(&b, " **%.2f** |", s.Rerun.EpochSeconds/peer.EpochSeconds)
+			fmt.Fprintf(&b, " **%.2f** |", s.RerunEpochRatio)
 		} else if peer != nil {
 			b.WriteString(" - |")
 		}
