@@ -68,11 +68,17 @@ type Run struct {
 	TrainSeconds  float64 `json:"train_seconds"`
 	EpochSeconds  float64 `json:"seconds_per_epoch"`
 	SamplesPerSec float64 `json:"train_samples_per_second"`
+	// EvalSeconds is the evaluation on the validation split after training.
+	EvalSeconds float64 `json:"eval_seconds"`
 	// CompileSeconds is the part of TrainSeconds tunelab spent compiling (or loading compiled)
-	// programs, CachedPrograms how many it loaded from the compilation cache.
+	// programs, its evaluation's included, CachedPrograms how many it loaded from the
+	// compilation cache.
 	CompileSeconds float64 `json:"compile_seconds,omitempty"`
 	CachedPrograms int     `json:"cached_programs,omitempty"`
 }
+
+// whole is what the user waits for: training, then evaluating on the validation split.
+func (r Run) whole() float64 { return r.TrainSeconds + r.EvalSeconds }
 
 // Side is one implementation's runs and their means.
 type Side struct {
@@ -91,6 +97,11 @@ type Side struct {
 	EpochRatios      []float64 `json:"epoch_over_trainers,omitempty"`
 	MedianEpochRatio float64   `json:"median_epoch_over_trainers,omitempty"`
 	RerunEpochRatio  float64   `json:"rerun_epoch_over_trainers,omitempty"`
+	// WholeRatios and MedianWholeRatio are the same for training and evaluating (Run.whole):
+	// tunelab compiles its evaluation's programs before training, so its epoch time holds their
+	// compilation while the Trainer's holds none of its evaluation.
+	WholeRatios      []float64 `json:"whole_over_trainers,omitempty"`
+	MedianWholeRatio float64   `json:"median_whole_over_trainers,omitempty"`
 
 	engine string // a tunelab side's engine (benchkit.Engines)
 }
@@ -254,10 +265,14 @@ func tunelabFineTune(ctx context.Context, r Recipe, engine string, seed int, tra
 	cfg.LearningRate, cfg.BatchSize, cfg.Epochs, cfg.WeightDecay, cfg.WarmupRatio = r.LearningRate, r.BatchSize, r.Epochs, r.WeightDecay, r.WarmupRatio
 	cfg.Seed, cfg.EvalEvery, cfg.SaveEvery, cfg.SaveTotalLimit, cfg.LogEvery = uint64(seed), math.MaxInt32, math.MaxInt32, 1, 50
 	start := time.Now()
-	var trainTime time.Duration
+	var trainTime, evalEnd time.Duration
 	hook := func(p train.Progress) {
-		if p.Eval == nil && p.Step == p.TotalSteps {
-			trainTime = time.Since(start)
+		if p.Step == p.TotalSteps {
+			if p.Eval == nil {
+				trainTime = time.Since(start)
+			} else {
+				evalEnd = time.Since(start)
+			}
 		}
 	}
 	res, err := clf.FineTune(ctx, cfg, trainSet, valSet, runDir, false, os.Stderr, hook)
@@ -267,7 +282,7 @@ func tunelabFineTune(ctx context.Context, r Recipe, engine string, seed int, tra
 	m := res.Eval.Metrics()
 	secs := trainTime.Seconds()
 	return Run{Seed: seed, F1: m["f1"], Accuracy: m["accuracy"], TrainSeconds: secs, EpochSeconds: secs / float64(r.Epochs),
-		SamplesPerSec: float64(len(trainSet)*r.Epochs) / secs, CompileSeconds: res.CompileSeconds, CachedPrograms: res.CachedPrograms}, nil
+		SamplesPerSec: float64(len(trainSet)*r.Epochs) / secs, EvalSeconds: (evalEnd - trainTime).Seconds(), CompileSeconds: res.CompileSeconds, CachedPrograms: res.CachedPrograms}, nil
 }
 
 // summarize computes s's means and, for a tunelab side beside the Trainer's runs (peer, nil when
@@ -277,8 +292,9 @@ func summarize(s *Side, peer *Side) {
 	if peer != nil && s != peer {
 		for i, run := range s.Runs {
 			s.EpochRatios = append(s.EpochRatios, run.EpochSeconds/peer.Runs[i].EpochSeconds)
+			s.WholeRatios = append(s.WholeRatios, run.whole()/peer.Runs[i].whole())
 		}
-		s.MedianEpochRatio = median(s.EpochRatios)
+		s.MedianEpochRatio, s.MedianWholeRatio = median(s.EpochRatios), median(s.WholeRatios)
 		if s.Rerun != nil {
 			s.RerunEpochRatio = s.Rerun.EpochSeconds / peer.Runs[0].EpochSeconds
 		}
@@ -305,7 +321,7 @@ func markdown(r Recipe, split Split, sides []*Side, peer *Side, load string) str
 		r.Model, len(split.TrainIDs), split.TrainTotal, len(split.ValidationIDs), split.ValidationTotal,
 		r.LearningRate, r.BatchSize, r.Epochs, r.WeightDecay, r.WarmupRatio, r.MaxLength, r.Threads)
 	b.WriteString("Seed by seed, the Trainer ran first and tunelab's engines just after it, each seed's tunelab run from an empty compilation cache.\n\n")
-	b.WriteString("| side | F1 of disaster per seed | mean F1 (std) | s/epoch | train samples/s |\n|---|---|---|---|---|\n")
+	b.WriteString("| side | F1 of disaster per seed | mean F1 (std) | s/epoch | then evaluating (s) | train samples/s |\n|---|---|---|---|---|---|\n")
 	all := sides
 	if peer != nil {
 		all = append(all[:len(all):len(all)], peer)
@@ -315,16 +331,25 @@ func markdown(r Recipe, split Split, sides []*Side, peer *Side, load string) str
 		for _, run := range s.Runs {
 			per = append(per, fmt.Sprintf("%d: %.4f", run.Seed, run.F1))
 		}
-		fmt.Fprintf(&b, "| %s | %s | %.4f (%.4f) | %.1f | %.1f |\n", s.Name, strings.Join(per, ", "), s.MeanF1, s.StdF1, s.EpochSeconds, s.SamplesPerSec)
+		evaluating := 0.0
+		for _, run := range s.Runs {
+			evaluating += run.EvalSeconds / float64(len(s.Runs))
+		}
+		fmt.Fprintf(&b, "| %s | %s | %.4f (%.4f) | %.1f | %.1f | %.1f |\n", s.Name, strings.Join(per, ", "), s.MeanF1, s.StdF1, s.EpochSeconds, evaluating, s.SamplesPerSec)
 	}
 	if peer != nil {
-		b.WriteString("\n| tunelab engine | mean F1 - Trainer's | s/epoch / the Trainer's of the same seed (compilation included) | median | mean s/epoch / Trainer's mean |\n|---|---|---|---|---|\n")
-		for _, s := range sides {
+		b.WriteString("\nTime ratios against the Trainer's run of the same seed, compilation included (tunelab's epoch includes compiling its evaluation's programs, the Trainer's none of its evaluation):\n\n")
+		b.WriteString("| tunelab engine | mean F1 - Trainer's | s/epoch / Trainer's, per seed | median | train + evaluate / Trainer's, per seed | median |\n|---|---|---|---|---|---|\n")
+		perSeed := func(s *Side, ratios []float64) string {
 			var per []string
-			for i, ratio := range s.EpochRatios {
+			for i, ratio := range ratios {
 				per = append(per, fmt.Sprintf("%d: %.2f", s.Runs[i].Seed, ratio))
 			}
-			fmt.Fprintf(&b, "| %s | %+.4f | %s | **%.2f** | %.2f |\n", s.Name, s.MeanF1-peer.MeanF1, strings.Join(per, ", "), s.MedianEpochRatio, s.EpochSeconds/peer.EpochSeconds)
+			return strings.Join(per, ", ")
+		}
+		for _, s := range sides {
+			fmt.Fprintf(&b, "| %s | %+.4f | %s | **%.2f** | %s | **%.2f** |\n", s.Name, s.MeanF1-peer.MeanF1,
+				perSeed(s, s.EpochRatios), s.MedianEpochRatio, perSeed(s, s.WholeRatios), s.MedianWholeRatio)
 		}
 	}
 	b.WriteString("\n| tunelab engine | compiling, first runs (s, share of the epoch) | seed's run again, programs from the compilation cache: s/epoch, compiling |")
