@@ -45,8 +45,8 @@ func (s Shapes) ProgramTokens() int {
 	return 256
 }
 
-// PlanLengths returns the padded lengths, ascending, for batches known ahead (a training run's:
-// its batch orders depend only on the seed): batch i has rows[i] rows whose longest is
+// PlanLengths returns the padded lengths, ascending, for batches known ahead (a training set's,
+// an evaluation set's): batch i has rows[i] rows whose longest is
 // longest[i] tokens, and is padded to the smallest returned length that holds it. The lengths
 // minimise the padded tokens of all the batches plus ProgramTokens for each length, exactly, by
 // dynamic programming over the distinct lengths; so on XLA a run of short texts compiles a

@@ -92,12 +92,16 @@ func compileAll(jobs []func() error) error {
 	return group.Wait()
 }
 
-// planLengths returns the padded lengths of the training batches of a whole run on trainSet
-// (backend.Shapes.PlanLengths over every epoch's batches, from the first: a resumed run pads
-// each batch as the uninterrupted one did).
+// planLengths returns the padded lengths of the training batches of every run on trainSet:
+// backend.Shapes.PlanLengths over its examples sorted by length and cut into batches, which the
+// length-grouped batches of any seed resemble. They depend on the training set and the batch
+// size alone, not on the seed, the number of epochs or a resumed run's step, so a run with
+// another seed or more epochs compiles the same programs, which the compilation cache then
+// holds: planned per seed, the tweets' lengths changed 4 of 5 programs from seed to seed, to pad
+// 0.1-0.2% fewer tokens in one epoch.
 func (t *Trainer) planLengths(trainSet *Dataset) []int {
 	var longest, rows []int
-	for _, batch := range t.runBatches(trainSet, 0) {
+	for _, batch := range inferenceBatches(trainSet, t.cfg.BatchSize) {
 		longest = append(longest, trainSet.paddedLength(batch, nil))
 		rows = append(rows, t.trainRows(len(batch)))
 	}

@@ -2,10 +2,13 @@ package train
 
 import (
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
 	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/tunelab/tunelab/lab/backend"
 )
 
 // TestPaddedRowsDoNotCount: a short batch padded with masked rows (as on XLA, to keep one shape)
@@ -186,6 +189,54 @@ func TestPredictorKeepsEveryShape(t *testing.T) {
 	for rows := 1; rows <= 70; rows++ {
 		if err := p.Compile(rows, 8); err != nil {
 			t.Fatalf("shape %d x 8: %v", rows, err)
+		}
+	}
+}
+
+// TestPlanIgnoresSeedAndEpochs: a run's padded lengths depend on its training set and batch size
+// alone, so that a run with another seed or more epochs compiles the same programs (and loads
+// them from the compilation cache), while padding each seed's batches within 1% of the tokens
+// of the lengths planned for that seed's own batches. The set's 4,000 lengths are drawn as
+// tweets' are (12 to 64 tokens, most near 30); group_by_length batches of 16.
+func TestPlanIgnoresSeedAndEpochs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	d := &Dataset{}
+	for range 4000 {
+		n := min(64, 12+rng.IntN(20)+rng.IntN(20)+rng.IntN(15))
+		d.IDs = append(d.IDs, make([]int32, n))
+	}
+	trainer := func(seed uint64, epochs int) *Trainer {
+		cfg := Defaults()
+		cfg.Seed, cfg.Epochs, cfg.BatchSize = seed, epochs, 16
+		return &Trainer{cfg: cfg, shapes: backend.Shapes{Few: true}}
+	}
+	plan := trainer(1, 1).planLengths(d)
+	if len(plan) < 3 {
+		t.Fatalf("plan %v: want several lengths for 4,000 examples of 12 to 64 tokens", plan)
+	}
+	for _, seed := range []uint64{2, 3, 4} {
+		for _, epochs := range []int{1, 3} {
+			tr := trainer(seed, epochs)
+			if got := tr.planLengths(d); !slices.Equal(got, plan) {
+				t.Errorf("seed %d, %d epochs: lengths %v, want those of seed 1 and one epoch, %v", seed, epochs, got, plan)
+			}
+			// The lengths planned for this seed's own batches, and the tokens each plan pads them to.
+			batches := tr.runBatches(d, 0)
+			var longest, rows []int
+			for _, b := range batches {
+				longest, rows = append(longest, d.paddedLength(b, nil)), append(rows, 16)
+			}
+			own := tr.shapes.PlanLengths(longest, rows)
+			padded := func(lengths []int) int {
+				n := 0
+				for _, b := range batches {
+					n += 16 * d.paddedLength(b, lengths)
+				}
+				return n
+			}
+			if p, o := padded(plan), padded(own); epochs == 1 && float64(p) > 1.01*float64(o) {
+				t.Errorf("seed %d: %d padded tokens with the shared lengths %v, more than 1%% over the %d of its own %v", seed, p, plan, o, own)
+			}
 		}
 	}
 }
