@@ -248,8 +248,8 @@ func tunelabRun(ctx context.Context, r Recipe, engine string, seed int, trainSet
 }
 
 // tunelabFineTune fine-tunes a fresh classifier with seed, its compiled programs cached in
-// cacheDir, and times the training steps alone: the only evaluation and checkpoint come after
-// the last step.
+// cacheDir, and times the training (compilation included) and the one evaluation after its last
+// step; the checkpoint written after them is not timed.
 func tunelabFineTune(ctx context.Context, r Recipe, engine string, seed int, trainSet, valSet []data.Example, runDir, cacheDir string) (Run, error) {
 	if err := os.Setenv(xlacache.EnvVar, cacheDir); err != nil { // read by the engine lab.Load makes
 		return Run{}, err
