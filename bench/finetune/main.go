@@ -87,6 +87,7 @@ type Side struct {
 	MeanF1        float64 `json:"mean_f1_disaster"`
 	StdF1         float64 `json:"std_f1_disaster"`
 	EpochSeconds  float64 `json:"mean_seconds_per_epoch"`
+	EvalSeconds   float64 `json:"mean_eval_seconds"`
 	SamplesPerSec float64 `json:"mean_train_samples_per_second"`
 	// Rerun is the first seed run again with the compilation cache its first run filled, as a
 	// notebook cell run again finds it (tunelab only).
@@ -173,8 +174,9 @@ func main() {
 	// speed over the run (its neighbours') weighs on each seed's pair alike: each seed gives a
 	// ratio of the two sides, and the report takes their median.
 	peer := &Side{Name: "transformers Trainer"}
-	sides := make([]*Side, len(benchkit.Engines(*engines)))
-	for i, engine := range benchkit.Engines(*engines) {
+	engineList := benchkit.Engines(*engines)
+	sides := make([]*Side, len(engineList))
+	for i, engine := range engineList {
 		sides[i] = &Side{Name: "tunelab " + engine, engine: engine}
 	}
 	for _, seed := range seeds {
@@ -302,6 +304,7 @@ func summarize(s *Side, peer *Side) {
 	for _, run := range s.Runs {
 		s.MeanF1 += run.F1 / n
 		s.EpochSeconds += run.EpochSeconds / n
+		s.EvalSeconds += run.EvalSeconds / n
 		s.SamplesPerSec += run.SamplesPerSec / n
 	}
 	for _, run := range s.Runs {
@@ -331,11 +334,7 @@ func markdown(r Recipe, split Split, sides []*Side, peer *Side, load string) str
 		for _, run := range s.Runs {
 			per = append(per, fmt.Sprintf("%d: %.4f", run.Seed, run.F1))
 		}
-		evaluating := 0.0
-		for _, run := range s.Runs {
-			evaluating += run.EvalSeconds / float64(len(s.Runs))
-		}
-		fmt.Fprintf(&b, "| %s | %s | %.4f (%.4f) | %.1f | %.1f | %.1f |\n", s.Name, strings.Join(per, ", "), s.MeanF1, s.StdF1, s.EpochSeconds, evaluating, s.SamplesPerSec)
+		fmt.Fprintf(&b, "| %s | %s | %.4f (%.4f) | %.1f | %.1f | %.1f |\n", s.Name, strings.Join(per, ", "), s.MeanF1, s.StdF1, s.EpochSeconds, s.EvalSeconds, s.SamplesPerSec)
 	}
 	if peer != nil {
 		b.WriteString("\nTime ratios against the Trainer's run of the same seed, compilation included (tunelab's epoch includes compiling its evaluation's programs, the Trainer's none of its evaluation):\n\n")
