@@ -21,7 +21,7 @@ import (
 )
 
 // tools are the commands the tests run; the GoNB kernel is checked through jupyter.
-var tools = []string{"python3", "go", "chromium", "pdftotext", "pdfinfo", "pdftoppm"}
+var tools = []string{"python3", "go", "chromium", "pdftotext", "pdfinfo", "pdffonts", "pdftoppm"}
 
 // requireTools skips the test unless $TUNELAB_NOTEBOOKS is set, then checks the tools, the
 // Python packages, the GoNB kernel and the extra things it is given (a description of each
@@ -270,6 +270,15 @@ func TestReport(t *testing.T) {
 	}
 	if pages, _ := strconv.Atoi(string(m[1])); pages < 1+len(notebooks) {
 		t.Errorf("%s has %d pages, want at least %d (title + one per notebook)", pdf, pages, 1+len(notebooks))
+	}
+	// Text printed in a nameless Type 3 font (a synthesized bold of the CJK font) cannot be
+	// searched in a PDF reader and falls off its line in pdftotext.
+	fonts, err := exec.Command("pdffonts", pdf).Output()
+	if err != nil {
+		t.Fatalf("pdffonts: %v", err)
+	}
+	if strings.Contains(string(fonts), "Type 3") {
+		t.Errorf("%s prints text in Type 3 fonts:\n%s", pdf, fonts)
 	}
 	txt, err := exec.Command("pdftotext", "-layout", pdf, "-").Output()
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/gomlx/core/tensors"
@@ -58,6 +59,12 @@ func checkPaddedStep(t *testing.T, fixture string, d *Dataset) {
 	}
 	want, got := step(3), step(4)
 	for name, w := range want {
+		// Softmax ignores a bias added to every key, so the key biases' gradient is zero but for
+		// rounding, which differs with the batch's shape (AVX2), and AdamW's first step,
+		// lr*g/(|g|+eps), scales that noise up to lr.
+		if strings.HasSuffix(name, "/key/dense/biases") {
+			continue
+		}
 		for i := range w {
 			if math.Abs(float64(got[name][i]-w[i])) > 1e-6 {
 				t.Fatalf("%s[%d]: %g with a padding row, %g without", name, i, got[name][i], w[i])

@@ -49,7 +49,9 @@ PRINT_CSS = """
 <style>
 @page { size: A4; margin: 14mm 12mm; }
 @media print {
-  body { font-size: 11px; }
+  /* The CJK font has no bold: Chromium prints a synthesized bold as nameless Type 3 glyphs that
+     PDF readers cannot search or keep on their line; unsynthesized, it prints the named font. */
+  body { font-size: 11px; font-synthesis: none; }
   pre, code, .highlight pre, .jp-OutputArea-output pre { tab-size: 4; white-space: pre-wrap !important; word-break: break-word; overflow-wrap: anywhere; }
   .jp-Cell, .jp-OutputArea-output, table, svg, img { break-inside: avoid; }
   svg, img { max-width: 100% !important; height: auto !important; }
@@ -207,7 +209,7 @@ def title_page(tables, quick, names, student):
             "20 training steps of 8 examples. These numbers only show that the pipeline works.</p>") if quick else ""
     contents = "".join(f"<li>{html.escape(os.path.splitext(n)[0])}</li>" for n in names)
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>tunelab lab report</title>
-<style>body{{font-family:sans-serif;margin:40px}}
+<style>body{{font-family:sans-serif;margin:40px;font-synthesis:none}} /* as PRINT_CSS says */
 table.student{{font-size:15px;margin:18px 0;border-collapse:collapse}} table.student th,table.student td{{text-align:left;border-bottom:1px solid #888;padding:4px 10px;min-width:10em}}
 /* The runs table has a column per hyperparameter: small print keeps it on the page. */
 @media print {{ .runs table {{font-size:7.5px !important}} .runs th, .runs td {{padding:2px 3px !important}} }}</style>
