@@ -145,6 +145,9 @@ func Load(ctx context.Context, nameOrDir string, opts ...Option) (*Classifier, e
 	if o.matmulDType == dtypes.InvalidDType {
 		o.matmulDType = backend.MatmulDType(b)
 	}
+	if err := backend.CheckMatmulDType(b, o.matmulDType); err != nil {
+		return nil, fmt.Errorf("lab: loading %s: %w", dir, err)
+	}
 	c := &Classifier{
 		Dir:       dir,
 		Labels:    ck.Labels,

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/compute"
@@ -79,19 +80,28 @@ func TestPredictMatchesTransformers(t *testing.T) {
 }
 
 // TestMatmulDTypeDefaultsToTheEngines: without WithMatmulDType a classifier computes its matrix
-// products as its engine does best (backend.MatmulDType); the option overrides it either way.
+// products as its engine does best (backend.MatmulDType); the option overrides it either way,
+// but for bfloat16 on the Go backend, which Load refuses (backend.CheckMatmulDType).
 func TestMatmulDTypeDefaultsToTheEngines(t *testing.T) {
 	dir := testenv.ModelDir(t, lab.DefaultModel)
 	ctx := context.Background()
+	onXLA := isXLA(t)
 	for _, c := range []struct {
-		opts []lab.Option
-		want func(compute.Backend) dtypes.DType
+		opts    []lab.Option
+		want    func(compute.Backend) dtypes.DType
+		xlaOnly bool
 	}{
-		{nil, backend.MatmulDType},
-		{[]lab.Option{lab.WithMatmulDType(dtypes.Float32)}, func(compute.Backend) dtypes.DType { return dtypes.Float32 }},
-		{[]lab.Option{lab.WithMatmulDType(dtypes.BFloat16)}, func(compute.Backend) dtypes.DType { return dtypes.BFloat16 }},
+		{nil, backend.MatmulDType, false},
+		{[]lab.Option{lab.WithMatmulDType(dtypes.Float32)}, func(compute.Backend) dtypes.DType { return dtypes.Float32 }, false},
+		{[]lab.Option{lab.WithMatmulDType(dtypes.BFloat16)}, func(compute.Backend) dtypes.DType { return dtypes.BFloat16 }, true},
 	} {
 		clf, err := lab.Load(ctx, dir, append(c.opts, lab.WithLabels("a", "b"))...)
+		if c.xlaOnly && !onXLA {
+			if err == nil || !strings.Contains(err.Error(), "need an XLA engine") {
+				t.Errorf("bfloat16 products on the Go backend: error %v, want one asking for an XLA engine", err)
+			}
+			continue
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,6 +109,16 @@ func TestMatmulDTypeDefaultsToTheEngines(t *testing.T) {
 			t.Errorf("%d options on %s: %s products, want %s", len(c.opts), backend.Describe(clf.Backend), got, want)
 		}
 	}
+}
+
+// isXLA reports whether the tests' engine (GOMLX_BACKEND, else the default) is XLA.
+func isXLA(t *testing.T) bool {
+	t.Helper()
+	b, err := backend.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.HasPrefix(backend.Describe(b), "xla:")
 }
 
 // TestPredictAndEvaluateShareOnePath: the probabilities Predict serves and those Evaluate scores

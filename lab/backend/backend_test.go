@@ -232,10 +232,19 @@ func TestMatmulDType(t *testing.T) {
 	if got := MatmulDType(goBackend); got != dtypes.Float32 {
 		t.Errorf("Go backend: %s, want Float32", got)
 	}
+	if err := CheckMatmulDType(goBackend, dtypes.BFloat16); err == nil || !strings.Contains(err.Error(), "need an XLA engine") {
+		t.Errorf("bfloat16 products on the Go backend: error %v, want one asking for an XLA engine", err)
+	}
+	if err := CheckMatmulDType(goBackend, dtypes.Float32); err != nil {
+		t.Errorf("float32 products on the Go backend: %v", err)
+	}
 	cpuPlugin(t)
 	xlaCPU, err := New(XLACPU)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if err := CheckMatmulDType(xlaCPU, dtypes.BFloat16); err != nil {
+		t.Errorf("bfloat16 products on xla:cpu: %v", err)
 	}
 	want := dtypes.Float32
 	if hasBF16 {
