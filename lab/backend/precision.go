@@ -33,7 +33,8 @@ func matmulDType(xlaOnCPU, cpuHasBF16 bool) dtypes.DType {
 // CheckMatmulDType returns an error where b cannot run the encoder's products in dtype: bfloat16
 // needs XLA, because GoMLX's Go backend (compute v0.1.6) multiplies bfloat16 operands wrongly on
 // AVX2 when a side contracts an axis other than its usual one (A x B^T, A^T x B: errors of 7-31
-// for sums of 16-64 products of unit normals), as a bfloat16 training step's gradients do.
+// for sums of 16-64 products of unit normals), as a bfloat16 training step's gradients do: its
+// avx2SmallBFloat16Transposed widens 16 bfloat16 to two float32x8 halves and sums only the first.
 func CheckMatmulDType(b compute.Backend, dtype dtypes.DType) error {
 	if _, isXLA := xlaPlugin(b); dtype == dtypes.BFloat16 && !isXLA {
 		return fmt.Errorf("bfloat16 matrix products need an XLA engine (--backend xla:cpu), not the Go backend, whose bfloat16 products are wrong on AVX2 CPUs; leave --bf16 unset or use --bf16=false")
