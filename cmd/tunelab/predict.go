@@ -68,7 +68,7 @@ func (m *modelFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.labels, "labels", "", "comma-separated class names: needed for a model without a classification head; a head's default to config.json's id2label, else LABEL_0, LABEL_1, ... as in transformers")
 	fs.StringVar(&m.backend, "backend", "", "compute engine: xla:cpu (default where its plugin is installed, else go), go, xla:cuda (or $GOMLX_BACKEND)")
 	fs.IntVar(&m.maxLength, "max-length", 0, "truncate texts to this many tokens (default: the model's limit, at most 512)")
-	fs.Var(&m.bf16, "bf16", "matrix products in bfloat16 with float32 weights and sums (default: on where XLA runs on a CPU with AMX or AVX512_BF16); --bf16=false computes in float32, as transformers does")
+	fs.Var(&m.bf16, "bf16", "matrix products in bfloat16 with float32 weights and sums, on XLA engines only (default: on where XLA runs on a CPU with AMX or AVX512_BF16); --bf16=false computes in float32, as transformers does")
 }
 
 // registerRun adds --run, for the commands that use a fine-tuned model (predict, serve).
