@@ -146,7 +146,7 @@ func Load(ctx context.Context, nameOrDir string, opts ...Option) (*Classifier, e
 		o.matmulDType = backend.MatmulDType(b)
 	}
 	if err := backend.CheckMatmulDType(b, o.matmulDType); err != nil {
-		return nil, fmt.Errorf("lab: loading %s: %w", dir, err)
+		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	c := &Classifier{
 		Dir:       dir,

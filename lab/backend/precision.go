@@ -1,7 +1,7 @@
 package backend
 
 import (
-	"fmt"
+	"errors"
 	"runtime"
 	"strings"
 
@@ -37,7 +37,7 @@ func matmulDType(xlaOnCPU, cpuHasBF16 bool) dtypes.DType {
 // avx2SmallBFloat16Transposed widens 16 bfloat16 to two float32x8 halves and sums only the first.
 func CheckMatmulDType(b compute.Backend, dtype dtypes.DType) error {
 	if _, isXLA := xlaPlugin(b); dtype == dtypes.BFloat16 && !isXLA {
-		return fmt.Errorf("bfloat16 matrix products need an XLA engine (--backend xla:cpu), not the Go backend, whose bfloat16 products are wrong on AVX2 CPUs; leave --bf16 unset or use --bf16=false")
+		return errors.New("bfloat16 matrix products need an XLA engine (--backend xla:cpu), not the Go backend, whose bfloat16 products are wrong on AVX2 CPUs; leave --bf16 unset or use --bf16=false")
 	}
 	return nil
 }
