@@ -112,6 +112,12 @@ func (m *Model) embedder(scope *model.Scope) *mltransformer.Model {
 // token type for the whole batch: BERT adds a per-token type embedding (text pairs) and drops out
 // the normalised embeddings.
 func (m *Model) Encode(scope *model.Scope, tokens, mask, typeIDs *Node) *Node {
+	return m.encode(scope, tokens, mask, typeIDs, false)
+}
+
+// encode is Encode; with firstOnly the last layer computes the first position's output alone
+// and the result is [b, 1, h] (see layer).
+func (m *Model) encode(scope *model.Scope, tokens, mask, typeIDs *Node, firstOnly bool) *Node {
 	realToken := ConvertDType(mask, dtypes.Bool)
 	positions := ConvertDType(IotaLike(tokens, 1), dtypes.Int32)
 	if m.cfg.Family == hfmodel.RoBERTa {
@@ -132,12 +138,12 @@ func (m *Model) Encode(scope *model.Scope, tokens, mask, typeIDs *Node) *Node {
 	keyBias := Where(realToken, ScalarZero(g, x.DType()), Scalar(g, x.DType(), -math.MaxFloat32))
 	keyBias = Reshape(keyBias, tokens.Shape().Dim(0), 1, 1, tokens.Shape().Dim(1))
 	for i := range m.cfg.NumLayers {
-		x = m.layer(scope.In("layer_%d", i), x, keyBias)
+		x = m.layer(scope.In("layer_%d", i), x, keyBias, firstOnly && i == m.cfg.NumLayers-1)
 	}
 	return x
 }
 
-// layer is one post-LayerNorm encoder layer, x [b, s, h] -> [b, s, h], with the variables of
+// layer is one post-LayerNorm encoder layer, x [b, s, h] -> [b, q, h], with the variables of
 // GoMLX's transformer layer (ForwardLayer), so checkpoints map the same way, and the dropout of
 // transformers: on the attention probabilities (attention_probs_dropout_prob), and on each
 // sublayer's output before its residual sum (hidden_dropout_prob; DistilBERT drops only the
@@ -154,34 +160,44 @@ func (m *Model) Encode(scope *model.Scope, tokens, mask, typeIDs *Node) *Node {
 // then contracts d (32 or 64) in that same fast layout, rather than as one short dot product per
 // probability, which made it the costliest matmul of the step; the forward product it slows
 // down costs less than that.
-func (m *Model) layer(scope *model.Scope, x, keyBias *Node) *Node {
+//
+// q is s, or 1 with firstOnly: then only the first position's query attends (to every key), and
+// only its output goes through the feed-forward block. A classification head reads nothing else
+// of the last layer, so its logits and gradients are those of the whole layer, for about 5/6 less
+// of that layer's products (a sixth of MiniLM's 6 layers, a twelfth of BERT-base's).
+func (m *Model) layer(scope *model.Scope, x, keyBias *Node, firstOnly bool) *Node {
 	c := m.cfg
-	b, s := x.Shape().Dim(0), x.Shape().Dim(1)
+	b := x.Shape().Dim(0)
 	heads, d := c.NumHeads, c.HeadDim()
 	mha := scope.In("attn").In("MultiHeadAttention")
-	split := func(name string, permutation ...int) *Node {
-		y := m.linear(mha.In("%s", name), x, heads*d)
-		return TransposeAllAxes(Reshape(y, b, s, heads, d), permutation...)
+	split := func(name string, in *Node, permutation ...int) *Node {
+		y := m.linear(mha.In("%s", name), in, heads*d)
+		return TransposeAllAxes(Reshape(y, b, in.Shape().Dim(1), heads, d), permutation...)
 	}
-	query := MulScalar(split("query", 0, 2, 1, 3), 1/math.Sqrt(float64(d)))    // [b, heads, s, d]
-	keyT := split("key", 0, 2, 3, 1)                                           // [b, heads, d, s]
-	scores := m.dot(query, []int{3}, []int{0, 1}, keyT, []int{2}, []int{0, 1}) // [b, heads, s, s]
+	queried := x // [b, q, h]: the positions whose outputs are computed
+	if firstOnly {
+		queried = Slice(x, AxisRange(), AxisRange(0, 1))
+	}
+	q := queried.Shape().Dim(1)
+	query := MulScalar(split("query", queried, 0, 2, 1, 3), 1/math.Sqrt(float64(d))) // [b, heads, q, d]
+	keyT := split("key", x, 0, 2, 3, 1)                                              // [b, heads, d, s]
+	scores := m.dot(query, []int{3}, []int{0, 1}, keyT, []int{2}, []int{0, 1})       // [b, heads, q, s]
 	probs := Softmax(Add(scores, keyBias), -1)
 	probs = m.dropout(mha, probs, m.attentionDropout)
-	var context *Node // [b, heads, s, d]
+	var context *Node // [b, heads, q, d]
 	if scope.IsTraining(x.Graph()) {
-		valueT := split("value", 0, 2, 3, 1) // [b, heads, d, s]
+		valueT := split("value", x, 0, 2, 3, 1) // [b, heads, d, s]
 		context = m.dot(probs, []int{3}, []int{0, 1}, valueT, []int{3}, []int{0, 1})
 	} else {
-		value := split("value", 0, 2, 1, 3) // [b, heads, s, d]
+		value := split("value", x, 0, 2, 1, 3) // [b, heads, s, d]
 		context = m.dot(probs, []int{3}, []int{0, 1}, value, []int{2}, []int{0, 1})
 	}
-	context = Reshape(TransposeAllAxes(context, 0, 2, 1, 3), b, s, heads*d)
+	context = Reshape(TransposeAllAxes(context, 0, 2, 1, 3), b, q, heads*d)
 	attn := m.linear(mha.In("output"), context, c.HiddenSize)
 	if c.Family != hfmodel.DistilBERT {
 		attn = m.dropout(scope.In("attn_dropout"), attn, m.hiddenDropout)
 	}
-	x = norm.LayerNorm(scope.In("norm1"), Add(x, attn), -1).Epsilon(c.LayerNormEps).Done()
+	x = norm.LayerNorm(scope.In("norm1"), Add(queried, attn), -1).Epsilon(c.LayerNormEps).Done()
 
 	ff := activation.Apply(activationType(c.HiddenAct), m.linear(scope.In("ff1"), x, c.IntermediateSize))
 	ff = m.dropout(scope.In("ff_dropout"), m.linear(scope.In("ff2"), ff, c.HiddenSize), m.hiddenDropout)
@@ -196,15 +212,11 @@ func (m *Model) dropout(scope *model.Scope, x *Node, rate float64) *Node {
 	return layers.Dropout(scope, x, Scalar(x.Graph(), x.DType(), rate))
 }
 
-// Logits returns the classification logits [b, c] for tokens and mask (see Encode).
-func (m *Model) Logits(scope *model.Scope, tokens, mask, typeIDs *Node) *Node {
-	logits, _ := m.Forward(scope, tokens, mask, typeIDs)
-	return logits
-}
-
-// Forward returns both the classification logits [b, c] and the last hidden state [b, s, h].
-func (m *Model) Forward(scope *model.Scope, tokens, mask, typeIDs *Node) (logits, hidden *Node) {
-	hidden = m.Encode(scope, tokens, mask, typeIDs)
+// Logits returns the classification logits [b, c] for tokens, mask and typeIDs (see Encode).
+// Every family's head reads the last layer at the first position alone, which is all that
+// layer computes here.
+func (m *Model) Logits(scope *model.Scope, tokens, mask, typeIDs *Node) (logits *Node) {
+	hidden := m.encode(scope, tokens, mask, typeIDs, true)       // [b, 1, h], or [b, s, h] without layers
 	first := Squeeze(Slice(hidden, AxisRange(), AxisElem(0)), 1) // [b, h]: [CLS] or <s>
 	drop := func(name string, x *Node) *Node { return m.dropout(scope.In("%s", name), x, m.classifierDropout) }
 	h := m.cfg.HiddenSize
@@ -220,7 +232,7 @@ func (m *Model) Forward(scope *model.Scope, tokens, mask, typeIDs *Node) (logits
 		x := activation.Relu(linear(scope.In("pre_classifier"), first, h))
 		logits = linear(scope.In("classifier"), drop("classifier_dropout", x), m.numLabels)
 	}
-	return logits, hidden
+	return logits
 }
 
 // linear is nn.Linear with PyTorch's weight layout [out, in].

@@ -2,6 +2,7 @@ package encoder_test
 
 import (
 	"encoding/json"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/tunelab/tunelab/internal/testenv"
+	"github.com/tunelab/tunelab/lab/backend"
 	"github.com/tunelab/tunelab/lab/encoder"
 	"github.com/tunelab/tunelab/lab/hfmodel"
 	"github.com/tunelab/tunelab/lab/safetensors"
@@ -37,18 +39,20 @@ func forwardModel(t *testing.T, m *encoder.Model, ck *hfmodel.Checkpoint, golden
 	if err := m.LoadVariables(store, ck, 0); err != nil {
 		t.Fatal(err)
 	}
-	exec, err := model.NewExec(goldenpkg.Backend(t), store, func(scope *model.Scope, tokens, mask, typeIDs *Node) []*Node {
-		logits, hidden := m.Forward(scope, tokens, mask, typeIDs)
-		return []*Node{logits, hidden}
-	})
-	if err != nil {
-		t.Fatal(err)
+	// Two programs: a graph visits a scope once, and Logits computes the last layer's first
+	// position alone.
+	run := func(build func(scope *model.Scope, tokens, mask, typeIDs *Node) *Node) []float32 {
+		exec, err := model.NewExec(goldenpkg.Backend(t), store, build)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Exec(golden(t, goldenFile, "input_ids"), golden(t, goldenFile, "attention_mask"), tokenTypes(t, ck, goldenFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tensors.MustCopyFlatData[float32](out[0])
 	}
-	out, err := exec.Exec(golden(t, goldenFile, "input_ids"), golden(t, goldenFile, "attention_mask"), tokenTypes(t, ck, goldenFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tensors.MustCopyFlatData[float32](out[0]), tensors.MustCopyFlatData[float32](out[1])
+	return run(m.Logits), run(m.Encode)
 }
 
 // tokenTypes returns the golden token type ids, or zeros for a family without them.
@@ -126,6 +130,9 @@ func miniLMWithHead(t *testing.T) *hfmodel.Checkpoint {
 // accumulation) the real MiniLM's logits and hidden states stay within bfloat16's precision of
 // transformers' float32 ones, and do differ from them (the bfloat16 path is taken).
 func TestBF16MatmulsStayCloseToTransformers(t *testing.T) {
+	if err := backend.CheckMatmulDType(goldenpkg.Backend(t), dtypes.BFloat16); err != nil {
+		t.Skipf("lab.Load refuses this engine's bfloat16 products: %v", err)
+	}
 	ck := miniLMWithHead(t)
 	goldenFile := filepath.Join("testdata", "minilm", "golden.safetensors")
 	logits, hidden := forwardModel(t, encoder.New(ck.Config, 2).WithMatmulDType(dtypes.BFloat16), ck, goldenFile)
@@ -267,4 +274,48 @@ func hidden768(t *testing.T, numLabels int) *hfmodel.Checkpoint {
 		}
 	}
 	return ck
+}
+
+// TestLogitsComputeTheLastLayerAtTheFirstPosition: the heads read the last layer at the first
+// position alone, so Logits runs that layer's feed-forward block on one position per example,
+// where Encode runs every layer's on all of them.
+func TestLogitsComputeTheLastLayerAtTheFirstPosition(t *testing.T) {
+	dir := filepath.Join("testdata", "bert-tiny-cls")
+	ck, err := hfmodel.Load(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := encoder.New(ck.Config, len(ck.Labels))
+	store := model.NewStore()
+	if err := m.LoadVariables(store, ck, 0); err != nil {
+		t.Fatal(err)
+	}
+	goldenFile := filepath.Join(dir, "golden.safetensors")
+	ids := golden(t, goldenFile, "input_ids")
+	b, s := ids.Shape().Dim(0), ids.Shape().Dim(1)
+	// feedForwardRows counts the products whose output is the feed-forward block's [rows, intermediate].
+	feedForwardRows := func(build func(scope *model.Scope, tokens, mask, typeIDs *Node) *Node) map[int]int {
+		exec, err := model.NewExec(goldenpkg.Backend(t), store, build)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, g, err := exec.ExecWithGraph(ids, golden(t, goldenFile, "attention_mask"), tokenTypes(t, ck, goldenFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := map[int]int{} // rows -> products
+		for _, n := range g.Nodes() {
+			if shape := n.Shape(); n.Type() == NodeTypeDotGeneral && shape.Rank() == 2 && shape.Dim(1) == ck.Config.IntermediateSize {
+				rows[shape.Dim(0)]++
+			}
+		}
+		return rows
+	}
+	layers := ck.Config.NumLayers
+	if got, want := feedForwardRows(m.Encode), map[int]int{b * s: layers}; !maps.Equal(got, want) {
+		t.Errorf("Encode's feed-forward products by rows: %v, want %v (%d layers of %d x %d tokens)", got, want, layers, b, s)
+	}
+	if got, want := feedForwardRows(m.Logits), map[int]int{b * s: layers - 1, b: 1}; !maps.Equal(got, want) {
+		t.Errorf("Logits' feed-forward products by rows: %v, want %v (the last of %d layers on %d first tokens)", got, want, layers, b)
+	}
 }
