@@ -116,7 +116,7 @@ func main() {
 	var md strings.Builder
 	fmt.Fprintf(&md, "## Forward pass (evaluation, serving), %d threads\n\nMachine: %s\n\ntunelab engines: %s. torch: %s.\n\n%s",
 		runtime.GOMAXPROCS(0), machine, strings.Join(descriptions, "; "), *device, benchkit.Table(workloads, "batch"))
-	md.WriteString("\nratio: tunelab / torch time per batch (medians), lower is better. GFLOP/s: the encoder's matrix products per batch over the median time.\n")
+	md.WriteString("\nratio: tunelab / torch time per batch (medians), lower is better. GFLOP/s: the encoder's matrix products per batch, as transformers computes them (tunelab's last layer computes the first position alone), over the median time.\n")
 	report := map[string]any{"threads": runtime.GOMAXPROCS(0), "machine": machine, "engines": descriptions, "device": *device,
 		"workloads": workloads, "date": time.Now().UTC().Format(time.RFC3339)}
 	if peak, err := benchkit.MachinePeakGFLOPS(); err != nil {

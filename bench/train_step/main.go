@@ -205,7 +205,7 @@ func report(workloads []*benchkit.Workload, engines []string, o options) error {
 		}
 	}
 	md.WriteString("\n\n" + benchkit.Table(workloads, "step"))
-	md.WriteString("\nratio: tunelab / torch time per step (medians) on as many devices, lower is better. GFLOP/s: 3 forward passes' matrix products per step over the median time.\n")
+	md.WriteString("\nratio: tunelab / torch time per step (medians) on as many devices, lower is better. GFLOP/s: 3 forward passes' matrix products per step, as transformers computes them (tunelab's last layer computes the first position alone), over the median time.\n")
 	if slices.ContainsFunc(workloads, func(w *benchkit.Workload) bool { return len(w.TorchDDP) > 0 }) {
 		md.WriteString("torch xN: N processes of DistributedDataParallel under torchrun, one per device, each on batch/N rows; a step lasts until the slowest one is done; peak RSS is the first process's.\n")
 	}

@@ -230,7 +230,9 @@ func parseStatusBytes(status, field string) (int64, error) {
 // and output projections (4 of [B*S, H] x [H, H]) and the feed-forward pair ([B*S, H] x [H, I]
 // and back), plus the attention scores and their product with the values (2 of [S, H/heads] x
 // [H/heads, S] per head and sample). Embeddings, LayerNorm, softmax, GELU, the pooler and the
-// head are left out: elementwise or tiny, they add a few percent at most.
+// head are left out: elementwise or tiny, they add a few percent at most. It counts what
+// transformers computes: tunelab's classifier computes the last layer at the first position
+// alone (lab/encoder Logits), so its rate is one of the same work, not of its own products.
 func ForwardFLOPs(cfg *hfmodel.Config, batch, seq int) int64 {
 	b, s, h, i := int64(batch), int64(seq), int64(cfg.HiddenSize), int64(cfg.IntermediateSize)
 	dense := 2 * b * s * (4*h*h + 2*h*i)
