@@ -35,10 +35,7 @@ func forward(t *testing.T, ck *hfmodel.Checkpoint, goldenFile string) (logits, h
 // forwardModel is forward with the model m built from ck.
 func forwardModel(t *testing.T, m *encoder.Model, ck *hfmodel.Checkpoint, goldenFile string) (logits, hidden []float32) {
 	t.Helper()
-	store := model.NewStore()
-	if err := m.LoadVariables(store, ck, 0); err != nil {
-		t.Fatal(err)
-	}
+	store := loadStore(t, m, ck, 0)
 	// Two programs: a graph visits a scope once, and Logits computes the last layer's first
 	// position alone.
 	run := func(build func(scope *model.Scope, tokens, mask, typeIDs *Node) *Node) []float32 {
@@ -53,6 +50,16 @@ func forwardModel(t *testing.T, m *encoder.Model, ck *hfmodel.Checkpoint, golden
 		return tensors.MustCopyFlatData[float32](out[0])
 	}
 	return run(m.Logits), run(m.Encode)
+}
+
+// loadStore returns a store holding ck's parameters for m, a new head drawn with seed.
+func loadStore(t *testing.T, m *encoder.Model, ck *hfmodel.Checkpoint, seed uint64) *model.Store {
+	t.Helper()
+	store := model.NewStore()
+	if err := m.LoadVariables(store, ck, seed); err != nil {
+		t.Fatal(err)
+	}
+	return store
 }
 
 // tokenTypes returns the golden token type ids, or zeros for a family without them.
@@ -206,10 +213,7 @@ func TestFreshHeadIsInitialisedLikeTransformers(t *testing.T) {
 	} {
 		head := func(seed uint64) (weights, biases []float32) {
 			m := encoder.New(tc.ck.Config, len(labels))
-			store := model.NewStore()
-			if err := m.LoadVariables(store, tc.ck, seed); err != nil {
-				t.Fatal(err)
-			}
+			store := loadStore(t, m, tc.ck, seed)
 			if got := store.GetVariable("/classifier/dense/weights").Shape().Dimensions; !slices.Equal(got, tc.want.Shape) {
 				t.Fatalf("%s: head weights %v, transformers drew %v", tc.name, got, tc.want.Shape)
 			}
@@ -286,10 +290,7 @@ func TestLogitsComputeTheLastLayerAtTheFirstPosition(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := encoder.New(ck.Config, len(ck.Labels))
-	store := model.NewStore()
-	if err := m.LoadVariables(store, ck, 0); err != nil {
-		t.Fatal(err)
-	}
+	store := loadStore(t, m, ck, 0)
 	goldenFile := filepath.Join(dir, "golden.safetensors")
 	ids := golden(t, goldenFile, "input_ids")
 	b, s := ids.Shape().Dim(0), ids.Shape().Dim(1)

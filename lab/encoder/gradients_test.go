@@ -79,10 +79,7 @@ func gradientsLike(t *testing.T, fixture string, problem hfmodel.ProblemType, pa
 	}
 	zero := 0.0
 	m := encoder.New(ck.Config, len(ck.Labels)).WithDropout(&zero).WithMatmulDType(matmul)
-	store := model.NewStore()
-	if err := m.LoadVariables(store, ck, 0); err != nil {
-		t.Fatal(err)
-	}
+	store := loadStore(t, m, ck, 0)
 	params := hfmodel.Params(ck.Config, len(ck.Labels))
 	exec, err := model.NewExec(goldenpkg.Backend(t), store, func(scope *model.Scope, tokens, mask, typeIDs, labels *Node) []*Node {
 		var real *Node
