@@ -62,6 +62,15 @@ func loadStore(t *testing.T, m *encoder.Model, ck *hfmodel.Checkpoint, seed uint
 	return store
 }
 
+// skipWithoutBF16Products skips a bfloat16 test on an engine whose bfloat16 products lab.Load
+// refuses (backend.CheckMatmulDType: the Go backend).
+func skipWithoutBF16Products(t *testing.T) {
+	t.Helper()
+	if err := backend.CheckMatmulDType(goldenpkg.Backend(t), dtypes.BFloat16); err != nil {
+		t.Skipf("lab.Load refuses this engine's bfloat16 products: %v", err)
+	}
+}
+
 // tokenTypes returns the golden token type ids, or zeros for a family without them.
 func tokenTypes(t *testing.T, ck *hfmodel.Checkpoint, goldenFile string) *tensors.Tensor {
 	if ck.Config.TypeVocabSize > 1 {
@@ -137,9 +146,7 @@ func miniLMWithHead(t *testing.T) *hfmodel.Checkpoint {
 // accumulation) the real MiniLM's logits and hidden states stay within bfloat16's precision of
 // transformers' float32 ones, and do differ from them (the bfloat16 path is taken).
 func TestBF16MatmulsStayCloseToTransformers(t *testing.T) {
-	if err := backend.CheckMatmulDType(goldenpkg.Backend(t), dtypes.BFloat16); err != nil {
-		t.Skipf("lab.Load refuses this engine's bfloat16 products: %v", err)
-	}
+	skipWithoutBF16Products(t)
 	ck := miniLMWithHead(t)
 	goldenFile := filepath.Join("testdata", "minilm", "golden.safetensors")
 	logits, hidden := forwardModel(t, encoder.New(ck.Config, 2).WithMatmulDType(dtypes.BFloat16), ck, goldenFile)

@@ -11,7 +11,6 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	goldenpkg "github.com/tunelab/tunelab/internal/golden"
-	"github.com/tunelab/tunelab/lab/backend"
 	"github.com/tunelab/tunelab/lab/encoder"
 	"github.com/tunelab/tunelab/lab/hfmodel"
 )
@@ -30,9 +29,7 @@ func TestGradientsMatchTorch(t *testing.T) {
 // dtype, so the encoder names bfloat16 there: see Model.dot), and the loss and gradients stay
 // within bfloat16 precision of torch's float32 ones.
 func TestBF16GradientsStayCloseToTorch(t *testing.T) {
-	if err := backend.CheckMatmulDType(goldenpkg.Backend(t), dtypes.BFloat16); err != nil {
-		t.Skipf("lab.Load refuses this engine's bfloat16 products: %v", err)
-	}
+	skipWithoutBF16Products(t)
 	// bfloat16 keeps 8 bits of mantissa: the forward pass's rounding alone moves the loss by
 	// 0.2% and the gradients by up to 6% of their largest entry here.
 	g := gradientsLike(t, "bert-tiny-cls", hfmodel.SingleLabel, 0, dtypes.BFloat16, tolerance{loss: 1e-2, gradient: 0.1, noise: 1e-3})
