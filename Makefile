@@ -19,11 +19,13 @@ BIN := build/tunelab
 
 .PHONY: setup models models-all demo test bench tunelab
 
-# setup installs what the lab needs: XLA's CPU plugin (the engine), Go modules, the Python
+# setup installs what the lab needs: XLA's CPU plugin (the engine), tcmalloc (the allocator its
+# processes preload, lab/backend TCMalloc), Go modules, the Python
 # packages the tests use as oracles (light: tokenizers, scikit-learn, gradio_client), and the
 # offline default model; then it says which engine tunelab will run on.
 setup: models
 	bash scripts/setup/xla-plugin.sh
+	bash scripts/setup/tcmalloc.sh
 	go mod download
 	$(PYTHON) -m pip install --quiet -r requirements-test.txt
 	go run ./cmd/tunelab engine

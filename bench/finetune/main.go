@@ -32,6 +32,7 @@ import (
 	"github.com/tunelab/tunelab/bench/forward/benchkit"
 	"github.com/tunelab/tunelab/internal/atomicfile"
 	"github.com/tunelab/tunelab/lab"
+	"github.com/tunelab/tunelab/lab/backend"
 	"github.com/tunelab/tunelab/lab/backend/xlacache"
 	"github.com/tunelab/tunelab/lab/data"
 	"github.com/tunelab/tunelab/lab/train"
@@ -117,6 +118,7 @@ func median(xs []float64) float64 {
 }
 
 func main() {
+	backend.StartTuned() // the engines' settings, as the tunelab command runs with
 	dataDir := flag.String("data", data.DefaultDir(""), "data directory holding disaster_tweets/")
 	modelDir := flag.String("model", "models/all-MiniLM-L6-v2", "pretrained checkpoint directory")
 	seedList := flag.String("seeds", "1,2,3", "comma-separated training seeds (head init, order, dropout)")

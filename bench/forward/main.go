@@ -36,10 +36,12 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/tunelab/tunelab/bench/forward/benchkit"
+	"github.com/tunelab/tunelab/lab/backend"
 	"github.com/tunelab/tunelab/lab/encoder"
 )
 
 func main() {
+	backend.StartTuned() // the engines' settings, as the tunelab command runs with
 	minilm := flag.String("model", "models/all-MiniLM-L6-v2", "checkpoint directory of the MiniLM workloads")
 	only := flag.String("only", "", "run only the workload with this name (minilm, minilm-512 or bert-base)")
 	batch := flag.Int("batch", 0, "batch size of every selected workload, when > 0")

@@ -48,6 +48,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/tunelab/tunelab/bench/forward/benchkit"
+	"github.com/tunelab/tunelab/lab/backend"
 	"github.com/tunelab/tunelab/lab/encoder"
 	"github.com/tunelab/tunelab/lab/train"
 )
@@ -64,6 +65,7 @@ type options struct {
 }
 
 func main() {
+	backend.StartTuned() // the engines' settings, as the tunelab command runs with
 	minilm := flag.String("model", "models/all-MiniLM-L6-v2", "checkpoint directory of the MiniLM workloads")
 	var o options
 	flag.IntVar(&o.reps, "reps", 3, "timed steps per side and workload (after one warm-up step)")

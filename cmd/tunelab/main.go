@@ -15,6 +15,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/tunelab/tunelab/lab/backend"
 )
 
 // command is one subcommand; each lives in its own file and registers itself in init.
@@ -41,7 +43,7 @@ func usage(w io.Writer) {
 }
 
 func main() {
-	startTuned()
+	backend.StartTuned()
 	if len(os.Args) < 2 || os.Args[1] == "help" || os.Args[1] == "-h" || os.Args[1] == "--help" {
 		usage(os.Stdout)
 		return

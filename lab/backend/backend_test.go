@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -266,17 +267,77 @@ func TestMatmulDType(t *testing.T) {
 }
 
 // TestTunedEnviron adds what is missing and keeps what the environment sets, its own values
-// included (asyncpreemptoff=0 stays 0).
+// included (asyncpreemptoff=0 stays 0, an LD_PRELOAD of its own, even empty, stays as it is).
 func TestTunedEnviron(t *testing.T) {
-	for _, c := range []struct{ environ, want []string }{
-		{[]string{"PATH=/bin"}, []string{"PATH=/bin", "GODEBUG=asyncpreemptoff=1", "GLIBC_TUNABLES=glibc.malloc.hugetlb=1"}},
-		{[]string{"GODEBUG=gctrace=1", "GLIBC_TUNABLES=glibc.malloc.arena_max=2"},
+	const tcmalloc = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4"
+	for _, c := range []struct {
+		environ   []string
+		allocator string
+		want      []string
+	}{
+		{[]string{"PATH=/bin"}, "", []string{"PATH=/bin", "GODEBUG=asyncpreemptoff=1", "GLIBC_TUNABLES=glibc.malloc.hugetlb=1"}},
+		{[]string{"PATH=/bin"}, tcmalloc, []string{"PATH=/bin", "GODEBUG=asyncpreemptoff=1", "GLIBC_TUNABLES=glibc.malloc.hugetlb=1", "LD_PRELOAD=" + tcmalloc}},
+		{[]string{"GODEBUG=gctrace=1", "GLIBC_TUNABLES=glibc.malloc.arena_max=2"}, "",
 			[]string{"GODEBUG=gctrace=1,asyncpreemptoff=1", "GLIBC_TUNABLES=glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1"}},
-		{[]string{"GODEBUG=asyncpreemptoff=0", "GLIBC_TUNABLES="}, []string{"GODEBUG=asyncpreemptoff=0", "GLIBC_TUNABLES=glibc.malloc.hugetlb=1"}},
-		{[]string{"GLIBC_TUNABLES=glibc.malloc.hugetlb=0", "GODEBUG=x=1,asyncpreemptoff=1"}, nil},
+		{[]string{"GODEBUG=asyncpreemptoff=0", "GLIBC_TUNABLES="}, "", []string{"GODEBUG=asyncpreemptoff=0", "GLIBC_TUNABLES=glibc.malloc.hugetlb=1"}},
+		{[]string{"GLIBC_TUNABLES=glibc.malloc.hugetlb=0", "GODEBUG=x=1,asyncpreemptoff=1"}, "", nil},
+		{[]string{"GLIBC_TUNABLES=glibc.malloc.hugetlb=1", "GODEBUG=asyncpreemptoff=1", "LD_PRELOAD="}, tcmalloc, nil},
+		{[]string{"GLIBC_TUNABLES=glibc.malloc.hugetlb=1", "GODEBUG=asyncpreemptoff=1", "LD_PRELOAD=/opt/libjemalloc.so.2"}, tcmalloc, nil},
 	} {
-		if got := TunedEnviron(c.environ); !slices.Equal(got, c.want) {
-			t.Errorf("TunedEnviron(%q) = %q, want %q", c.environ, got, c.want)
+		if got := tunedEnviron(c.environ, c.allocator); !slices.Equal(got, c.want) {
+			t.Errorf("tunedEnviron(%q, %q) = %q, want %q", c.environ, c.allocator, got, c.want)
 		}
+	}
+}
+
+// TestUntuned: a peer's environment loses the huge-page tunable and tcmalloc's preload that
+// TunedEnviron adds, and keeps every other tunable and preloaded library.
+func TestUntuned(t *testing.T) {
+	const tcmalloc = "/usr/lib/libtcmalloc_minimal.so.4"
+	for _, c := range []struct{ environ, want []string }{
+		{[]string{"GLIBC_TUNABLES=glibc.malloc.hugetlb=1", "LD_PRELOAD=" + tcmalloc, "HOME=/root"}, []string{"HOME=/root"}},
+		{[]string{"GLIBC_TUNABLES=glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1", "LD_PRELOAD=/opt/a.so " + tcmalloc + ":/opt/b.so"},
+			[]string{"GLIBC_TUNABLES=glibc.malloc.arena_max=2", "LD_PRELOAD=/opt/a.so:/opt/b.so"}},
+		{[]string{"GLIBC_TUNABLES=glibc.malloc.arena_max=2", "LD_PRELOAD=/opt/a.so"}, []string{"GLIBC_TUNABLES=glibc.malloc.arena_max=2", "LD_PRELOAD=/opt/a.so"}},
+	} {
+		if got := untuned(c.environ, tcmalloc); !slices.Equal(got, c.want) {
+			t.Errorf("untuned(%q) = %q, want %q", c.environ, got, c.want)
+		}
+	}
+}
+
+// TestStartTuned: a program started without the engines' environment settings starts again with
+// them, keeping the rest of its environment and its arguments, and runs on tcmalloc where this
+// machine has it (the dynamic loader mapped the library: /proc/self/maps).
+func TestStartTuned(t *testing.T) {
+	if os.Getenv("TUNELAB_TUNED_CHILD") == "1" {
+		StartTuned()
+		os.Stdout.WriteString(strings.Join([]string{os.Getenv("GODEBUG"), os.Getenv("GLIBC_TUNABLES"), os.Getenv("TUNELAB_KEEP"), os.Args[len(os.Args)-1], Allocator()}, "|"))
+		os.Exit(0)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStartTuned$", "-test.v=false")
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GODEBUG=") && !strings.HasPrefix(kv, "GLIBC_TUNABLES=") && !strings.HasPrefix(kv, "LD_PRELOAD=") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env, "TUNELAB_TUNED_CHILD=1", "TUNELAB_KEEP=kept", "GODEBUG=gctrace=0")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	allocator := "glibc malloc"
+	if lib := TCMalloc(); lib != "" {
+		mapped, err := filepath.EvalSymlinks(lib) // the file the loader mapped
+		if err != nil {
+			t.Fatal(err)
+		}
+		allocator = "tcmalloc (" + mapped + ")"
+	} else if runtime.GOOS == "linux" && os.Getenv("CI") != "" {
+		t.Fatal("no tcmalloc on this machine: make setup installs it (scripts/setup/tcmalloc.sh)")
+	}
+	if want := "gctrace=0,asyncpreemptoff=1|glibc.malloc.hugetlb=1|kept|-test.v=false|" + allocator; string(out) != want {
+		t.Errorf("started again with %q, want %q", out, want)
 	}
 }

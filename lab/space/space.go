@@ -345,6 +345,8 @@ ENV GOEXPERIMENT=simd
 RUN go build -trimpath -ldflags="-s -w" -o /out/tunelab ./cmd/tunelab
 
 FROM debian:bookworm-slim
+# tcmalloc: tunelab preloads it (lab/backend TCMalloc), which makes XLA's steps 5-25% faster.
+RUN apt-get update && apt-get install -y --no-install-recommends libtcmalloc-minimal4 && rm -rf /var/lib/apt/lists/*
 # Spaces run the container as user 1000; go-xla finds the plugin in its ~/.local/lib/go-xla.
 RUN useradd --create-home --uid 1000 user
 COPY --from=build /out/tunelab /usr/local/bin/tunelab

@@ -134,6 +134,7 @@ func checkDockerfile(t *testing.T, d, src, model, cmd string) {
 		"RUN go build -trimpath",
 		"COPY --from=build --chown=1000:1000 /out/go-xla /home/user/.local/lib/go-xla",
 		"-o /out/tunelab ./cmd/tunelab",
+		"apt-get install -y --no-install-recommends libtcmalloc-minimal4",
 		"RUN useradd --create-home --uid 1000 user",
 		"COPY --from=build /out/tunelab /usr/local/bin/tunelab",
 		"COPY --chown=1000:1000 " + model + " /app/model",

@@ -5,7 +5,8 @@
 # and completion; without it the kernel complains at every start), and the kernelspec with
 # --raw_error and the environment every cell needs (GOEXPERIMENT=simd and GODEBUG=asyncpreemptoff=1:
 # without them GoMLX's Go backend runs ~6x and 3.6x slower; GLIBC_TUNABLES=glibc.malloc.hugetlb=1:
-# XLA's training steps 12% faster). Then JupyterLab's settings (no news pop-up, no update checks), the
+# XLA's training steps 12% faster; LD_PRELOAD of tcmalloc where it is installed, scripts/setup/tcmalloc.sh:
+# 5-25% faster still, see lab/backend TCMalloc). Then JupyterLab's settings (no news pop-up, no update checks), the
 # notebooks marked trusted, and a CJK font for Chinese reports (see install_cjk_font).
 #
 # Usage: bash scripts/lab/install.sh     (PYTHON=python3 by default; JUPYTER_DATA_DIR is honoured)
@@ -29,9 +30,10 @@ PATH="$gobin:$goroot_bin:$PATH" "$gobin/gonb" --install --raw_error
 kernel_json=$("$PYTHON" -c 'import jupyter_core.paths as p, os; print(os.path.join(p.jupyter_data_dir(), "kernels", "gonb", "kernel.json"))')
 [[ -f "$kernel_json" ]] || { echo "install.sh: gonb --install wrote no $kernel_json" >&2; exit 1; }
 
-"$PYTHON" - "$kernel_json" "$gobin:$goroot_bin" <<'PY'
+tcmalloc=$(ldconfig -p 2>/dev/null | grep -Eo '/[^ ]*/libtcmalloc(_minimal)?\.so\.4$' | head -n 1 || true)
+"$PYTHON" - "$kernel_json" "$gobin:$goroot_bin" "$tcmalloc" <<'PY'
 import json, os, sys
-path, tool_path = sys.argv[1], sys.argv[2]
+path, tool_path, tcmalloc = sys.argv[1], sys.argv[2], sys.argv[3]
 spec = json.load(open(path))
 env = spec.setdefault("env", {})
 env.update({
@@ -40,6 +42,8 @@ env.update({
     "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1",  # XLA's training steps 12% faster (lab/backend)
     "PATH": tool_path + ":" + os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
 })
+if tcmalloc:  # every cell's program, as the tunelab command (lab/backend TunedEnviron)
+    env["LD_PRELOAD"] = tcmalloc
 # Unset, the lab picks its own safe Go backend settings (lab/backend); a chosen one is kept.
 if os.environ.get("GOMLX_BACKEND"):
     env["GOMLX_BACKEND"] = os.environ["GOMLX_BACKEND"]

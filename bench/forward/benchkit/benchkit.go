@@ -159,9 +159,9 @@ func RunPeer(cmd *osexec.Cmd, side string, batch int) (Result, error) {
 }
 
 // PeerEnviron is this process's environment for a peer (torch, Gradio, tokenizers) as its own
-// users run it: without the glibc tunable that tunelab sets for XLA's buffers
-// (backend.TunedEnviron; make exports it to every command), which is no setting of theirs.
-func PeerEnviron() []string { return backend.WithoutHugePages(os.Environ()) }
+// users run it: without the glibc tunable and the tcmalloc preload that tunelab sets for XLA's
+// buffers (backend.TunedEnviron), which are no settings of theirs.
+func PeerEnviron() []string { return backend.Untuned(os.Environ()) }
 
 // EnvOr returns the environment variable key, or def when it is unset or empty.
 func EnvOr(key, def string) string {
