@@ -293,15 +293,15 @@ func TestTunedEnviron(t *testing.T) {
 // TestUntuned: a peer's environment loses the huge-page tunable and tcmalloc's preload that
 // TunedEnviron adds, and keeps every other tunable and preloaded library.
 func TestUntuned(t *testing.T) {
-	const tcmalloc = "/usr/lib/libtcmalloc_minimal.so.4"
+	const tcmalloc = "/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4"
 	for _, c := range []struct{ environ, want []string }{
 		{[]string{"GLIBC_TUNABLES=glibc.malloc.hugetlb=1", "LD_PRELOAD=" + tcmalloc, "HOME=/root"}, []string{"HOME=/root"}},
 		{[]string{"GLIBC_TUNABLES=glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1", "LD_PRELOAD=/opt/a.so " + tcmalloc + ":/opt/b.so"},
 			[]string{"GLIBC_TUNABLES=glibc.malloc.arena_max=2", "LD_PRELOAD=/opt/a.so:/opt/b.so"}},
 		{[]string{"GLIBC_TUNABLES=glibc.malloc.arena_max=2", "LD_PRELOAD=/opt/a.so"}, []string{"GLIBC_TUNABLES=glibc.malloc.arena_max=2", "LD_PRELOAD=/opt/a.so"}},
 	} {
-		if got := untuned(c.environ, tcmalloc); !slices.Equal(got, c.want) {
-			t.Errorf("untuned(%q) = %q, want %q", c.environ, got, c.want)
+		if got := Untuned(c.environ); !slices.Equal(got, c.want) {
+			t.Errorf("Untuned(%q) = %q, want %q", c.environ, got, c.want)
 		}
 	}
 }

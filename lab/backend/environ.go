@@ -136,13 +136,9 @@ func StartTuned() {
 
 // Untuned returns environ without what TunedEnviron adds for tunelab's engines, keeping every
 // other setting: the environment for programs that are not tunelab's (a benchmark's peers, run
-// as their own users run them). It drops glibc.malloc.hugetlb from GLIBC_TUNABLES and tcmalloc
-// (at the path allocator) from LD_PRELOAD.
+// as their own users run them). It drops glibc.malloc.hugetlb from GLIBC_TUNABLES and any
+// tcmalloc from LD_PRELOAD.
 func Untuned(environ []string) []string {
-	return untuned(environ, TCMalloc())
-}
-
-func untuned(environ []string, allocator string) []string {
 	name, _, _ := strings.Cut(mallocHugePages, "=")
 	var env []string
 	for _, kv := range environ {
@@ -158,7 +154,7 @@ func untuned(environ []string, allocator string) []string {
 			kv = key + "=" + strings.Join(kept, ":")
 		case "LD_PRELOAD": // the loader takes colons or spaces between paths
 			for _, lib := range strings.FieldsFunc(value, func(r rune) bool { return r == ':' || r == ' ' }) {
-				if lib != allocator {
+				if !isTCMalloc(lib) {
 					kept = append(kept, lib)
 				}
 			}
@@ -184,10 +180,13 @@ func Allocator() string {
 			if len(fields) < 6 {
 				continue
 			}
-			if path := fields[len(fields)-1]; strings.HasPrefix(filepath.Base(path), "libtcmalloc") {
+			if path := fields[len(fields)-1]; isTCMalloc(path) {
 				return "tcmalloc (" + path + ")"
 			}
 		}
 	}
 	return "glibc malloc"
 }
+
+// isTCMalloc reports whether the shared library at path is tcmalloc's.
+func isTCMalloc(path string) bool { return strings.HasPrefix(filepath.Base(path), "libtcmalloc") }
