@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/tunelab/tunelab/lab/backend"
 	"github.com/tunelab/tunelab/lab/backend/xlacache"
@@ -32,11 +31,11 @@ func runEngine(_ context.Context, args []string, stdout, stderr io.Writer) error
 	defer b.Finalize()
 	backend.Announce(stdout, b, backend.MatmulDType(b))
 	if backend.ShapesFor(b).Few {
-		allocator := backend.Allocator()
-		if !strings.HasPrefix(allocator, "tcmalloc") {
-			allocator += ": XLA's training steps take 5-25% longer than with tcmalloc (Debian, Ubuntu: apt install libtcmalloc-minimal4)"
+		if lib := backend.LoadedTCMalloc(); lib != "" {
+			fmt.Fprintf(stdout, "tunelab: memory allocator tcmalloc (%s)\n", lib)
+		} else {
+			fmt.Fprintln(stdout, "tunelab: memory allocator glibc malloc: XLA's training steps take 5-25% longer than with tcmalloc (Debian, Ubuntu: apt install libtcmalloc-minimal4)")
 		}
-		fmt.Fprintf(stdout, "tunelab: memory allocator %s\n", allocator)
 		if folder, why := backend.ProgramCache(b); why == nil {
 			fmt.Fprintf(stdout, "tunelab: compiled programs are cached in %s (%s=off: compile in every run)\n", folder, xlacache.EnvVar)
 		} else {

@@ -312,7 +312,7 @@ func TestUntuned(t *testing.T) {
 func TestStartTuned(t *testing.T) {
 	if os.Getenv("TUNELAB_TUNED_CHILD") == "1" {
 		StartTuned()
-		os.Stdout.WriteString(strings.Join([]string{os.Getenv("GODEBUG"), os.Getenv("GLIBC_TUNABLES"), os.Getenv("TUNELAB_KEEP"), os.Args[len(os.Args)-1], Allocator()}, "|"))
+		os.Stdout.WriteString(strings.Join([]string{os.Getenv("GODEBUG"), os.Getenv("GLIBC_TUNABLES"), os.Getenv("TUNELAB_KEEP"), os.Args[len(os.Args)-1], LoadedTCMalloc()}, "|"))
 		os.Exit(0)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestStartTuned$", "-test.v=false")
@@ -327,17 +327,17 @@ func TestStartTuned(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	allocator := "glibc malloc"
+	loaded := "" // glibc's malloc
 	if lib := TCMalloc(); lib != "" {
 		mapped, err := filepath.EvalSymlinks(lib) // the file the loader mapped
 		if err != nil {
 			t.Fatal(err)
 		}
-		allocator = "tcmalloc (" + mapped + ")"
+		loaded = mapped
 	} else if runtime.GOOS == "linux" && os.Getenv("CI") != "" {
 		t.Fatal("no tcmalloc on this machine: make setup installs it (scripts/setup/tcmalloc.sh)")
 	}
-	if want := "gctrace=0,asyncpreemptoff=1|glibc.malloc.hugetlb=1|kept|-test.v=false|" + allocator; string(out) != want {
+	if want := "gctrace=0,asyncpreemptoff=1|glibc.malloc.hugetlb=1|kept|-test.v=false|" + loaded; string(out) != want {
 		t.Errorf("started again with %q, want %q", out, want)
 	}
 }

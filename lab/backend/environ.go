@@ -170,22 +170,19 @@ func Untuned(environ []string) []string {
 	return env
 }
 
-// Allocator says which allocator this process runs on: tcmalloc's library path where the
-// dynamic loader mapped it (/proc/self/maps), else "glibc malloc".
-func Allocator() string {
+// LoadedTCMalloc returns the path of the tcmalloc library the dynamic loader mapped into this
+// process (/proc/self/maps), or "" when it runs on glibc's malloc.
+func LoadedTCMalloc() string {
 	maps, err := os.ReadFile("/proc/self/maps")
-	if err == nil {
-		for _, line := range strings.Split(string(maps), "\n") {
-			fields := strings.Fields(line)
-			if len(fields) < 6 {
-				continue
-			}
-			if path := fields[len(fields)-1]; isTCMalloc(path) {
-				return "tcmalloc (" + path + ")"
-			}
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(maps), "\n") {
+		if fields := strings.Fields(line); len(fields) >= 6 && isTCMalloc(fields[len(fields)-1]) {
+			return fields[len(fields)-1]
 		}
 	}
-	return "glibc malloc"
+	return ""
 }
 
 // isTCMalloc reports whether the shared library at path is tcmalloc's.
