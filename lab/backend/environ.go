@@ -45,17 +45,13 @@ func TCMalloc() string {
 	}
 	for _, dir := range libDirs {
 		for _, name := range tcmallocNames {
-			if path := filepath.Join(dir, name); regularFile(path) {
+			path := filepath.Join(dir, name)
+			if _, err := os.Stat(path); err == nil {
 				return path
 			}
 		}
 	}
 	return ""
-}
-
-func regularFile(path string) bool {
-	info, err := os.Stat(path)
-	return err == nil && info.Mode().IsRegular()
 }
 
 // TunedEnviron returns environ (KEY=value entries, as os.Environ) with GODEBUG's

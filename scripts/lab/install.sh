@@ -30,7 +30,7 @@ PATH="$gobin:$goroot_bin:$PATH" "$gobin/gonb" --install --raw_error
 kernel_json=$("$PYTHON" -c 'import jupyter_core.paths as p, os; print(os.path.join(p.jupyter_data_dir(), "kernels", "gonb", "kernel.json"))')
 [[ -f "$kernel_json" ]] || { echo "install.sh: gonb --install wrote no $kernel_json" >&2; exit 1; }
 
-tcmalloc=$(ldconfig -p 2>/dev/null | grep -Eo '/[^ ]*/libtcmalloc(_minimal)?\.so\.4$' | head -n 1 || true)
+tcmalloc=$(bash scripts/setup/tcmalloc.sh --path)
 "$PYTHON" - "$kernel_json" "$gobin:$goroot_bin" "$tcmalloc" <<'PY'
 import json, os, sys
 path, tool_path, tcmalloc = sys.argv[1], sys.argv[2], sys.argv[3]

@@ -5,11 +5,17 @@
 # fresh pages the kernel must zero, 4-12% of a training step's CPU time.
 #
 #   scripts/setup/tcmalloc.sh          (idempotent; as root with apt-get, else it says how)
+#   scripts/setup/tcmalloc.sh --path   (prints the installed library's path, nothing without one)
 #
 # Without it tunelab runs on glibc's malloc, as fast as before, and `tunelab engine` says so.
 set -euo pipefail
 
-have() { ldconfig -p 2>/dev/null | grep -Eo '/[^ ]*/libtcmalloc(_minimal)?\.so\.4$' | head -n 1; }
+have() { ldconfig -p 2>/dev/null | grep -Eo '/[^ ]*/libtcmalloc(_minimal)?\.so\.4$' | head -n 1 || true; }
+
+if [[ ${1:-} == --path ]]; then
+	have
+	exit 0
+fi
 
 if [[ $(uname -s) != Linux ]]; then
 	echo "tcmalloc.sh: tunelab preloads tcmalloc on Linux only: glibc's allocator is the one it replaces"
