@@ -341,3 +341,22 @@ func TestStartTuned(t *testing.T) {
 		t.Errorf("started again with %q, want %q", out, want)
 	}
 }
+
+// TestTCMallocScriptAgrees: the shell's finder (scripts/setup/tcmalloc.sh --path, which the
+// notebooks' kernel preloads) and TCMalloc (the tunelab command's) name the same library, so a
+// cell and the command run on the same allocator.
+func TestTCMallocScriptAgrees(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("tunelab preloads tcmalloc on Linux only")
+	}
+	out, err := exec.Command("bash", filepath.Join("..", "..", "scripts", "setup", "tcmalloc.sh"), "--path").Output()
+	if err != nil {
+		t.Fatalf("tcmalloc.sh --path: %v", err)
+	}
+	if got, want := strings.TrimSpace(string(out)), TCMalloc(); got != want {
+		t.Errorf("tcmalloc.sh --path = %q, TCMalloc() = %q", got, want)
+	}
+	if TCMalloc() == "" && os.Getenv("CI") != "" {
+		t.Fatal("no tcmalloc on this machine: make setup installs it (scripts/setup/tcmalloc.sh)")
+	}
+}

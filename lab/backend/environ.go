@@ -25,7 +25,8 @@ const (
 )
 
 // tcmallocNames are the shared libraries of gperftools' tcmalloc, the minimal one (Debian's and
-// Ubuntu's libtcmalloc-minimal4) first, and libDirs where distributions put them.
+// Ubuntu's libtcmalloc-minimal4) first, and libDirs where distributions put them; the shell's
+// finder, scripts/setup/tcmalloc.sh --path, searches the same.
 var (
 	tcmallocNames = []string{"libtcmalloc_minimal.so.4", "libtcmalloc.so.4"}
 	libDirs       = []string{"/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib"}

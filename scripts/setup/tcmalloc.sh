@@ -10,7 +10,20 @@
 # Without it tunelab runs on glibc's malloc, as fast as before, and `tunelab engine` says so.
 set -euo pipefail
 
-have() { ldconfig -p 2>/dev/null | grep -Eo '/[^ ]*/libtcmalloc(_minimal)?\.so\.4$' | head -n 1 || true; }
+# have prints the library tunelab preloads: the same names in the same folders, in the same order,
+# as lab/backend TCMalloc (TestTCMallocScriptAgrees holds the two together).
+have() {
+	local dir name
+	for dir in /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib64 /usr/lib /usr/local/lib; do
+		for name in libtcmalloc_minimal.so.4 libtcmalloc.so.4; do
+			if [[ -e $dir/$name ]]; then
+				echo "$dir/$name"
+				return
+			fi
+		done
+	done
+	return 0 # none: nothing printed
+}
 
 if [[ ${1:-} == --path ]]; then
 	have
