@@ -8,7 +8,7 @@
 //
 // playwright-core comes from lab/serve/e2e, the repository's browser driver (`npm ci` there).
 import { createRequire } from "node:module";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -19,7 +19,9 @@ const lab = new URL(process.env.LAB_URL);
 const names = JSON.parse(process.env.LAB_NOTEBOOKS);
 const shots = process.env.LAB_SCREENSHOTS;
 
-const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "tunelab-chromium-")), {
+const userDataDir = mkdtempSync(join(tmpdir(), "tunelab-chromium-"));
+// A persistent context is how playwright takes a fresh --user-data-dir (17 MB once used).
+const browser = await chromium.launchPersistentContext(userDataDir, {
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   headless: true,
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -61,5 +63,6 @@ try {
   }
 } finally {
   await browser.close();
+  rmSync(userDataDir, { recursive: true, force: true });
 }
 console.log(JSON.stringify(report));
