@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tunelab/tunelab/internal/testenv"
 )
 
 // TestJupyterLabFirstLook opens the committed notebooks, as a fresh clone has them, in JupyterLab
@@ -105,15 +107,12 @@ func TestJupyterLabFirstLook(t *testing.T) {
 
 	names, _ := json.Marshal(notebooks)
 	shots := t.TempDir()
-	scratch := t.TempDir() // the browser's profile goes here, and must not stay
 	node := exec.CommandContext(ctx, "node", filepath.Join("e2e", "jupyterlab.mjs"))
-	node.Env = append(os.Environ(), "LAB_URL="+url+"?token="+token, "LAB_NOTEBOOKS="+string(names), "LAB_SCREENSHOTS="+shots, "TMPDIR="+scratch)
+	node.Env = append(os.Environ(), "LAB_URL="+url+"?token="+token, "LAB_NOTEBOOKS="+string(names), "LAB_SCREENSHOTS="+shots,
+		testenv.BrowserTempDir(t, "e2e/jupyterlab.mjs"))
 	out, err := node.Output()
 	if err != nil {
 		t.Fatalf("e2e/jupyterlab.mjs: %v\n%s\n--- JupyterLab log ---\n%s", err, stderrOf(err), log.String())
-	}
-	if left, _ := os.ReadDir(scratch); len(left) > 0 {
-		t.Errorf("e2e/jupyterlab.mjs left %d entries in its temporary folder (%s first)", len(left), left[0].Name())
 	}
 	var report map[string]struct {
 		Charts, Drawn, InlineSVG int

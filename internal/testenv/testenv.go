@@ -60,6 +60,20 @@ func Tool(t testing.TB, name, why string) string {
 	return path
 }
 
+// BrowserTempDir returns a TMPDIR=... entry for the environment of a browser script (script
+// names it in the failure), and fails the test at its end if the script left anything in that
+// folder: a Chromium profile is 17 MB, and every run would add one to the machine's /tmp.
+func BrowserTempDir(t testing.TB, script string) string {
+	t.Helper()
+	dir := t.TempDir()
+	t.Cleanup(func() { // runs before TempDir's own removal (cleanups run last-in, first-out)
+		if left, _ := os.ReadDir(dir); len(left) > 0 {
+			t.Errorf("%s left %d entries in its temporary folder (%s first)", script, len(left), left[0].Name())
+		}
+	})
+	return "TMPDIR=" + dir
+}
+
 // Browser returns what the headless-Chromium tests of the demo page need: node, the Chromium
 // binary ($CHROMIUM, else /usr/bin/chromium) and lab/serve/e2e, where `npm ci` has installed
 // playwright-core. A missing one calls Missing.

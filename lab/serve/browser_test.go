@@ -50,15 +50,11 @@ func TestBrowser(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "demo.mjs")
 	cmd.Dir = e2e
-	scratch := t.TempDir() // the browser's profile goes here, and must not stay
 	cmd.Env = append(os.Environ(), "DEMO_URL="+url, "DEMO_EXPECT="+string(expect), "CHROMIUM="+chromium,
-		"DEMO_FLAG_FILE="+filepath.Join(flagDir, FlagFile), "DEMO_SCREENSHOT="+absPath(t, shot), "TMPDIR="+scratch)
+		"DEMO_FLAG_FILE="+filepath.Join(flagDir, FlagFile), "DEMO_SCREENSHOT="+absPath(t, shot), testenv.BrowserTempDir(t, "e2e/demo.mjs"))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("e2e/demo.mjs: %v\n%s", err, out)
-	}
-	if left, _ := os.ReadDir(scratch); len(left) > 0 {
-		t.Errorf("e2e/demo.mjs left %d entries in its temporary folder (%s first)", len(left), left[0].Name())
 	}
 	t.Logf("%s", out)
 	if info, err := os.Stat(shot); err != nil || info.Size() < 10_000 {
