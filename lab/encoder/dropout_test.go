@@ -2,6 +2,7 @@ package encoder
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	. "github.com/gomlx/gomlx/core/graph"
@@ -131,12 +132,8 @@ func TestDropoutOffOutsideTraining(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, want := range [][]float32{{1, -2, 3, 4}, {1, -2, 3, 4}, {0, 0, 0, 0}} {
-		got := tensors.MustCopyFlatData[float32](res[i])
-		for j := range want {
-			if got[j] != want[j] {
-				t.Errorf("output %d: %v, want %v", i, got, want)
-				break
-			}
+		if got := tensors.MustCopyFlatData[float32](res[i]); !slices.Equal(got, want) {
+			t.Errorf("output %d: %v, want %v", i, got, want)
 		}
 	}
 }
