@@ -12,7 +12,6 @@ import (
 	"os"
 	osexec "os/exec"
 	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -136,12 +135,11 @@ func cpuTime() time.Duration {
 
 // RunPeer runs a Python peer that prints what benchkit.py's measure returns ({"seconds": [...],
 // "peak_rss_bytes": n}) and summarizes it as side's Result for batch samples per repetition.
-// The peer's standard error goes to ours. The garbage collector's free memory goes back to the
-// OS first, so that the peer has the machine's: after the Go backend's BERT-base steps (16 GB at
-// their peak) this process kept 17.7 GB, and torch's BERT-base step then ran out of 24.
+// The peer's standard error goes to ours. This process's free memory goes back to the OS first
+// (ReleaseFreeMemory), so that the peer has the machine's: after the Go backend's BERT-base steps
+// (16 GB at their peak) it kept 17.7 GB, and torch's BERT-base step then ran out of 24.
 func RunPeer(cmd *osexec.Cmd, side string, batch int) (Result, error) {
-	runtime.GC()
-	debug.FreeOSMemory()
+	ReleaseFreeMemory()
 	cmd.Stderr = os.Stderr
 	if cmd.Env == nil {
 		cmd.Env = PeerEnviron()
@@ -176,11 +174,10 @@ func EnvOr(key, def string) string {
 }
 
 // ResetPeakRSS resets the kernel's high-water mark of this process's resident memory (VmHWM) to
-// its current resident size, after returning the garbage collector's free memory to the OS, so
+// its current resident size, after returning its free memory to the OS (ReleaseFreeMemory), so
 // that PeakRSS then measures what the following work adds on top of the live heap.
 func ResetPeakRSS() error {
-	runtime.GC()
-	debug.FreeOSMemory()
+	ReleaseFreeMemory()
 	f, err := os.OpenFile("/proc/self/clear_refs", os.O_WRONLY, 0)
 	if err != nil {
 		return fmt.Errorf("resetting the peak resident memory: %w", err)
