@@ -6,7 +6,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -122,7 +121,11 @@ func isXLA(t *testing.T) bool {
 }
 
 // TestPredictAndEvaluateShareOnePath: the probabilities Predict serves and those Evaluate scores
-// come from one inference path, so they are equal to the last bit, whatever the batch.
+// come from one inference path, so on XLA they are equal to the last bit, whatever the batch. On
+// the Go backend they agree to float32 rounding: the two pad a batch to other lengths
+// (Probabilities to bucket lengths, Evaluate to lengths planned for the set) and its AVX-512
+// kernels round by the padded shape (example 37 of these: 0.48509413 against 0.4850941); a
+// different path (truncation, tokens, head) would move them by far more.
 func TestPredictAndEvaluateShareOnePath(t *testing.T) {
 	modelDir := testenv.ModelDir(t, lab.DefaultModel)
 	ctx := context.Background()
@@ -143,9 +146,19 @@ func TestPredictAndEvaluateShareOnePath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tolerance := 0.0
+	if !isXLA(t) {
+		tolerance = 1e-6
+	}
 	for i := range examples {
-		if !slices.Equal(probs[i], ev.Probabilities[i]) {
-			t.Errorf("example %d: Probabilities %v, Evaluate %v", i, probs[i], ev.Probabilities[i])
+		if len(probs[i]) != len(ev.Probabilities[i]) {
+			t.Fatalf("example %d: Probabilities %v, Evaluate %v", i, probs[i], ev.Probabilities[i])
+		}
+		for j, p := range probs[i] {
+			if math.Abs(float64(p-ev.Probabilities[i][j])) > tolerance {
+				t.Errorf("example %d: Probabilities %v, Evaluate %v (tolerance %g)", i, probs[i], ev.Probabilities[i], tolerance)
+				break
+			}
 		}
 	}
 }
