@@ -321,24 +321,10 @@ func peerVersions(ctx context.Context, python string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// machineDescription names the CPU, its widest SIMD extension (which decides GoMLX's kernels),
-// the cores and the memory.
+// machineDescription is benchkit.Machine (the CPU, its SIMD extension and bfloat16 units, the
+// cores) and the memory.
 func machineDescription() string {
-	info, _ := os.ReadFile("/proc/cpuinfo")
-	name, simd := runtime.GOARCH, "no AVX2"
-	for line := range strings.Lines(string(info)) {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			name = strings.TrimSpace(v)
-			break
-		}
-	}
-	switch {
-	case strings.Contains(string(info), " avx512f"):
-		simd = "AVX-512"
-	case strings.Contains(string(info), " avx2"):
-		simd = "AVX2, no AVX-512"
-	}
-	desc := fmt.Sprintf("%s, %s, %d cores", name, simd, runtime.NumCPU())
+	desc := benchkit.Machine()
 	if mem, err := os.ReadFile("/proc/meminfo"); err == nil {
 		var kb float64
 		if _, err := fmt.Sscanf(string(mem), "MemTotal: %g kB", &kb); err == nil {
