@@ -21,6 +21,7 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
+	"golang.org/x/sys/cpu"
 
 	"github.com/tunelab/tunelab/lab/backend"
 	"github.com/tunelab/tunelab/lab/hfmodel"
@@ -334,31 +335,24 @@ func parsePeak(cpuinfo string) (Peak, error) {
 // Machine names the CPU, its widest SIMD extension (which decides GoMLX's Go kernels) and its
 // bfloat16 units (which decide the default engine's product dtype, backend.MatmulDType).
 func Machine() string {
-	info, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH
-	}
-	name, simd := runtime.GOARCH, "no AVX2"
-	flags := map[string]bool{}
-	for line := range strings.Lines(string(info)) {
-		k, v, ok := strings.Cut(line, ":")
-		switch strings.TrimSpace(k) {
-		case "model name":
-			name = strings.TrimSpace(v)
-		case "flags":
-			for _, f := range strings.Fields(v) {
-				flags[f] = ok
+	name := runtime.GOARCH
+	if info, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.Lines(string(info)) {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				name = strings.TrimSpace(v)
+				break
 			}
 		}
 	}
-	switch {
-	case flags["avx512f"] && flags["amx_bf16"]:
+	simd := "no AVX2"
+	switch x := cpu.X86; {
+	case x.HasAVX512F && x.HasAMXBF16:
 		simd = "AVX-512 and AMX"
-	case flags["avx512f"] && flags["avx512_bf16"]:
+	case x.HasAVX512F && x.HasAVX512BF16:
 		simd = "AVX-512 with AVX512_BF16, no AMX"
-	case flags["avx512f"]:
+	case x.HasAVX512F:
 		simd = "AVX-512"
-	case flags["avx2"]:
+	case x.HasAVX2:
 		simd = "AVX2, no AVX-512"
 	}
 	return fmt.Sprintf("%s, %s, %d cores", name, simd, runtime.NumCPU())
