@@ -2,7 +2,8 @@
 // engines (XLA's CPU plugin and the Go backend by default), and in transformers + torch on the
 // same machine in the same run, and prints each engine's ratio to torch, the achieved GFLOP/s
 // (benchkit.ForwardFLOPs over the median time) and the peak resident memory from the warm-up
-// on, the loaded model included, for the workloads of benchkit.Workloads: all-MiniLM-L6-v2 at
+// on, the loaded model included (each engine and workload in a process of its own,
+// benchkit.MeasureAlone), for the workloads of benchkit.Workloads: all-MiniLM-L6-v2 at
 // batch 32 x seq 128 (minilm) and 8 x 512 (minilm-512), and a random BERT-base-shaped model at
 // 32 x 128 (bert-base).
 //
@@ -58,6 +59,11 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	if job, ok := benchkit.AloneJob(); ok {
+		benchkit.RunJob(job, workloads, *cpuProfile, func(w *benchkit.Workload, b compute.Backend, profile io.Writer) (benchkit.Measurement, error) {
+			return runTunelab(w, b, job.Engine, *reps, profile)
+		})
+	}
 	if *cpuProfile != "" && len(workloads) > 1 {
 		log.Fatal("-cpuprofile profiles one workload: add -only")
 	}
@@ -66,15 +72,6 @@ func main() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(tmp)
-	var profile io.Writer
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			log.Fatal(err)
-		}
-		defer f.Close()
-		profile = f
-	}
 	results := make([][]*benchkit.Result, len(workloads))
 	for _, w := range workloads {
 		if err := w.Prepare(tmp); err != nil {
@@ -88,20 +85,22 @@ func main() {
 	}
 	var descriptions []string
 	for _, engine := range names {
-		b, err := benchkit.OpenEngine(engine)
+		b, err := benchkit.OpenEngine(engine, os.Stderr)
 		if err != nil {
 			log.Fatal(err)
 		}
 		descriptions = append(descriptions, benchkit.DescribeEngine(engine, b))
+		b.Finalize()
 		for i, w := range workloads {
-			ours, err := runTunelab(w, b, engine, *reps, profile)
+			m, err := benchkit.MeasureAlone(benchkit.Job{Engine: engine, Workload: w.Name})
 			if err != nil {
-				log.Fatalf("%s on %s: %v", w.Name, engine, err)
+				log.Fatal(err)
 			}
+			ours := m.Result(engine, w.Batch)
+			ours.GFLOPS = benchkit.GFLOPS(w.FLOPs, ours.MedianSeconds)
 			log.Printf("%s: tunelab on %s %.3f s/batch (first %.2f s)", w.Name, engine, ours.MedianSeconds, ours.FirstSeconds)
 			results[i] = append(results[i], &ours)
 		}
-		b.Finalize()
 	}
 	for i, w := range workloads {
 		peer, err := benchkit.RunPeer(osexec.Command(*python, append([]string{filepath.Join("bench", "forward", "peer.py")}, w.PeerArgs(*reps, *device)...)...),
@@ -134,33 +133,27 @@ func main() {
 
 // runTunelab builds w's classifier and times reps forward passes over random tokens (after a
 // warm-up that compiles the graph), with the peak resident memory from the warm-up on.
-func runTunelab(w *benchkit.Workload, b compute.Backend, engine string, reps int, profile io.Writer) (benchkit.Result, error) {
+func runTunelab(w *benchkit.Workload, b compute.Backend, engine string, reps int, profile io.Writer) (benchkit.Measurement, error) {
 	ck, err := w.Checkpoint()
 	if err != nil {
-		return benchkit.Result{}, err
+		return benchkit.Measurement{}, err
 	}
 	m := encoder.New(ck.Config, len(ck.Labels)).WithMatmulDType(benchkit.MatmulDType(engine))
 	store := model.NewStore()
 	if err := m.LoadVariables(store, ck, 0); err != nil {
-		return benchkit.Result{}, err
+		return benchkit.Measurement{}, err
 	}
 	exec, err := model.NewExec(b, store, func(scope *model.Scope, tokens, mask *Node) *Node {
 		return m.Logits(scope, tokens, mask, nil)
 	})
 	if err != nil {
-		return benchkit.Result{}, err
+		return benchkit.Measurement{}, err
 	}
 	ids, mask := w.RandomTokens()
 	tIDs := tensors.FromFlatDataAndDimensions(ids, w.Batch, w.Seq)
 	tMask := tensors.FromFlatDataAndDimensions(mask, w.Batch, w.Seq)
-	measured, err := benchkit.Measure(reps, profile, func(int) error {
+	return benchkit.Measure(reps, profile, func(int) error {
 		_, err := exec.Exec1(tIDs, tMask)
 		return err
 	})
-	if err != nil {
-		return benchkit.Result{}, err
-	}
-	r := measured.Result(engine, w.Batch)
-	r.GFLOPS = benchkit.GFLOPS(w.FLOPs, r.MedianSeconds)
-	return r, nil
 }

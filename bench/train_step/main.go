@@ -24,7 +24,7 @@
 // bench/results/train_step.{json,md}. GFLOP/s counts the matrix products of three forward passes
 // (benchkit.TrainingStepFLOPs) per step; peak RSS is each process's resident memory from its
 // warm-up step on, the loaded model included (host memory only: on a GPU it leaves out the
-// device's). bench/gpu.sh runs this on a GPU machine. With -cpuprofile (and -only and one
+// device's). Each engine measures each workload in a process of its own (benchkit.MeasureAlone). bench/gpu.sh runs this on a GPU machine. With -cpuprofile (and -only and one
 // engine), set
 // GODEBUG=asyncpreemptoff=1 as for bench/forward.
 package main
@@ -99,6 +99,11 @@ func main() {
 	default:
 		log.Fatalf("-side %q: want tunelab, torch or nothing for both", *side)
 	}
+	if job, ok := benchkit.AloneJob(); ok {
+		benchkit.RunJob(job, workloads, o.cpuProfile, func(w *benchkit.Workload, b compute.Backend, profile io.Writer) (benchkit.Measurement, error) {
+			return runTunelab(w, b, job.Engine, job.Devices, o.reps, profile)
+		})
+	}
 	if o.cpuProfile != "" && len(workloads) > 1 {
 		log.Fatal("-cpuprofile profiles one workload: add -only")
 	}
@@ -114,15 +119,6 @@ func run(workloads []*benchkit.Workload, o options) error {
 		return err
 	}
 	defer os.RemoveAll(o.tmp)
-	var profile io.Writer
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		profile = f
-	}
 	for _, w := range workloads {
 		if err := w.Prepare(o.tmp); err != nil {
 			return fmt.Errorf("%s: %w", w.Name, err)
@@ -133,41 +129,36 @@ func run(workloads []*benchkit.Workload, o options) error {
 	var engines []string
 	if o.tunelab {
 		names := benchkit.Engines(o.backend)
-		if profile != nil && len(names) > 1 {
+		if o.cpuProfile != "" && len(names) > 1 {
 			return fmt.Errorf("-cpuprofile profiles one engine: add -backend ENGINE")
 		}
 		for _, engine := range names {
-			b, err := benchkit.OpenEngine(engine)
+			b, err := benchkit.OpenEngine(engine, os.Stderr)
 			if err != nil {
 				return err
 			}
 			engines = append(engines, benchkit.DescribeEngine(engine, b))
-			var counts []int
-			for _, devices := range o.devices {
-				n, err := deviceCount(devices, b)
-				if err != nil {
-					return err
-				}
-				if slices.Contains(counts, n) { // "all" on a one-device engine
-					continue
-				}
-				counts = append(counts, n)
+			specs, counts, err := engineDevices(o.devices, b)
+			b.Finalize() // the measurements run in processes of their own
+			if err != nil {
+				return err
+			}
+			for j, devices := range specs {
 				side := engine
-				if n > 1 {
-					side = fmt.Sprintf("%s x%d", engine, n)
+				if counts[j] > 1 {
+					side = fmt.Sprintf("%s x%d", engine, counts[j])
 				}
 				for i, w := range workloads {
-					m, err := runTunelab(w, b, engine, devices, o.reps, profile)
+					m, err := benchkit.MeasureAlone(benchkit.Job{Engine: engine, Workload: w.Name, Devices: devices})
 					if err != nil {
 						return fmt.Errorf("%s on %s: %w", w.Name, side, err)
 					}
 					r := m.Result(side, w.Batch)
-					r.GFLOPS, r.Devices = benchkit.GFLOPS(w.FLOPs, r.MedianSeconds), n
+					r.GFLOPS, r.Devices = benchkit.GFLOPS(w.FLOPs, r.MedianSeconds), counts[j]
 					log.Printf("%s: tunelab on %s %.3f s/step (median of %v; first %.2f s)", w.Name, side, r.MedianSeconds, m.Times, m.First)
 					results[i] = append(results[i], &r)
 				}
 			}
-			b.Finalize()
 		}
 	}
 	var peerCounts []int
@@ -223,13 +214,19 @@ func report(workloads []*benchkit.Workload, engines []string, o options) error {
 	return benchkit.WriteReport(o.out, "train_step", md.String(), report)
 }
 
-// deviceCount is the number of b's devices that spec ("N" or "all") names.
-func deviceCount(spec string, b compute.Backend) (int, error) {
-	if strings.Contains(spec, ",") {
-		return 0, fmt.Errorf("-devices %q: want counts or all, comma-separated", spec)
+// engineDevices resolves -devices on b: the specs ("N" or "all") that name distinct device
+// counts, and those counts ("all" on a one-device engine is 1 again, measured once).
+func engineDevices(specs []string, b compute.Backend) (distinct []string, counts []int, err error) {
+	for _, spec := range specs {
+		devices, err := train.Devices(spec, b)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !slices.Contains(counts, len(devices)) {
+			distinct, counts = append(distinct, spec), append(counts, len(devices))
+		}
 	}
-	devices, err := train.Devices(spec, b)
-	return len(devices), err
+	return distinct, counts, nil
 }
 
 // scalingTable renders, when an engine (torch too) was measured on several device counts, a

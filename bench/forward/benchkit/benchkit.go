@@ -65,16 +65,17 @@ func MiB(bytes int64) float64 {
 	return float64(bytes) / (1 << 20)
 }
 
-// Measurement is what Measure measured.
+// Measurement is what Measure measured. Its JSON is what peers print (benchkit.py's measure)
+// and what processes of MeasureAlone answer.
 type Measurement struct {
 	// Times are the timed repetitions' seconds; First is the warm-up's.
-	Times []float64
-	First float64
+	Times []float64 `json:"seconds"`
+	First float64   `json:"first_seconds"`
 	// PeakRSSBytes is the peak resident memory from the warm-up on (see ResetPeakRSS).
-	PeakRSSBytes int64
+	PeakRSSBytes int64 `json:"peak_rss_bytes"`
 	// CoresBusy is the process's CPU time during the timed repetitions over their wall time:
 	// how many cores they kept busy on average.
-	CoresBusy float64
+	CoresBusy float64 `json:"cores_busy"`
 }
 
 // Result summarizes m as side's Result for batch samples per repetition (see Summarize).
@@ -140,25 +141,30 @@ func cpuTime() time.Duration {
 // (ReleaseFreeMemory), so that the peer has the machine's: after the Go backend's BERT-base steps
 // (16 GB at their peak) it kept 17.7 GB, and torch's BERT-base step then ran out of 24.
 func RunPeer(cmd *osexec.Cmd, side string, batch int) (Result, error) {
-	ReleaseFreeMemory()
-	cmd.Stderr = os.Stderr
 	if cmd.Env == nil {
 		cmd.Env = PeerEnviron()
 	}
+	m, err := runMeasuring(cmd)
+	if err != nil {
+		return Result{}, err
+	}
+	return m.Result(side, batch), nil
+}
+
+// runMeasuring runs cmd, a process that prints a Measurement as JSON on standard output, with
+// its standard error going to ours, after returning this process's free memory to the OS.
+func runMeasuring(cmd *osexec.Cmd) (Measurement, error) {
+	ReleaseFreeMemory()
+	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return Result{}, fmt.Errorf("%s: %w", strings.Join(cmd.Args, " "), err)
+		return Measurement{}, fmt.Errorf("%s: %w", strings.Join(cmd.Args, " "), err)
 	}
-	var peer struct {
-		Seconds      []float64 `json:"seconds"`
-		PeakRSSBytes int64     `json:"peak_rss_bytes"`
-		FirstSeconds float64   `json:"first_seconds"`
-		CoresBusy    float64   `json:"cores_busy"`
+	var m Measurement
+	if err := json.Unmarshal(out, &m); err != nil || len(m.Times) == 0 {
+		return Measurement{}, fmt.Errorf("%s printed %q: want {\"seconds\": [...], \"peak_rss_bytes\": n} (%v)", strings.Join(cmd.Args[1:], " "), out, err)
 	}
-	if err := json.Unmarshal(out, &peer); err != nil || len(peer.Seconds) == 0 {
-		return Result{}, fmt.Errorf("%s printed %q: want {\"seconds\": [...], \"peak_rss_bytes\": n} (%v)", strings.Join(cmd.Args[1:], " "), out, err)
-	}
-	return Measurement{Times: peer.Seconds, First: peer.FirstSeconds, PeakRSSBytes: peer.PeakRSSBytes, CoresBusy: peer.CoresBusy}.Result(side, batch), nil
+	return m, nil
 }
 
 // PeerEnviron is this process's environment for a peer (torch, Gradio, tokenizers) as its own
@@ -389,18 +395,19 @@ func Engines(list string) []string {
 	return []string{backend.XLACPU, "go"}
 }
 
-// OpenEngine creates the backend engine and announces it on standard error; measure what runs
-// on it, then Finalize it before the next engine so that each one's memory is its own. An
+// OpenEngine creates the backend engine and announces it on announce (nil: nowhere). An
 // engine named with the suffix "+bf16" ("xla:cpu+bf16") is that engine with the encoder's
 // matrix products in bfloat16, and one without it computes them in float32 whatever the
 // engine's default (see MatmulDType).
-func OpenEngine(engine string) (compute.Backend, error) {
+func OpenEngine(engine string, announce io.Writer) (compute.Backend, error) {
 	config, _ := SplitEngine(engine)
 	b, err := backend.New(config)
 	if err != nil {
 		return nil, err
 	}
-	backend.Announce(os.Stderr, b, MatmulDType(engine))
+	if announce != nil {
+		backend.Announce(announce, b, MatmulDType(engine))
+	}
 	return b, nil
 }
 

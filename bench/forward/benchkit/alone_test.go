@@ -1,0 +1,85 @@
+package benchkit
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/compute"
+	. "github.com/gomlx/gomlx/core/graph"
+)
+
+// aloneAllocation is what the tiny job's repetitions allocate and touch, in MiB.
+const aloneAllocation = 64
+
+// TestMain answers the jobs that TestMeasureAlone starts this test binary for.
+func TestMain(m *testing.M) {
+	if job, ok := AloneJob(); ok {
+		RunJob(job, []*Workload{tinyWorkload()}, "", measureTinyJob)
+	}
+	os.Exit(m.Run())
+}
+
+// tinyWorkload is a random two-layer BERT at 2 x 8.
+func tinyWorkload() *Workload {
+	return &Workload{Name: "tiny", Batch: 2, Seq: 8, ConfigJSON: `{"model_type": "bert", "vocab_size": 50,
+		"hidden_size": 8, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 16,
+		"hidden_act": "gelu", "max_position_embeddings": 16, "type_vocab_size": 2}`}
+}
+
+// measureTinyJob runs a program on b in each of 3 repetitions, which also allocate and touch
+// aloneAllocation MiB; it fails where the job did not reach it whole.
+func measureTinyJob(w *Workload, b compute.Backend, profile io.Writer) (Measurement, error) {
+	if w.Config == nil || w.Config.NumLayers != 2 || profile != nil {
+		return Measurement{}, fmt.Errorf("the job's workload came unprepared or with a profile: %+v", w)
+	}
+	double := MustNewExec(b, func(x *Node) *Node { return Add(x, x) })
+	var kept [][]byte
+	m, err := Measure(3, profile, func(int) error {
+		if got := double.MustExec(float32(21))[0].Value().(float32); got != 42 {
+			return fmt.Errorf("%s doubled 21 into %g", b.Name(), got)
+		}
+		block := make([]byte, aloneAllocation<<20)
+		for i := range block {
+			block[i] = 1
+		}
+		kept = append(kept, block)
+		return nil
+	})
+	runtime.KeepAlive(kept)
+	return m, err
+}
+
+// TestMeasureAlone: a job measured alone runs in a process of its own, whose peak resident
+// memory holds what its repetitions allocated and none of what this process holds.
+func TestMeasureAlone(t *testing.T) {
+	const held = 512 // MiB this process holds while the job runs
+	block := make([]byte, held<<20)
+	for i := range block {
+		block[i] = 1
+	}
+	m, err := MeasureAlone(Job{Engine: "go", Workload: "tiny"})
+	runtime.KeepAlive(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Times) != 3 || m.First <= 0 {
+		t.Errorf("the job answered %d timed repetitions (first %g s), want 3 after a warm-up", len(m.Times), m.First)
+	}
+	peak := m.PeakRSSBytes >> 20
+	t.Logf("the job's peak RSS: %d MiB (this process holds %d MiB more)", peak, held)
+	if peak < 3*aloneAllocation || peak >= held {
+		t.Errorf("the job's peak RSS is %d MiB: want its repetitions' %d MiB and less than the %d MiB this process holds", peak, 3*aloneAllocation, held)
+	}
+}
+
+// TestMeasureAloneUnknownWorkload: a job naming no workload fails, saying which.
+func TestMeasureAloneUnknownWorkload(t *testing.T) {
+	_, err := MeasureAlone(Job{Engine: "go", Workload: "bert-huge"})
+	if err == nil || !strings.Contains(err.Error(), "bert-huge on go in a process of its own") {
+		t.Fatalf("got %v, want the job's failure", err)
+	}
+}
