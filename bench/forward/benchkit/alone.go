@@ -8,6 +8,8 @@ import (
 	osexec "os/exec"
 
 	"github.com/gomlx/compute"
+
+	"github.com/tunelab/tunelab/lab/backend/xlacache"
 )
 
 // aloneEnv holds, in a process that MeasureAlone starts, the Job it is to measure.
@@ -26,8 +28,8 @@ type Job struct {
 // and the job in the environment, where AloneJob finds it and RunJob measures it and answers.
 // Each engine and workload then has a process to itself, so its peak RSS is its own: a
 // second engine measured in the process of a first counted about 1.9 GB of the first's memory
-// in its peak, whatever was handed back to the OS before (ReleaseFreeMemory). The child's
-// standard error goes to ours.
+// in its peak, whatever was handed back to the OS before (ReleaseFreeMemory). The child runs
+// without XLA's compilation cache and its standard error goes to ours.
 func MeasureAlone(job Job) (Measurement, error) {
 	spec, err := json.Marshal(job)
 	if err != nil {
@@ -38,7 +40,9 @@ func MeasureAlone(job Job) (Measurement, error) {
 		return Measurement{}, err
 	}
 	cmd := osexec.Command(exe, os.Args[1:]...)
-	cmd.Env = append(os.Environ(), aloneEnv+"="+string(spec))
+	// Without the compilation cache the warm-up repetition compiles, as Result.FirstSeconds says
+	// (from the cache a MiniLM 16 x 32 step's took 0.86 s against 2.64).
+	cmd.Env = append(os.Environ(), aloneEnv+"="+string(spec), xlacache.EnvVar+"=off")
 	m, err := runMeasuring(cmd)
 	if err != nil {
 		return m, fmt.Errorf("%s on %s in a process of its own: %w", job.Workload, job.Engine, err)

@@ -10,6 +10,9 @@ import (
 
 	"github.com/gomlx/compute"
 	. "github.com/gomlx/gomlx/core/graph"
+
+	"github.com/tunelab/tunelab/lab/backend"
+	"github.com/tunelab/tunelab/lab/backend/xlacache"
 )
 
 // aloneAllocation is what the tiny job's repetitions allocate and touch, in MiB.
@@ -73,6 +76,30 @@ func TestMeasureAlone(t *testing.T) {
 	t.Logf("the job's peak RSS: %d MiB (this process holds %d MiB more)", peak, held)
 	if peak < 3*aloneAllocation || peak >= held {
 		t.Errorf("the job's peak RSS is %d MiB: want its repetitions' %d MiB and less than the %d MiB this process holds", peak, 3*aloneAllocation, held)
+	}
+}
+
+// TestMeasureAloneCompiles: a job on XLA's CPU plugin compiles its program rather than loading
+// it from the compilation cache, which it neither reads nor writes: its warm-up repetition is
+// the compilation Result.FirstSeconds says it is.
+func TestMeasureAloneCompiles(t *testing.T) {
+	b, err := backend.New(backend.XLACPU)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("no XLA engine in CI: %v", err)
+		}
+		t.Skip(err)
+	}
+	b.Finalize()
+	cache := t.TempDir()
+	t.Setenv(xlacache.EnvVar, cache)
+	for range 2 {
+		if _, err := MeasureAlone(Job{Engine: backend.XLACPU, Workload: "tiny"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if entries, err := os.ReadDir(cache); err != nil || len(entries) > 0 {
+		t.Fatalf("the jobs left %d entries in the compilation cache %s (%v), want none", len(entries), cache, err)
 	}
 }
 
