@@ -4,9 +4,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	osexec "os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/gomlx/compute"
 	. "github.com/gomlx/gomlx/core/graph"
@@ -23,7 +27,56 @@ func TestMain(m *testing.M) {
 	if job, ok := AloneJob(); ok {
 		RunJob(job, []*Workload{tinyWorkload()}, "", measureTinyJob)
 	}
+	if pidFile := os.Getenv(middleEnv); pidFile != "" {
+		// The middle process of TestMeasuringProcessEndsWithUs: a measuring process that writes
+		// its pid and waits, until this process is killed.
+		_, err := runMeasuring(osexec.Command("sh", "-c", `echo $$ > "$0"; exec sleep 60`, pidFile))
+		fmt.Fprintln(os.Stderr, "the measuring process ended first:", err)
+		os.Exit(1)
+	}
 	os.Exit(m.Run())
+}
+
+// middleEnv holds, in TestMeasuringProcessEndsWithUs's middle process, the file its measuring
+// process writes its pid to.
+const middleEnv = "TUNELAB_BENCHKIT_MIDDLE"
+
+// TestMeasuringProcessEndsWithUs: a benchmark killed while a measuring process (a peer, a job
+// of MeasureAlone) runs takes that process with it.
+func TestMeasuringProcessEndsWithUs(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the kernel's parent-death signal is Linux's")
+	}
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	middle := osexec.Command(os.Args[0], "-test.run=^$")
+	middle.Env = append(os.Environ(), middleEnv+"="+pidFile)
+	if err := middle.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	for deadline := time.Now().Add(10 * time.Second); pid == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			_ = middle.Process.Kill()
+			t.Fatal("the measuring process wrote no pid in 10 s")
+		}
+		data, _ := os.ReadFile(pidFile)
+		fmt.Sscan(string(data), &pid)
+	}
+	if err := middle.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = middle.Wait()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		// Gone, or a zombie waiting for init to reap it: it runs no more.
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil || strings.Contains(string(status), "State:\tZ") {
+			return
+		}
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("the measuring process %d still runs 5 s after the benchmark was killed", pid)
+		}
+	}
 }
 
 // tinyWorkload is a random two-layer BERT at 2 x 8.

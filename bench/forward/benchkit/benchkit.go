@@ -152,9 +152,11 @@ func RunPeer(cmd *osexec.Cmd, side string, batch int) (Result, error) {
 }
 
 // runMeasuring runs cmd, a process that prints a Measurement as JSON on standard output, with
-// its standard error going to ours, after returning this process's free memory to the OS.
+// its standard error going to ours, after returning this process's free memory to the OS; cmd
+// ends with this process.
 func runMeasuring(cmd *osexec.Cmd) (Measurement, error) {
 	ReleaseFreeMemory()
+	dieWithParent(cmd)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
