@@ -24,9 +24,9 @@
 // bench/results/train_step.{json,md}. GFLOP/s counts the matrix products of three forward passes
 // (benchkit.TrainingStepFLOPs) per step; peak RSS is each process's resident memory from its
 // warm-up step on, the loaded model included (host memory only: on a GPU it leaves out the
-// device's). Each engine measures each workload in a process of its own (benchkit.MeasureAlone). bench/gpu.sh runs this on a GPU machine. With -cpuprofile (and -only and one
-// engine), set
-// GODEBUG=asyncpreemptoff=1 as for bench/forward.
+// device's). Each engine measures each workload in a process of its own
+// (benchkit.MeasureAlone). bench/gpu.sh runs this on a GPU machine. With -cpuprofile (and -only
+// and one engine), set GODEBUG=asyncpreemptoff=1 as for bench/forward.
 package main
 
 import (
@@ -151,7 +151,7 @@ func run(workloads []*benchkit.Workload, o options) error {
 				for i, w := range workloads {
 					m, err := benchkit.MeasureAlone(benchkit.Job{Engine: engine, Workload: w.Name, Devices: devices})
 					if err != nil {
-						return fmt.Errorf("%s on %s: %w", w.Name, side, err)
+						return err
 					}
 					r := m.Result(side, w.Batch)
 					r.GFLOPS, r.Devices = benchkit.GFLOPS(w.FLOPs, r.MedianSeconds), counts[j]

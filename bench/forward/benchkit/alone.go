@@ -45,7 +45,11 @@ func MeasureAlone(job Job) (Measurement, error) {
 	cmd.Env = append(os.Environ(), aloneEnv+"="+string(spec), xlacache.EnvVar+"=off")
 	m, err := runMeasuring(cmd)
 	if err != nil {
-		return m, fmt.Errorf("%s on %s in a process of its own: %w", job.Workload, job.Engine, err)
+		on := job.Engine
+		if job.Devices != "" {
+			on += " (devices " + job.Devices + ")"
+		}
+		return m, fmt.Errorf("%s on %s in a process of its own: %w", job.Workload, on, err)
 	}
 	return m, nil
 }

@@ -156,10 +156,17 @@ func TestMeasureAloneCompiles(t *testing.T) {
 	}
 }
 
-// TestMeasureAloneUnknownWorkload: a job naming no workload fails, saying which.
+// TestMeasureAloneUnknownWorkload: a job naming no workload fails, saying which job it was.
 func TestMeasureAloneUnknownWorkload(t *testing.T) {
-	_, err := MeasureAlone(Job{Engine: "go", Workload: "bert-huge"})
-	if err == nil || !strings.Contains(err.Error(), "bert-huge on go in a process of its own") {
-		t.Fatalf("got %v, want the job's failure", err)
+	for _, c := range []struct {
+		job  Job
+		want string
+	}{
+		{Job{Engine: "go", Workload: "bert-huge"}, "bert-huge on go in a process of its own"},
+		{Job{Engine: "go", Workload: "bert-huge", Devices: "all"}, "bert-huge on go (devices all) in a process of its own"},
+	} {
+		if _, err := MeasureAlone(c.job); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: got %v, want the job's failure, %q", c.job, err, c.want)
+		}
 	}
 }
