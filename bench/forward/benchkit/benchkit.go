@@ -5,6 +5,7 @@
 package benchkit
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -289,12 +290,13 @@ func MachinePeakGFLOPS() (Peak, error) {
 // distinct (physical id, core id) pairs (the processor count where those lines are missing),
 // the clock is the highest "cpu MHz", and the FLOPs per cycle come from the flags: 64 with
 // avx512f (two 512-bit FMA units: 2 x 16 lanes x 2 FLOPs), 32 with avx2 and fma (two 256-bit
-// FMA units).
+// FMA units), and 32 with avx512f on AMD's family 25 (Zen 4), which splits a 512-bit FMA over
+// its two 256-bit units.
 func parsePeak(cpuinfo string) (Peak, error) {
 	var p Peak
 	processors := 0
 	cores := map[[2]string]bool{}
-	var physicalID string
+	var physicalID, vendor, family string
 	flags := map[string]bool{}
 	for line := range strings.Lines(cpuinfo) {
 		k, v, ok := strings.Cut(line, ":")
@@ -307,6 +309,10 @@ func parsePeak(cpuinfo string) (Peak, error) {
 			processors++
 		case "physical id":
 			physicalID = v
+		case "vendor_id":
+			vendor = v
+		case "cpu family":
+			family = v
 		case "core id":
 			cores[[2]string{physicalID, v}] = true
 		case "cpu MHz":
@@ -326,6 +332,8 @@ func parsePeak(cpuinfo string) (Peak, error) {
 		p.Cores = processors
 	}
 	switch {
+	case flags["avx512f"] && vendor == "AuthenticAMD" && family == "25":
+		p.FLOPsPerCycle, p.SIMD = 32, "AVX-512 on two 256-bit FMA units (AMD family 25)"
 	case flags["avx512f"]:
 		p.FLOPsPerCycle, p.SIMD = 64, "AVX-512: two 512-bit FMA units"
 	case flags["avx2"] && flags["fma"]:
@@ -345,12 +353,7 @@ func parsePeak(cpuinfo string) (Peak, error) {
 func Machine() string {
 	name := runtime.GOARCH
 	if info, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for line := range strings.Lines(string(info)) {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				name = strings.TrimSpace(v)
-				break
-			}
-		}
+		name = cpuName(string(info))
 	}
 	simd := "no AVX2"
 	switch x := cpu.X86; {
@@ -364,6 +367,41 @@ func Machine() string {
 		simd = "AVX2, no AVX-512"
 	}
 	return fmt.Sprintf("%s, %s, %d cores", name, simd, runtime.NumCPU())
+}
+
+// cpuName is the first processor's model name in the text of /proc/cpuinfo, with its family,
+// model and clock: cloud CPUs of one model name ("AMD EPYC") span generations, and two Xeons of
+// one name ran 1.3-1.4x apart at different clocks.
+func cpuName(cpuinfo string) string {
+	fields := map[string]string{}
+	for line := range strings.Lines(cpuinfo) {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if k == "processor" && len(fields) > 0 {
+			break
+		}
+		if _, seen := fields[k]; !seen {
+			fields[k] = v
+		}
+	}
+	name := cmp.Or(fields["model name"], runtime.GOARCH)
+	var details []string
+	if family, ok := fields["cpu family"]; ok {
+		details = append(details, "family "+family)
+	}
+	if model, ok := fields["model"]; ok {
+		details = append(details, "model "+model)
+	}
+	if mhz, err := strconv.ParseFloat(fields["cpu MHz"], 64); err == nil {
+		details = append(details, fmt.Sprintf("%.0f MHz", mhz))
+	}
+	if len(details) == 0 {
+		return name
+	}
+	return name + " (" + strings.Join(details, ", ") + ")"
 }
 
 // Engines returns the tunelab engines a benchmark measures: the comma-separated list (as for

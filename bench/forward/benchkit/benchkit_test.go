@@ -85,6 +85,41 @@ core id		: 1
 flags		: fpu sse2 fma avx2 avx512f avx512dq
 `
 
+// cpuinfoZen4 is an AVX-512 EPYC of AMD's family 25 (Zen 4), whose 512-bit FMAs take its two
+// 256-bit units together.
+const cpuinfoZen4 = `processor	: 0
+vendor_id	: AuthenticAMD
+cpu family	: 25
+model		: 17
+model name	: AMD EPYC
+cpu MHz		: 2596.146
+physical id	: 0
+core id		: 0
+flags		: fpu sse2 fma avx2 avx512f avx512_bf16
+processor	: 1
+vendor_id	: AuthenticAMD
+cpu family	: 25
+model		: 17
+model name	: AMD EPYC
+cpu MHz		: 2596.146
+physical id	: 0
+core id		: 1
+flags		: fpu sse2 fma avx2 avx512f avx512_bf16
+`
+
+func TestCPUName(t *testing.T) {
+	for _, tc := range []struct{ cpuinfo, want string }{
+		{cpuinfoZen4, "AMD EPYC (family 25, model 17, 2596 MHz)"},
+		// The first processor's clock, not the highest: the name says which CPU, not its peak.
+		{cpuinfoXeon, "Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz (2500 MHz)"},
+		{"processor : 0\n", runtime.GOARCH},
+	} {
+		if got := cpuName(tc.cpuinfo); got != tc.want {
+			t.Errorf("cpuName = %q, want %q", got, tc.want)
+		}
+	}
+}
+
 func TestParsePeak(t *testing.T) {
 	for _, tc := range []struct {
 		name, cpuinfo      string
@@ -95,6 +130,8 @@ func TestParsePeak(t *testing.T) {
 		{"EPYC AVX2", cpuinfoEPYC, 2, 32, 2445.432, 156.507648},
 		// 2 physical cores (4 hyperthreads) x 3100e6 x 64 = 396.8e9.
 		{"Xeon AVX-512, hyperthreads", cpuinfoXeon, 2, 64, 3100, 396.8},
+		// AVX-512 on Zen 4's 256-bit units: 2 x 2596.146e6 x 32 = 166.153344e9.
+		{"EPYC family 25 AVX-512", cpuinfoZen4, 2, 32, 2596.146, 166.153344},
 		// Without physical id / core id lines each processor counts as a core: 3 x 2000e6 x 32.
 		{"no core ids", "processor : 0\ncpu MHz : 2000\nflags : avx2 fma\nprocessor : 1\ncpu MHz : 2000\nflags : avx2 fma\nprocessor : 2\ncpu MHz : 2000\nflags : avx2 fma\n", 3, 32, 2000, 192},
 	} {
