@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	osexec "os/exec"
 	"runtime"
@@ -298,12 +299,7 @@ func parsePeak(cpuinfo string) (Peak, error) {
 	cores := map[[2]string]bool{}
 	var physicalID, vendor, family string
 	flags := map[string]bool{}
-	for line := range strings.Lines(cpuinfo) {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+	for k, v := range cpuinfoEntries(cpuinfo) {
 		switch k {
 		case "processor":
 			processors++
@@ -374,12 +370,7 @@ func Machine() string {
 // one name ran 1.3-1.4x apart at different clocks.
 func cpuName(cpuinfo string) string {
 	fields := map[string]string{}
-	for line := range strings.Lines(cpuinfo) {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+	for k, v := range cpuinfoEntries(cpuinfo) {
 		if k == "processor" && len(fields) > 0 {
 			break
 		}
@@ -402,6 +393,17 @@ func cpuName(cpuinfo string) string {
 		return name
 	}
 	return name + " (" + strings.Join(details, ", ") + ")"
+}
+
+// cpuinfoEntries yields the "key : value" lines of the text of /proc/cpuinfo, trimmed.
+func cpuinfoEntries(cpuinfo string) iter.Seq2[string, string] {
+	return func(yield func(string, string) bool) {
+		for line := range strings.Lines(cpuinfo) {
+			if k, v, ok := strings.Cut(line, ":"); ok && !yield(strings.TrimSpace(k), strings.TrimSpace(v)) {
+				return
+			}
+		}
+	}
 }
 
 // Engines returns the tunelab engines a benchmark measures: the comma-separated list (as for
