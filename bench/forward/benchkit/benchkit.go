@@ -347,10 +347,8 @@ func parsePeak(cpuinfo string) (Peak, error) {
 // Machine names the CPU, its widest SIMD extension (which decides GoMLX's Go kernels) and its
 // bfloat16 units (which decide the default engine's product dtype, backend.MatmulDType).
 func Machine() string {
-	name := runtime.GOARCH
-	if info, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		name = cpuName(string(info))
-	}
+	info, _ := os.ReadFile("/proc/cpuinfo") // unreadable: cpuName("") names the architecture
+	name := cpuName(string(info))
 	simd := "no AVX2"
 	switch x := cpu.X86; {
 	case x.HasAVX512F && x.HasAMXBF16:
@@ -374,9 +372,7 @@ func cpuName(cpuinfo string) string {
 		if k == "processor" && len(fields) > 0 {
 			break
 		}
-		if _, seen := fields[k]; !seen {
-			fields[k] = v
-		}
+		fields[k] = v // a processor's keys are distinct
 	}
 	name := cmp.Or(fields["model name"], runtime.GOARCH)
 	var details []string

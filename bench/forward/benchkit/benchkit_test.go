@@ -113,6 +113,7 @@ func TestCPUName(t *testing.T) {
 		// The first processor's clock, not the highest: the name says which CPU, not its peak.
 		{cpuinfoXeon, "Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz (2500 MHz)"},
 		{"processor : 0\n", runtime.GOARCH},
+		{"", runtime.GOARCH}, // /proc/cpuinfo unreadable
 	} {
 		if got := cpuName(tc.cpuinfo); got != tc.want {
 			t.Errorf("cpuName = %q, want %q", got, tc.want)
