@@ -77,7 +77,7 @@ func CheckPlugin(path string) error {
 	}
 	f, err := elf.Open(path)
 	if err != nil {
-		return fmt.Errorf("PJRT plugin %s is not a shared library (%v): reinstall it (%s)", path, err, InstallHint)
+		return fmt.Errorf("PJRT plugin %s is not a shared library (%v): reinstall it: %s", path, err, InstallHint)
 	}
 	defer f.Close()
 	if want := elfMachine(); f.Machine != want {
@@ -88,7 +88,7 @@ func CheckPlugin(path string) error {
 	}
 	symbols, err := f.DynamicSymbols()
 	if err != nil {
-		return fmt.Errorf("PJRT plugin %s has no symbol table (%v): reinstall it (%s)", path, err, InstallHint)
+		return fmt.Errorf("PJRT plugin %s has no symbol table (%v): reinstall it: %s", path, err, InstallHint)
 	}
 	for _, s := range symbols {
 		if s.Name == "GetPjrtApi" && elf.ST_TYPE(s.Info) == elf.STT_FUNC && s.Section != elf.SHN_UNDEF {
