@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -106,7 +107,7 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any, stric
 		dec.DisallowUnknownFields()
 	}
 	if err := dec.Decode(v); err != nil {
-		return badRequest("invalid JSON request: %s", describeJSONError(err, body))
+		return badRequest("invalid JSON request: %s%s", describeJSONError(err, body), acceptedFields(err, body, v))
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return badRequest("invalid JSON request: unexpected data after the JSON object")
@@ -142,6 +143,32 @@ func describeJSONError(err error, body []byte) string {
 		return "the JSON ends early"
 	}
 	return err.Error()
+}
+
+// acceptedFields lists the fields the object v accepts when err is about an unknown field at
+// the body's top level ({"text": "..."} for {"texts": [...]}), where a name was guessed wrong.
+func acceptedFields(err error, body []byte, v any) string {
+	name, found := strings.CutPrefix(err.Error(), "json: unknown field ")
+	var top map[string]json.RawMessage
+	if unquoted, err := strconv.Unquote(name); !found || err != nil || json.Unmarshal(body, &top) != nil {
+		return ""
+	} else if _, atTop := top[unquoted]; !atTop {
+		return ""
+	}
+	t := reflect.TypeOf(v)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return ""
+	}
+	var fields []string
+	for field := range t.Fields() {
+		if name, _, _ := strings.Cut(field.Tag.Get("json"), ","); field.IsExported() && name != "-" && name != "" {
+			fields = append(fields, strconv.Quote(name))
+		}
+	}
+	return "; expected " + strings.Join(fields, ", ")
 }
 
 func jsonKind(goType string) string {

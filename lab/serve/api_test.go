@@ -76,7 +76,8 @@ func TestPredictRejectsBadInput(t *testing.T) {
 		{"not an object", `["a"]`, 400, `must be an object, got a JSON array`},
 		{"texts is a string", `{"texts": "good"}`, 400, `texts must be an array of strings, got a JSON string`},
 		{"text is a number", `{"texts": ["a", 3]}`, 400, `texts.* must be a string, got a JSON number`},
-		{"unknown field", `{"texts": ["a"], "path": "../x"}`, 400, `unknown field "path"`},
+		{"unknown field", `{"texts": ["a"], "path": "../x"}`, 400, `unknown field "path"; expected "texts", "inputs", "parameters"$`},
+		{"a guessed name", `{"text": "good"}`, 400, `unknown field "text"; expected "texts", "inputs", "parameters"$`},
 		{"trailing data", `{"texts": ["a"]} {"texts": ["b"]}`, 400, `unexpected data after the JSON object`},
 		{"missing texts", `{}`, 400, `missing "texts"`},
 		{"null texts", `{"texts": null}`, 400, `missing "texts"`},
@@ -325,6 +326,9 @@ func TestInferenceAPIRequests(t *testing.T) {
 		rec := do(s, "POST", "/api/predict", c.body)
 		if rec.Code != 400 || !strings.Contains(decodeJSON[apiError](t, rec.Body.Bytes()).Error, c.want) {
 			t.Errorf("POST %s: %d %s, want 400 saying %s", c.body, rec.Code, rec.Body, c.want)
+		}
+		if msg := decodeJSON[apiError](t, rec.Body.Bytes()).Error; strings.Contains(msg, "truncation") && strings.Contains(msg, "expected") {
+			t.Errorf("POST %s: %q: the request's own fields are no answer to a parameter's unknown name", c.body, msg)
 		}
 	}
 }
