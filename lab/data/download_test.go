@@ -143,6 +143,18 @@ func TestLoaderDownloads(t *testing.T) {
 		_, err := NewLoader(t.TempDir()).WithDownload(true).WithHTTPClient(client).Load(ctx, Tweets)
 		wantErr(t, err, "kaggle.com/competitions/nlp-getting-started", "disaster_tweets")
 	})
+	// A dataset file given as the data folder: each official dataset says so, none reads
+	// FILE/disaster_tweets/train.csv as if a file could hold one.
+	t.Run("data folder is a file", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "tweets.csv")
+		if err := os.WriteFile(file, []byte("text,label\nhello,1\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{Tweets, IMDB, AGNews} {
+			_, err := NewLoader(file).WithDownload(true).WithHTTPClient(client).Load(ctx, name)
+			wantErr(t, err, "the data folder "+file+" is a file")
+		}
+	})
 }
 
 func TestWriteSubmission(t *testing.T) {

@@ -138,13 +138,19 @@ func (l *Loader) Load(ctx context.Context, name string) (*Dataset, error) {
 func (l *Loader) load(ctx context.Context, name string) (*Dataset, error) {
 	switch {
 	case name == Tweets:
-		dir := filepath.Join(l.dir, "disaster_tweets")
+		dir, err := l.datasetDir("disaster_tweets")
+		if err != nil {
+			return nil, err
+		}
 		if !exists(filepath.Join(dir, "train.csv")) || !exists(filepath.Join(dir, "test.csv")) {
 			return nil, fmt.Errorf("disaster tweets are not in %s and Kaggle serves them only to signed-in users: "+KaggleTweetsHelp, dir, dir)
 		}
 		return LoadTweets(dir, l.opts)
 	case name == IMDB || name == IMDBRating:
-		dir := filepath.Join(l.dir, "imdb")
+		dir, err := l.datasetDir("imdb")
+		if err != nil {
+			return nil, err
+		}
 		if _, err := findIMDB(dir); err != nil {
 			if err := l.fetch(ctx, IMDB, dir, IMDBRemote); err != nil {
 				return nil, err
@@ -156,7 +162,10 @@ func (l *Loader) load(ctx context.Context, name string) (*Dataset, error) {
 		}
 		return d, err
 	case name == AGNews:
-		dir := filepath.Join(l.dir, "ag_news")
+		dir, err := l.datasetDir("ag_news")
+		if err != nil {
+			return nil, err
+		}
 		if !exists(filepath.Join(dir, "train.csv")) && !exists(filepath.Join(dir, "test.csv")) {
 			if err := l.fetch(ctx, AGNews, dir, AGNewsRemotes...); err != nil {
 				return nil, err
@@ -173,6 +182,14 @@ func (l *Loader) load(ctx context.Context, name string) (*Dataset, error) {
 		return LoadFile(File{Path: name, Text: l.text, Label: l.label, Labels: l.labels, Problem: l.problem, LabelSep: l.labelSep}, l.opts)
 	}
 	return nil, fmt.Errorf("dataset %q: want %s, %s, %s, %s, hf:OWNER/NAME or an existing file", name, Tweets, IMDB, IMDBRating, AGNews)
+}
+
+// datasetDir returns the folder sub of the data folder, where an official dataset lives.
+func (l *Loader) datasetDir(sub string) (string, error) {
+	if info, err := os.Stat(l.dir); err == nil && !info.IsDir() {
+		return "", fmt.Errorf("the data folder %s is a file: it should be the folder of the official datasets (%s/ for this one); a file of your own is given as the dataset (the task) itself", l.dir, sub)
+	}
+	return filepath.Join(l.dir, sub), nil
 }
 
 // fetch downloads the remotes of a missing dataset into dir, or says how to place them.
