@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -220,4 +222,27 @@ func TestTruncatedRealIMDB(t *testing.T) {
 	}
 	_, err = LoadIMDB(write(t, "aclImdb_v1_labelled.tar.gz", string(head)), Options{})
 	wantErr(t, err, "aclImdb_v1_labelled.tar.gz: ", "aclImdb/", "unexpected EOF")
+}
+
+// TestTooFewToHoldOut: a stratified fifth of one example per label is no example, and the
+// notes say so rather than that a validation split was made.
+func TestTooFewToHoldOut(t *testing.T) {
+	for rows, wantHeld := range map[int]int{2: 0, 10: 2} {
+		var csv strings.Builder
+		csv.WriteString("text,label\n")
+		for i := range rows {
+			fmt.Fprintf(&csv, "text %d,%s\n", i, []string{"pos", "neg"}[i%2])
+		}
+		d, err := NewLoader(t.TempDir()).WithValidation(0.2).Load(context.Background(), write(t, "few.csv", csv.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		notes := strings.Join(d.Notes, "\n")
+		if held := len(d.Splits[Validation]); held != wantHeld {
+			t.Fatalf("%d rows: %d held out, want %d", rows, held, wantHeld)
+		}
+		if tooFew := strings.Contains(notes, "too few to hold any out"); tooFew != (wantHeld == 0) {
+			t.Errorf("%d rows, %d held out: notes %q", rows, wantHeld, notes)
+		}
+	}
 }

@@ -244,7 +244,11 @@ func (l *Loader) derive(d *Dataset) error {
 			return err
 		}
 		d.Splits[Train], d.Splits[Validation] = parts[0], parts[1]
-		d.Notef("validation is a stratified %g of the %d training examples (seed %d)", l.validation, len(train), l.seed)
+		if len(parts[1]) == 0 {
+			d.Notef("validation: a stratified %g of the %d training examples is no example: too few to hold any out (a larger fraction or more examples would)", l.validation, len(train))
+		} else {
+			d.Notef("validation is a stratified %g of the %d training examples (seed %d)", l.validation, len(train), l.seed)
+		}
 	}
 	return l.trim(d)
 }
