@@ -148,11 +148,13 @@ func describeJSONError(err error, body []byte) string {
 // acceptedFields lists the fields the object v accepts when err is about an unknown field at
 // the body's top level ({"text": "..."} for {"texts": [...]}), where a name was guessed wrong.
 func acceptedFields(err error, body []byte, v any) string {
-	name, found := strings.CutPrefix(err.Error(), "json: unknown field ")
+	quoted, found := strings.CutPrefix(err.Error(), "json: unknown field ")
+	name, unquoteErr := strconv.Unquote(quoted)
 	var top map[string]json.RawMessage
-	if unquoted, err := strconv.Unquote(name); !found || err != nil || json.Unmarshal(body, &top) != nil {
+	if !found || unquoteErr != nil || json.Unmarshal(body, &top) != nil {
 		return ""
-	} else if _, atTop := top[unquoted]; !atTop {
+	}
+	if _, atTop := top[name]; !atTop {
 		return ""
 	}
 	t := reflect.TypeOf(v)
