@@ -27,7 +27,7 @@ sources=(
 )
 [[ -n ${TUNELAB_XLA_PLUGIN_WHEEL:-} ]] && sources=("$TUNELAB_XLA_PLUGIN_WHEEL")
 
-is_plugin() { # an ELF shared library naming GetPjrtApi, PJRT's entry point (lab/backend CheckPlugin asks the same)
+is_plugin() { # an ELF shared library naming GetPjrtApi, PJRT's entry point: lab/backend CheckPlugin's test, without reading symbols
 	"$PYTHON" - "$1" <<-'EOF'
 		import mmap, sys
 		with open(sys.argv[1], "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
