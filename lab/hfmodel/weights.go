@@ -21,7 +21,7 @@ const (
 // what tunelab downloads from the Hub, copies next to saved weights, and ships in a Space.
 var TokenizerFiles = []string{
 	"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-	"vocab.txt", "merges.txt", "vocab.json",
+	"vocab.txt", "merges.txt", "vocab.json", "added_tokens.json",
 }
 
 // UnreadableWeights are weight files in formats tunelab does not read, named in the error for

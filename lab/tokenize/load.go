@@ -46,7 +46,29 @@ type tokenizerConfig struct {
 	TokenizeChineseChars *bool   `json:"tokenize_chinese_chars"`
 	AddPrefixSpace       *bool   `json:"add_prefix_space"`
 	PaddingSide          string  `json:"padding_side"`
-	PadToken             token   `json:"pad_token"`
+	specialTokens
+}
+
+// specialTokens are the special tokens named in tokenizer_config.json and
+// special_tokens_map.json ("" where neither names one).
+type specialTokens struct {
+	PadToken  token `json:"pad_token"`
+	UnkToken  token `json:"unk_token"`
+	ClsToken  token `json:"cls_token"`
+	SepToken  token `json:"sep_token"`
+	MaskToken token `json:"mask_token"`
+}
+
+// override sets the tokens that s names over c's.
+func (c *specialTokens) override(s specialTokens) {
+	for _, pair := range []struct{ dst, src *token }{
+		{&c.PadToken, &s.PadToken}, {&c.UnkToken, &s.UnkToken}, {&c.ClsToken, &s.ClsToken},
+		{&c.SepToken, &s.SepToken}, {&c.MaskToken, &s.MaskToken},
+	} {
+		if *pair.src != "" {
+			*pair.dst = *pair.src
+		}
+	}
 }
 
 // token is a special token as written in tokenizer_config.json and special_tokens_map.json:
@@ -69,32 +91,35 @@ func (t *token) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// Load reads the tokenizer of a Hugging Face checkpoint directory: tokenizer.json (required),
-// tokenizer_config.json (model_max_length, do_lower_case, strip_accents,
-// tokenize_chinese_chars, add_prefix_space and pad_token override tokenizer.json, as in
-// transformers) and special_tokens_map.json (pad_token). The maximum length defaults to
-// model_max_length, with padding to the longest row of a batch.
+// Load reads the tokenizer of a Hugging Face checkpoint directory: tokenizer.json, or where a
+// checkpoint has only BERT's vocab.txt (older ones, many Chinese ones) the tokenizer.json that
+// transformers makes of it (bertTokenizerJSON); tokenizer_config.json (model_max_length,
+// do_lower_case, strip_accents, tokenize_chinese_chars, add_prefix_space and the special
+// tokens override tokenizer.json, as in transformers) and special_tokens_map.json (the special
+// tokens). The maximum length defaults to model_max_length, with padding to the longest row of
+// a batch.
 func Load(dir string) (*Tokenizer, error) {
-	content, err := os.ReadFile(filepath.Join(dir, "tokenizer.json"))
-	if err != nil {
-		return nil, fmt.Errorf("tokenize: %w", err)
-	}
 	var config tokenizerConfig
 	if err := readOptionalJSON(filepath.Join(dir, "tokenizer_config.json"), &config); err != nil {
 		return nil, err
 	}
-	var specials struct {
-		PadToken token `json:"pad_token"`
-	}
+	var specials specialTokens
 	if err := readOptionalJSON(filepath.Join(dir, "special_tokens_map.json"), &specials); err != nil {
 		return nil, err
 	}
-	if specials.PadToken != "" {
-		config.PadToken = specials.PadToken
+	config.override(specials)
+	path := filepath.Join(dir, "tokenizer.json")
+	content, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		path = filepath.Join(dir, "vocab.txt")
+		content, err = bertTokenizerJSON(dir, &config)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tokenize: %w", err)
 	}
 	t, err := newTokenizer(content, &config)
 	if err != nil {
-		return nil, fmt.Errorf("tokenize: %s: %w", filepath.Join(dir, "tokenizer.json"), err)
+		return nil, fmt.Errorf("tokenize: %s: %w", path, err)
 	}
 	return t, nil
 }

@@ -3,7 +3,9 @@
 
 Usage: python3 hf_oracle.py TOKENIZER_DIR TEXTS_JSON OUT_JSON SETTING...
 
-TOKENIZER_DIR holds tokenizer.json and special_tokens_map.json; TEXTS_JSON a JSON list of
+TOKENIZER_DIR holds tokenizer.json, or BERT's vocab.txt and tokenizer_config.json (built as
+transformers builds BertTokenizerFast from them, see bert_from_vocab), and
+special_tokens_map.json; TEXTS_JSON a JSON list of
 strings. Each SETTING is MAX_LENGTH:PADDING. MAX_LENGTH 0 means no truncation, otherwise HF
 `truncation=True, max_length=MAX_LENGTH`. PADDING is "none", "longest", "max_length" or
 "multiple:N" (longest, rounded up to a multiple of N), padding with special_tokens_map.json's
@@ -16,6 +18,7 @@ import os
 import sys
 
 from tokenizers import Tokenizer
+from tokenizers.implementations import BertWordPieceTokenizer
 
 
 def encode(tok, pad, texts, setting):
@@ -46,14 +49,49 @@ def encode(tok, pad, texts, setting):
     return out
 
 
+def bert_from_vocab(tok_dir):
+    """The tokenizer transformers makes of a checkpoint with only vocab.txt: BertTokenizer's
+    load_vocab (a token a line, rstrip("\\n"), the last of a repeated token wins) and defaults
+    (do_lower_case and tokenize_chinese_chars true, strip_accents following lowercase), turned
+    into BertNormalizer, BertPreTokenizer, WordPiece and [CLS] A [SEP] by BertConverter, which
+    tokenizers' BertWordPieceTokenizer builds alike."""
+    config = {}
+    for name in ("tokenizer_config.json", "special_tokens_map.json"):
+        path = os.path.join(tok_dir, name)
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                config.update(json.load(f))
+
+    def special(key, default):
+        value = config.get(key, default)
+        return value["content"] if isinstance(value, dict) else value
+
+    vocab = {}
+    with open(os.path.join(tok_dir, "vocab.txt"), encoding="utf-8") as f:
+        for index, line in enumerate(f.readlines()):
+            vocab[line.rstrip("\n")] = index
+    tok = BertWordPieceTokenizer(
+        vocab,
+        unk_token=special("unk_token", "[UNK]"), sep_token=special("sep_token", "[SEP]"),
+        cls_token=special("cls_token", "[CLS]"), pad_token=special("pad_token", "[PAD]"),
+        mask_token=special("mask_token", "[MASK]"), clean_text=True,
+        handle_chinese_chars=config.get("tokenize_chinese_chars", True),
+        strip_accents=config.get("strip_accents"), lowercase=config.get("do_lower_case", True),
+    )._tokenizer
+    return tok, special("pad_token", "[PAD]")
+
+
 def main():
     if len(sys.argv) < 5:
         sys.exit(__doc__)
     tok_dir, texts_path, out_path = sys.argv[1:4]
-    tok = Tokenizer.from_file(os.path.join(tok_dir, "tokenizer.json"))
-    with open(os.path.join(tok_dir, "special_tokens_map.json"), encoding="utf-8") as f:
-        pad = json.load(f)["pad_token"]
-    pad = pad["content"] if isinstance(pad, dict) else pad
+    if os.path.exists(os.path.join(tok_dir, "tokenizer.json")):
+        tok = Tokenizer.from_file(os.path.join(tok_dir, "tokenizer.json"))
+        with open(os.path.join(tok_dir, "special_tokens_map.json"), encoding="utf-8") as f:
+            pad = json.load(f)["pad_token"]
+        pad = pad["content"] if isinstance(pad, dict) else pad
+    else:
+        tok, pad = bert_from_vocab(tok_dir)
     with open(texts_path, encoding="utf-8") as f:
         texts = json.load(f)
     out = {setting: encode(tok, pad, texts, setting) for setting in sys.argv[4:]}
