@@ -22,7 +22,8 @@ func bertTokenizerJSON(dir string, c *tokenizerConfig) ([]byte, error) {
 	path := filepath.Join(dir, "vocab.txt")
 	content, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("no %s, nor BERT's vocab.txt beside it", filepath.Join(dir, "tokenizer.json"))
+		return nil, fmt.Errorf("no %s, nor BERT's vocab.txt beside it (transformers writes a tokenizer.json: "+
+			"AutoTokenizer.from_pretrained(DIR).save_pretrained(DIR))", filepath.Join(dir, "tokenizer.json"))
 	} else if err != nil {
 		return nil, err
 	}
