@@ -101,11 +101,11 @@ func (t *token) UnmarshalJSON(data []byte) error {
 func Load(dir string) (*Tokenizer, error) {
 	var config tokenizerConfig
 	if err := readOptionalJSON(filepath.Join(dir, "tokenizer_config.json"), &config); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("tokenize: %w", err)
 	}
 	var specials specialTokens
 	if err := readOptionalJSON(filepath.Join(dir, "special_tokens_map.json"), &specials); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("tokenize: %w", err)
 	}
 	config.override(specials)
 	path := filepath.Join(dir, "tokenizer.json")
@@ -134,16 +134,17 @@ func New(tokenizerJSON []byte) (*Tokenizer, error) {
 	return t, nil
 }
 
+// readOptionalJSON reads the JSON file at path into v, leaving v as it is where there is no file.
 func readOptionalJSON(path string, v any) error {
 	content, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("tokenize: %w", err)
+		return err
 	}
 	if err := json.Unmarshal(content, v); err != nil {
-		return fmt.Errorf("tokenize: %s: %w", path, jsonError(content, err))
+		return fmt.Errorf("%s: %w", path, jsonError(content, err))
 	}
 	return nil
 }

@@ -96,15 +96,9 @@ func readVocab(content string) map[string]int {
 // which transformers writes with AutoTokenizer.from_pretrained(dir).save_pretrained(dir), says.
 func noAddedTokens(dir string) error {
 	path := filepath.Join(dir, "added_tokens.json")
-	content, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	} else if err != nil {
-		return err
-	}
 	var added map[string]int
-	if err := json.Unmarshal(content, &added); err != nil {
-		return fmt.Errorf("%s: %w", path, jsonError(content, err))
+	if err := readOptionalJSON(path, &added); err != nil {
+		return err
 	}
 	if len(added) > 0 {
 		return fmt.Errorf("%s adds %d tokens to vocab.txt: tunelab reads added tokens from tokenizer.json only "+
